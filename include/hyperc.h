@@ -1,0 +1,337 @@
+/*
+ * hyperc.h — the public interface of libhyperc.
+ *
+ * libhyperc compresses the weights of trained neural networks without
+ * retraining, by Hyper-Compression (Fan et al., arXiv 2409.00592): groups of
+ * weights are stored as the integer "time" t of the nearest point on the
+ * trajectory of a low-dimensional ergodic system (an irrational winding on a
+ * torus), bit-packed; decoding evaluates the trajectory at t.
+ *
+ * Conventions that hold for every call below:
+ *  - Functions that can fail return hc_status (HC_OK == 0) and, when `err` is
+ *    not NULL, fill it with a one-line message saying what failed, on which
+ *    file and tensor, and why. On failure no output is left half-made: files
+ *    are written under a temporary name and renamed only on success, and
+ *    output pointers are left NULL.
+ *  - Sizes and offsets are 64-bit. Multi-byte values on disk are little-endian.
+ *  - Objects (hc_safetensors, hc_hyc, hc_decoder, ...) are not thread-safe for
+ *    mutation, but every read-only query and every decode may run concurrently.
+ *  - Nothing here prints; progress goes through callbacks.
+ */
+#ifndef HYPERC_H
+#define HYPERC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HC_VERSION_MAJOR 0
+#define HC_VERSION_MINOR 1
+#define HC_VERSION_PATCH 0
+#define HC_VERSION_STRING "0.1.0"
+
+/* ===================================================================== */
+/* Errors                                                                 */
+/* ===================================================================== */
+
+typedef enum hc_status {
+    HC_OK = 0,
+    HC_E_ARG = 1,         /* bad argument from the caller                     */
+    HC_E_IO = 2,          /* open/read/write/rename/mmap failed (errno text)  */
+    HC_E_FORMAT = 3,      /* input is not of the expected format              */
+    HC_E_CORRUPT = 4,     /* recognised format, but inconsistent or damaged   */
+    HC_E_NOMEM = 5,       /* allocation failed                                */
+    HC_E_UNSUPPORTED = 6, /* valid but not supported (unknown codec, version) */
+    HC_E_LIMIT = 7,       /* a size limit was exceeded                        */
+    HC_E_EXISTS = 8       /* output exists and overwriting was not allowed    */
+} hc_status;
+
+typedef struct hc_error {
+    hc_status code;
+    char msg[1024];
+} hc_error;
+
+/* Short name of a status ("ok", "io error", ...). Never NULL. */
+const char *hc_status_str(hc_status s);
+
+/* Sets err (if not NULL) to code and a printf-formatted message; returns code.
+ * If err already holds an error, the new text is prefixed to the old one
+ * ("outer: inner"), so callers can add context as an error travels up. */
+hc_status hc_fail(hc_error *err, hc_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+void hc_error_clear(hc_error *err);
+
+/* ===================================================================== */
+/* Data types and tensors                                                 */
+/* ===================================================================== */
+
+typedef enum hc_dtype {
+    HC_F32 = 0, HC_F16 = 1, HC_BF16 = 2, HC_F64 = 3,
+    HC_I8 = 4, HC_I16 = 5, HC_I32 = 6, HC_I64 = 7,
+    HC_U8 = 8, HC_U16 = 9, HC_U32 = 10, HC_U64 = 11,
+    HC_BOOL = 12, HC_F8_E4M3 = 13, HC_F8_E5M2 = 14,
+    HC_DTYPE_COUNT
+} hc_dtype;
+
+/* safetensors spelling ("F32", "BF16", ...); "?" for an invalid value. */
+const char *hc_dtype_name(hc_dtype t);
+/* Parses a safetensors dtype name of `len` bytes; returns 0 on success. */
+int hc_dtype_parse(const char *s, size_t len, hc_dtype *out);
+/* Bytes per element; 0 for an invalid value. */
+size_t hc_dtype_size(hc_dtype t);
+/* 1 for the dtypes the lossy codecs take (F32, F16, BF16), else 0. */
+int hc_dtype_is_codable(hc_dtype t);
+
+/* Element conversions (round to nearest even; NaN/Inf kept). */
+float hc_f16_to_f32(uint16_t h);
+uint16_t hc_f32_to_f16(float f);
+float hc_bf16_to_f32(uint16_t h);
+uint16_t hc_f32_to_bf16(float f);
+/* Converts n elements of a codable dtype to/from float32. */
+void hc_to_f32(hc_dtype t, const void *src, float *dst, uint64_t n);
+void hc_from_f32(hc_dtype t, const float *src, void *dst, uint64_t n);
+
+#define HC_MAX_DIMS 8
+#define HC_MAX_NAME 1024
+
+typedef struct hc_tensor_info {
+    char name[HC_MAX_NAME]; /* NUL-terminated, at most HC_MAX_NAME-1 bytes  */
+    hc_dtype dtype;
+    uint32_t ndim;           /* 0 = scalar                                  */
+    uint64_t shape[HC_MAX_DIMS];
+    uint64_t nelem;          /* product of shape (1 for a scalar)           */
+    uint64_t nbytes;         /* nelem * dtype size                          */
+} hc_tensor_info;
+
+/* ===================================================================== */
+/* Codecs                                                                 */
+/* ===================================================================== */
+
+/* Codec ids are part of the .hyc format: never renumber. */
+typedef enum hc_codec_id {
+    HC_CODEC_RAW = 0,    /* lossless: the original bytes                    */
+    HC_CODEC_PAPER = 1,  /* the paper's 2-D winding with distance bands     */
+    HC_CODEC_Q8B = 2,    /* baseline: 8-bit absmax round-to-nearest, 32/blk */
+    HC_CODEC_Q4B = 3,    /* baseline: 4-bit absmax round-to-nearest, 32/blk */
+    HC_CODEC_QKM = 4,    /* baseline: b-bit scale+min per block (k-quant-like) */
+    HC_CODEC_HLAT = 5,   /* block-scaled K-dim winding lattice (hyperfunction) */
+    HC_CODEC_COUNT
+} hc_codec_id;
+
+#define HC_MAX_POINT_SIZES 8
+
+/* Options of the encoders. hc_opts_default() gives the tool's default;
+ * hc_opts_preset() the paper's presets. Fields a codec does not use are
+ * ignored by it. */
+typedef struct hc_opts {
+    hc_codec_id codec;
+    /* paper codec */
+    double rect_l;              /* side L of the square; <= 0: derived from the
+                                   tensor's spread (see docs/ALGORITHM.md)    */
+    double rect_l_sigmas;       /* auto L = rect_l_sigmas * stddev             */
+    uint32_t points[HC_MAX_POINT_SIZES]; /* codebook sizes n, tried in order   */
+    uint32_t n_points;
+    uint32_t bands_max;         /* C_max                                       */
+    double loss_target;         /* stop trying C once MAE <= this              */
+    double loss_max;            /* move to the next n while MAE > this         */
+    double loss_limit;          /* > 0: keep a tensor lossless if MAE > this   */
+    /* block codecs */
+    uint32_t bits;              /* bits per code (QKM), or index bits (HLAT)   */
+    uint32_t block;             /* weights per scale block                     */
+    uint32_t dim;               /* K, weights per group (HLAT)                 */
+    /* budgets (model level) */
+    double target_bpw;          /* > 0: choose settings per tensor to meet it  */
+    double target_snr;          /* > 0: smallest file with SNR >= this (dB)    */
+    /* which tensors are coded */
+    uint64_t min_elems;         /* smaller float tensors stay lossless         */
+} hc_opts;
+
+void hc_opts_default(hc_opts *o);
+/* name: "paper-llm", "paper-vision", "default". Returns HC_E_ARG if unknown. */
+hc_status hc_opts_preset(hc_opts *o, const char *name, hc_error *err);
+
+/* The result of encoding one tensor. */
+#define HC_MAX_PARAMS 256
+typedef struct hc_encoded {
+    hc_codec_id codec;
+    uint32_t params_len;
+    uint8_t params[HC_MAX_PARAMS]; /* codec parameters, stored in the directory */
+    uint8_t *payload;              /* malloc'd; free with hc_encoded_free      */
+    uint64_t payload_len;
+    /* measured on the tensor as coded (float32 domain) */
+    double mae, mse, max_abs_err, sum_sq; /* sum_sq = sum of w^2              */
+} hc_encoded;
+
+void hc_encoded_free(hc_encoded *e);
+
+/* Encodes n float32 weights with the codec named in o->codec. The result may
+ * be HC_CODEC_RAW when the codec's rules decide the tensor stays lossless
+ * (loss limit); RAW payloads then hold float32. */
+hc_status hc_encode(const float *w, uint64_t n, const hc_opts *o,
+                    hc_encoded *out, hc_error *err);
+
+/* A decoder: a codec's ready state for one stored tensor. It points into the
+ * payload (which must outlive it) and holds only small tables. */
+typedef struct hc_decoder hc_decoder;
+struct hc_decoder {
+    hc_codec_id codec;
+    uint64_t n; /* number of weights */
+    /* out[0..count) = weights [start, start+count) as float32 */
+    void (*decode)(const hc_decoder *d, uint64_t start, uint64_t count, float *out);
+    /* y[r - row0] = sum_c W[r, c] * x[c] for r in [row0, row1), with W the
+     * tensor read row-major as (n / cols) x cols. NULL: use decode + dot. */
+    void (*matvec)(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1,
+                   const float *x, float *y);
+    void (*destroy)(hc_decoder *d);
+};
+
+/* Opens a decoder over a stored payload. `dtype` is the stored dtype of a RAW
+ * payload (ignored by lossy codecs). Validates params and payload sizes. */
+hc_status hc_decoder_open(hc_codec_id codec, const uint8_t *params, uint32_t params_len,
+                          const uint8_t *payload, uint64_t payload_len, uint64_t n,
+                          hc_dtype dtype, hc_decoder **out, hc_error *err);
+void hc_decoder_free(hc_decoder *d);
+/* Decodes all n weights. */
+void hc_decode_all(const hc_decoder *d, float *out);
+/* Row range of W*x, using d->matvec or decode+dot. */
+void hc_matvec(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1,
+               const float *x, float *y);
+
+/* Codec name ("raw", "paper", ...) or "?"; and the reverse (0 on success). */
+const char *hc_codec_name(hc_codec_id c);
+int hc_codec_parse(const char *name, hc_codec_id *out);
+
+/* Bits per weight of an encoded tensor of n weights, everything stored
+ * counted (payload + params + directory entry overhead is NOT included). */
+double hc_encoded_bpw(const hc_encoded *e, uint64_t n);
+
+/* ===================================================================== */
+/* safetensors                                                            */
+/* ===================================================================== */
+
+typedef struct hc_safetensors hc_safetensors;
+
+/* Opens and validates a safetensors file (mmap). */
+hc_status hc_st_open(const char *path, hc_safetensors **out, hc_error *err);
+/* Validates a safetensors image held in memory (not copied; must outlive). */
+hc_status hc_st_open_mem(const void *buf, uint64_t len, const char *label,
+                         hc_safetensors **out, hc_error *err);
+void hc_st_close(hc_safetensors *st);
+size_t hc_st_count(const hc_safetensors *st);
+const hc_tensor_info *hc_st_info(const hc_safetensors *st, size_t i);
+const void *hc_st_data(const hc_safetensors *st, size_t i);
+/* Index of a tensor by name, or -1. */
+long hc_st_find(const hc_safetensors *st, const char *name);
+/* The JSON text of "__metadata__" exactly as in the file, or NULL. */
+const char *hc_st_metadata(const hc_safetensors *st, size_t *len);
+
+/* Writes a safetensors file: header from infos (in this order, data packed
+ * back to back), then each tensor's bytes through put() in the same order.
+ * metadata_json: a JSON object text kept verbatim as "__metadata__", or NULL. */
+typedef struct hc_st_writer hc_st_writer;
+hc_status hc_st_writer_open(const char *path, const hc_tensor_info *infos, size_t n,
+                            const char *metadata_json, size_t metadata_len,
+                            int overwrite, hc_st_writer **out, hc_error *err);
+hc_status hc_st_writer_put(hc_st_writer *w, size_t i, const void *data, hc_error *err);
+/* Flushes, fsyncs and renames into place; frees w in all cases. */
+hc_status hc_st_writer_finish(hc_st_writer *w, hc_error *err);
+/* Removes the temporary file; frees w. */
+void hc_st_writer_abort(hc_st_writer *w);
+
+/* Looks up a string (or number, returned as its text) value of `key` in a flat
+ * JSON object text such as safetensors metadata. Returns 1 if found and it fit
+ * in buf (NUL-terminated, JSON escapes decoded), else 0. */
+int hc_json_object_get(const char *json, size_t len, const char *key, char *buf, size_t bufsz);
+
+/* ===================================================================== */
+/* The .hyc container (docs/FORMAT.md)                                    */
+/* ===================================================================== */
+
+typedef struct hc_hyc_entry {
+    hc_tensor_info info;      /* original name, dtype, shape                 */
+    hc_codec_id codec;
+    uint32_t params_len;
+    uint8_t params[HC_MAX_PARAMS];
+    uint64_t offset;          /* payload offset from the start of the file   */
+    uint64_t size;            /* payload bytes                               */
+    uint32_t crc32c;          /* CRC-32C of the payload                      */
+} hc_hyc_entry;
+
+typedef struct hc_hyc hc_hyc;
+
+/* Opens a .hyc file (mmap), validates header and directory. Payload CRCs are
+ * checked when a payload is fetched (hc_hyc_payload) or by hc_hyc_verify. */
+hc_status hc_hyc_open(const char *path, hc_hyc **out, hc_error *err);
+hc_status hc_hyc_open_mem(const void *buf, uint64_t len, const char *label,
+                          hc_hyc **out, hc_error *err);
+void hc_hyc_close(hc_hyc *h);
+size_t hc_hyc_count(const hc_hyc *h);
+const hc_hyc_entry *hc_hyc_get(const hc_hyc *h, size_t i);
+long hc_hyc_find(const hc_hyc *h, const char *name);
+/* The input file's metadata kept verbatim, or NULL. */
+const char *hc_hyc_metadata(const hc_hyc *h, size_t *len);
+/* Pointer to tensor i's payload after checking its CRC-32C. */
+hc_status hc_hyc_payload(const hc_hyc *h, size_t i, const uint8_t **p, hc_error *err);
+/* Checks every payload CRC. */
+hc_status hc_hyc_verify(const hc_hyc *h, hc_error *err);
+/* Opens a decoder for tensor i (CRC checked). */
+hc_status hc_hyc_decoder(const hc_hyc *h, size_t i, hc_decoder **out, hc_error *err);
+uint64_t hc_hyc_file_size(const hc_hyc *h);
+
+typedef struct hc_hyc_writer hc_hyc_writer;
+hc_status hc_hyc_writer_open(const char *path, int overwrite, hc_hyc_writer **out, hc_error *err);
+/* Appends one tensor: e->offset, e->size and e->crc32c are filled in here. */
+hc_status hc_hyc_writer_add(hc_hyc_writer *w, const hc_hyc_entry *e,
+                            const void *payload, uint64_t size, hc_error *err);
+/* Writes directory, metadata and trailer, fsyncs, renames; frees w always. */
+hc_status hc_hyc_writer_finish(hc_hyc_writer *w, const char *metadata_json,
+                               size_t metadata_len, hc_error *err);
+void hc_hyc_writer_abort(hc_hyc_writer *w);
+
+/* CRC-32C (Castagnoli), as used by the container. Pass 0 as crc to start. */
+uint32_t hc_crc32c(uint32_t crc, const void *data, size_t n);
+
+/* ===================================================================== */
+/* Whole-model compression                                                */
+/* ===================================================================== */
+
+typedef struct hc_tensor_report {
+    size_t index, count;      /* this tensor's position, number of tensors   */
+    const hc_tensor_info *info;
+    hc_codec_id codec;        /* codec actually used (RAW when kept)         */
+    uint64_t bytes_in, bytes_out;
+    double bpw;               /* payload + params bits / weight              */
+    double nmse;              /* sum (w-w')^2 / sum w^2 (0 if lossless)      */
+    double max_abs_err;
+    double seconds;
+} hc_tensor_report;
+
+typedef void (*hc_progress_fn)(const hc_tensor_report *r, void *user);
+
+typedef struct hc_model_report {
+    uint64_t bytes_in, bytes_out;
+    uint64_t weights_total, weights_coded;
+    double bits_coded;        /* bits spent on the lossy-coded tensors        */
+    double seconds;
+    double nmse_coded;        /* over coded tensors, weighted by sum w^2      */
+} hc_model_report;
+
+/* safetensors -> .hyc. threads <= 0: all cores. progress may be NULL; it is
+ * called once per tensor, in tensor order, from the calling thread. */
+hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_opts *o,
+                           int threads, int overwrite, hc_progress_fn progress,
+                           void *user, hc_model_report *rep, hc_error *err);
+/* .hyc -> safetensors with the original names, order, dtypes and metadata. */
+hc_status hc_decompress_file(const char *in_path, const char *out_path, int threads,
+                             int overwrite, hc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HYPERC_H */

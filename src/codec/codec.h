@@ -1,0 +1,42 @@
+/* codec.h — the internal codec interface.
+ *
+ * Every codec is one table of functions (as ggml does per quant type): an
+ * encoder from float32 weights to (params, payload), and an opener that
+ * validates a stored payload and returns an hc_decoder whose decode() and
+ * matvec() serve decompression and inference. The container, the I/O and the
+ * CLI only see this table, so a new codec plugs in by adding one entry to
+ * the registry (registry.c) and one id to hc_codec_id. */
+#ifndef HC_CODEC_H
+#define HC_CODEC_H
+
+#include "hyperc.h"
+
+typedef struct hc_codec_vt {
+    hc_codec_id id;
+    const char *name;
+    /* Must fill out->params/params_len/payload/payload_len and the error
+     * statistics (mae, mse, max_abs_err, sum_sq); may set out->codec to
+     * HC_CODEC_RAW to keep the tensor lossless. */
+    hc_status (*encode)(const float *w, uint64_t n, const hc_opts *o, hc_encoded *out, hc_error *err);
+    /* Validates everything it will later read (params, payload length versus
+     * n) so that decode/matvec never read out of bounds. */
+    hc_status (*open)(const uint8_t *params, uint32_t params_len, const uint8_t *payload,
+                      uint64_t payload_len, uint64_t n, hc_dtype dtype, hc_decoder **out,
+                      hc_error *err);
+} hc_codec_vt;
+
+extern const hc_codec_vt hc_codec_raw_vt;
+extern const hc_codec_vt hc_codec_paper_vt;
+
+/* The codec table entry for an id, or NULL if this build does not know it. */
+const hc_codec_vt *hc_codec_get(hc_codec_id id);
+
+/* Fills e->mae/mse/max_abs_err/sum_sq by decoding e against w (chunked, no
+ * full-size temporary). Used by encoders that do not track errors inline. */
+hc_status hc_encoded_measure(const float *w, uint64_t n, hc_encoded *e, hc_error *err);
+
+/* Generic row-range product by decoding a row at a time (the reference). */
+void hc_matvec_ref(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1,
+                   const float *x, float *y);
+
+#endif

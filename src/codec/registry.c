@@ -1,0 +1,175 @@
+/* registry.c — the table of codecs, options and presets, and the generic
+ * entry points that dispatch through it. */
+#include "codec.h"
+#include "../common/util.h"
+#include <math.h>
+#include <stdlib.h>
+
+static const hc_codec_vt *const codecs[HC_CODEC_COUNT] = {
+    [HC_CODEC_RAW] = &hc_codec_raw_vt,
+    [HC_CODEC_PAPER] = &hc_codec_paper_vt,
+};
+
+static const char *const codec_names[HC_CODEC_COUNT] = {
+    [HC_CODEC_RAW] = "raw", [HC_CODEC_PAPER] = "paper", [HC_CODEC_Q8B] = "q8b",
+    [HC_CODEC_Q4B] = "q4b", [HC_CODEC_QKM] = "qkm",     [HC_CODEC_HLAT] = "hlat",
+};
+
+const hc_codec_vt *hc_codec_get(hc_codec_id id) {
+    return ((unsigned)id < HC_CODEC_COUNT) ? codecs[id] : NULL;
+}
+
+const char *hc_codec_name(hc_codec_id c) {
+    return ((unsigned)c < HC_CODEC_COUNT && codec_names[c]) ? codec_names[c] : "?";
+}
+
+int hc_codec_parse(const char *name, hc_codec_id *out) {
+    for (int i = 0; i < HC_CODEC_COUNT; i++)
+        if (codecs[i] && codec_names[i] && strcmp(codec_names[i], name) == 0) {
+            *out = (hc_codec_id)i;
+            return 0;
+        }
+    return -1;
+}
+
+void hc_opts_default(hc_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->codec = HC_CODEC_PAPER;
+    o->rect_l = 0;         /* derived from the spread of each tensor */
+    o->rect_l_sigmas = 3.0;
+    o->points[0] = 1600;
+    o->n_points = 1;
+    o->bands_max = 3;
+    o->loss_target = 0;    /* relative targets are not used by default */
+    o->loss_max = 0;
+    o->loss_limit = 0;
+    o->bits = 4;
+    o->block = 32;
+    o->dim = 2;
+    o->min_elems = 4096;
+}
+
+hc_status hc_opts_preset(hc_opts *o, const char *name, hc_error *err) {
+    if (strcmp(name, "default") == 0) {
+        hc_opts_default(o);
+        return HC_OK;
+    }
+    if (strcmp(name, "paper-llm") == 0) {
+        hc_opts_default(o);
+        o->codec = HC_CODEC_PAPER;
+        o->rect_l = 0.1;
+        o->points[0] = 1600;
+        o->n_points = 1;
+        o->bands_max = 3;
+        o->loss_target = 0.001;
+        o->loss_max = 0.001;
+        o->loss_limit = 0.006;
+        return HC_OK;
+    }
+    if (strcmp(name, "paper-vision") == 0) {
+        hc_opts_default(o);
+        o->codec = HC_CODEC_PAPER;
+        o->rect_l = 0.8;
+        o->points[0] = 1600;
+        o->n_points = 1;
+        o->bands_max = 4;
+        o->loss_target = 0.001;
+        o->loss_max = 0.001;
+        o->loss_limit = 0;
+        return HC_OK;
+    }
+    return hc_fail(err, HC_E_ARG, "unknown preset '%s' (known: default, paper-llm, paper-vision)", name);
+}
+
+void hc_encoded_free(hc_encoded *e) {
+    if (!e) return;
+    free(e->payload);
+    e->payload = NULL;
+    e->payload_len = 0;
+}
+
+double hc_encoded_bpw(const hc_encoded *e, uint64_t n) {
+    if (n == 0) return 0;
+    return 8.0 * (double)(e->payload_len + e->params_len) / (double)n;
+}
+
+hc_status hc_encode(const float *w, uint64_t n, const hc_opts *o, hc_encoded *out, hc_error *err) {
+    memset(out, 0, sizeof *out);
+    const hc_codec_vt *vt = hc_codec_get(o->codec);
+    if (!vt || !vt->encode)
+        return hc_fail(err, HC_E_UNSUPPORTED, "codec %d (%s) is not available in this build", (int)o->codec,
+                       hc_codec_name(o->codec));
+    out->codec = o->codec;
+    hc_status s = vt->encode(w, n, o, out, err);
+    if (s != HC_OK) hc_encoded_free(out);
+    return s;
+}
+
+hc_status hc_decoder_open(hc_codec_id codec, const uint8_t *params, uint32_t params_len,
+                          const uint8_t *payload, uint64_t payload_len, uint64_t n, hc_dtype dtype,
+                          hc_decoder **out, hc_error *err) {
+    *out = NULL;
+    const hc_codec_vt *vt = hc_codec_get(codec);
+    if (!vt || !vt->open)
+        return hc_fail(err, HC_E_UNSUPPORTED, "unknown codec id %d (written by a newer hyperc?)", (int)codec);
+    if (params_len > HC_MAX_PARAMS)
+        return hc_fail(err, HC_E_CORRUPT, "codec parameters of %u bytes exceed %d", params_len, HC_MAX_PARAMS);
+    return vt->open(params, params_len, payload, payload_len, n, dtype, out, err);
+}
+
+void hc_decoder_free(hc_decoder *d) {
+    if (d) d->destroy(d);
+}
+
+void hc_decode_all(const hc_decoder *d, float *out) {
+    const uint64_t chunk = 1 << 16;
+    for (uint64_t s = 0; s < d->n; s += chunk) d->decode(d, s, d->n - s < chunk ? d->n - s : chunk, out + s);
+}
+
+void hc_matvec_ref(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
+                   float *y) {
+    float buf[1024];
+    for (uint64_t r = row0; r < row1; r++) {
+        double acc = 0;
+        for (uint64_t c0 = 0; c0 < cols; c0 += 1024) {
+            uint64_t k = cols - c0 < 1024 ? cols - c0 : 1024;
+            d->decode(d, r * cols + c0, k, buf);
+            float part = 0;
+            for (uint64_t c = 0; c < k; c++) part += buf[c] * x[c0 + c];
+            acc += part;
+        }
+        y[r - row0] = (float)acc;
+    }
+}
+
+void hc_matvec(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x, float *y) {
+    if (d->matvec)
+        d->matvec(d, cols, row0, row1, x, y);
+    else
+        hc_matvec_ref(d, cols, row0, row1, x, y);
+}
+
+hc_status hc_encoded_measure(const float *w, uint64_t n, hc_encoded *e, hc_error *err) {
+    hc_decoder *d;
+    hc_status s = hc_decoder_open(e->codec, e->params, e->params_len, e->payload, e->payload_len, n, HC_F32, &d, err);
+    if (s) return s;
+    float buf[4096];
+    double sae = 0, sse = 0, ss = 0, mx = 0;
+    for (uint64_t st = 0; st < n; st += 4096) {
+        uint64_t k = n - st < 4096 ? n - st : 4096;
+        d->decode(d, st, k, buf);
+        for (uint64_t i = 0; i < k; i++) {
+            double diff = fabs((double)buf[i] - (double)w[st + i]);
+            sae += diff;
+            sse += diff * diff;
+            ss += (double)w[st + i] * w[st + i];
+            if (diff > mx) mx = diff;
+        }
+    }
+    hc_decoder_free(d);
+    e->mae = n ? sae / (double)n : 0;
+    e->mse = n ? sse / (double)n : 0;
+    e->max_abs_err = mx;
+    e->sum_sq = ss;
+    return HC_OK;
+}

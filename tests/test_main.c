@@ -1,0 +1,107 @@
+/* test_main.c — runs the registered tests and prints the summary line. */
+#include "test.h"
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#define MAX_TESTS 1024
+static struct { const char *name, *file; hc_test_fn fn; } tests[MAX_TESTS];
+static int n_tests;
+static int cur_failed, cur_skipped;
+
+void hc_test_register(const char *name, const char *file, hc_test_fn fn) {
+    if (n_tests < MAX_TESTS) {
+        tests[n_tests].name = name;
+        tests[n_tests].file = file;
+        tests[n_tests].fn = fn;
+        n_tests++;
+    }
+}
+
+void hc_test_fail(const char *file, int line, const char *what) {
+    cur_failed = 1;
+    fprintf(stdout, "    %s:%d: check failed: %s\n", file, line, what);
+}
+
+void hc_test_skip(const char *why) {
+    cur_skipped = 1;
+    fprintf(stdout, "    skipped: %s\n", why);
+}
+
+int hc_test_failed(void) { return cur_failed; }
+
+double hc_rng_normal(hc_rng *r) {
+    double u1 = hc_rng_uniform(r), u2 = hc_rng_uniform(r);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+const char *hc_test_shared(const char *rel) {
+    static char buf[8][4096];
+    static int slot;
+    char *p = buf[slot++ & 7];
+    const char *env = getenv("HYPERC_SHARED");
+    const char *bases[] = {env, "../shared", "../../shared", NULL};
+    for (int i = 0; i < 3; i++) {
+        if (!bases[i]) continue;
+        snprintf(p, 4096, "%s/%s", bases[i], rel);
+        if (access(p, R_OK) == 0) return p;
+    }
+    const char *ci = getenv("CI");
+    char msg[4200];
+    snprintf(msg, sizeof msg, "shared file '%s' not found (set HYPERC_SHARED)", rel);
+    if (ci && strcmp(ci, "true") == 0)
+        hc_test_fail(__FILE__, __LINE__, msg);
+    else
+        hc_test_skip(msg);
+    return NULL;
+}
+
+static char tmpdir[256];
+static void rm_tmpdir(void) {
+    if (tmpdir[0]) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        if (system(cmd) != 0) { /* best effort */ }
+    }
+}
+
+const char *hc_test_tmpdir(void) {
+    if (!tmpdir[0]) {
+        const char *t = getenv("TMPDIR");
+        snprintf(tmpdir, sizeof tmpdir, "%s/hyperc-test-XXXXXX", t ? t : "/tmp");
+        if (!mkdtemp(tmpdir)) {
+            perror("mkdtemp");
+            exit(2);
+        }
+        atexit(rm_tmpdir);
+    }
+    return tmpdir;
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    int passed = 0, failed = 0, skipped = 0;
+    for (int i = 0; i < n_tests; i++) {
+        int selected = argc < 2;
+        for (int a = 1; a < argc; a++)
+            if (strstr(tests[i].name, argv[a]) || strstr(tests[i].file, argv[a])) selected = 1;
+        if (!selected) continue;
+        cur_failed = cur_skipped = 0;
+        printf("[ RUN  ] %s (%s)\n", tests[i].name, tests[i].file);
+        tests[i].fn();
+        if (cur_failed) {
+            failed++;
+            printf("[ FAIL ] %s\n", tests[i].name);
+        } else if (cur_skipped) {
+            skipped++;
+            printf("[ SKIP ] %s\n", tests[i].name);
+        } else {
+            passed++;
+            printf("[  OK  ] %s\n", tests[i].name);
+        }
+    }
+    printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    return failed ? 1 : 0;
+}
