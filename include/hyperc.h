@@ -323,7 +323,9 @@ typedef struct hc_model_report {
 } hc_model_report;
 
 /* safetensors -> .hyc. threads <= 0: all cores. progress may be NULL; it is
- * called once per tensor, in tensor order, from the calling thread. */
+ * called once per tensor, in tensor order, never concurrently (possibly from
+ * a worker thread). Tensors that are not F32/F16/BF16, or smaller than
+ * o->min_elems, are stored verbatim (RAW). */
 hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_opts *o,
                            int threads, int overwrite, hc_progress_fn progress,
                            void *user, hc_model_report *rep, hc_error *err);

@@ -1,12 +1,783 @@
-/* paper.c — PLACEHOLDER until the paper codec lands (being written now). */
-#include "codec.h"
-static hc_status paper_encode(const float *w, uint64_t n, const hc_opts *o, hc_encoded *out, hc_error *err) {
-    (void)w; (void)n; (void)o; (void)out;
-    return hc_fail(err, HC_E_UNSUPPORTED, "paper codec not built yet");
+/* paper.c — the paper's hyperfunction codec (Fan et al., arXiv 2409.00592),
+ * as specified in docs/ALGORITHM.md: pairs of weights, a sheared-grid
+ * trajectory codebook over a square S around the pairs' centre, distance
+ * bands that shrink outliers into S, bit-packed indices. */
+#include "paper.h"
+#include "bitpack.h"
+#include "../common/util.h"
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+
+/* The fast search and the brute force must round identically: no fused
+ * multiply-add contraction (gcc does not contract under -std=c11). */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/* ===================================================================== */
+/* Parameters blob                                                        */
+/* ===================================================================== */
+/* Version 1, little-endian, 40 bytes:
+ *   0 u8 version   1 u8 flags (bit 0: pad)   2 u8 u   3 u8 C   4 u32 n
+ *   8 f64 cx      16 f64 cy   24 f64 L   32 f64 d_max                     */
+
+uint32_t hc_paper_index_bits(uint32_t n, uint32_t bands) {
+    uint64_t max_index = ((uint64_t)n + 1) * ((uint64_t)bands + 1) - 1;
+    return hc_bit_length(max_index);
 }
-static hc_status paper_open(const uint8_t *params, uint32_t params_len, const uint8_t *payload,
-                            uint64_t payload_len, uint64_t n, hc_dtype dtype, hc_decoder **out, hc_error *err) {
-    (void)params; (void)params_len; (void)payload; (void)payload_len; (void)n; (void)dtype; *out = NULL;
-    return hc_fail(err, HC_E_UNSUPPORTED, "paper codec not built yet");
+
+void hc_paper_params_write(const hc_paper_params *p, uint8_t out[HC_PAPER_PARAMS_LEN]) {
+    out[0] = HC_PAPER_VERSION;
+    out[1] = (uint8_t)(p->pad ? 1 : 0);
+    out[2] = (uint8_t)p->u;
+    out[3] = (uint8_t)p->bands;
+    hc_put_u32(out + 4, p->n);
+    hc_put_f64(out + 8, p->cx);
+    hc_put_f64(out + 16, p->cy);
+    hc_put_f64(out + 24, p->L);
+    hc_put_f64(out + 32, p->d_max);
 }
+
+hc_status hc_paper_params_read(const uint8_t *blob, uint32_t len, uint64_t nweights, hc_paper_params *p,
+                               hc_error *err) {
+    if (len < 1 || !blob) return hc_fail(err, HC_E_CORRUPT, "paper codec: empty parameter blob");
+    if (blob[0] != HC_PAPER_VERSION)
+        return hc_fail(err, HC_E_UNSUPPORTED, "paper codec: parameter version %u is unknown (this build reads %d)",
+                       blob[0], HC_PAPER_VERSION);
+    if (len != HC_PAPER_PARAMS_LEN)
+        return hc_fail(err, HC_E_CORRUPT, "paper codec: parameter blob is %u bytes, expected %d", len,
+                       HC_PAPER_PARAMS_LEN);
+    if (blob[1] & ~1u) return hc_fail(err, HC_E_CORRUPT, "paper codec: unknown flags 0x%02x", blob[1]);
+    p->pad = blob[1] & 1;
+    p->u = blob[2];
+    p->bands = blob[3];
+    p->n = hc_get_u32(blob + 4);
+    p->cx = hc_get_f64(blob + 8);
+    p->cy = hc_get_f64(blob + 16);
+    p->L = hc_get_f64(blob + 24);
+    p->d_max = hc_get_f64(blob + 32);
+    if (p->pad != (int)(nweights & 1))
+        return hc_fail(err, HC_E_CORRUPT, "paper codec: pad flag %d does not match %llu weights", p->pad,
+                       (unsigned long long)nweights);
+    if (p->n < 1 || p->n >= HC_PAPER_MAX_TABLE)
+        return hc_fail(err, HC_E_CORRUPT, "paper codec: codebook size %u outside [1, %u)", p->n, HC_PAPER_MAX_TABLE);
+    if (p->bands > HC_PAPER_MAX_BANDS)
+        return hc_fail(err, HC_E_CORRUPT, "paper codec: %u bands exceed %d", p->bands, HC_PAPER_MAX_BANDS);
+    if (((uint64_t)p->n + 1) * ((uint64_t)p->bands + 1) > HC_PAPER_MAX_TABLE)
+        return hc_fail(err, HC_E_CORRUPT, "paper codec: (n+1)(C+1) = (%u+1)(%u+1) exceeds %u", p->n, p->bands,
+                       HC_PAPER_MAX_TABLE);
+    if (p->u != hc_paper_index_bits(p->n, p->bands))
+        return hc_fail(err, HC_E_CORRUPT, "paper codec: %u bits per index, expected %u for n=%u C=%u", p->u,
+                       hc_paper_index_bits(p->n, p->bands), p->n, p->bands);
+    if (!isfinite(p->cx) || !isfinite(p->cy) || !isfinite(p->L) || !isfinite(p->d_max) || !(p->L > 0) ||
+        !(p->d_max >= 0))
+        return hc_fail(err, HC_E_CORRUPT, "paper codec: bad geometry (c=(%g,%g) L=%g d_max=%g)", p->cx, p->cy, p->L,
+                       p->d_max);
+    if (p->bands > 0 && !(p->d_max > p->L / 2))
+        return hc_fail(err, HC_E_CORRUPT, "paper codec: %u bands but d_max %g <= L/2 %g", p->bands, p->d_max,
+                       p->L / 2);
+    return HC_OK;
+}
+
+/* ===================================================================== */
+/* Trajectory codebook                                                    */
+/* ===================================================================== */
+
+void hc_paper_codebook_init(hc_paper_codebook *cb, double cx, double cy, double L, uint32_t n) {
+    uint32_t m = (uint32_t)sqrt((double)n);
+    while ((uint64_t)m * m < n) m++;
+    while (m > 1 && (uint64_t)(m - 1) * (m - 1) >= n) m--;
+    cb->cx = cx;
+    cb->cy = cy;
+    cb->x0 = cx - L / 2;
+    cb->y0 = cy - L / 2;
+    cb->sx = L / ((double)m * (double)m);
+    cb->h = L / (double)m;
+    cb->inv_sx = 1.0 / cb->sx;
+    cb->inv_h = 1.0 / cb->h;
+    cb->n = n;
+    cb->m = m;
+    cb->full = n / m;
+    cb->rem = n % m;
+}
+
+/* Step t = i-1 of the trajectory: x advances by L/m^2 per step (t < m^2, so
+ * the "mod L" never wraps), y cycles through the m rows. */
+static inline double cb_x(const hc_paper_codebook *cb, uint32_t t) { return cb->x0 + (double)t * cb->sx; }
+static inline double cb_y(const hc_paper_codebook *cb, uint32_t r) { return cb->y0 + (double)r * cb->h; }
+
+void hc_paper_point(const hc_paper_codebook *cb, uint32_t i, double *x, double *y) {
+    if (i == 0) {
+        *x = cb->cx;
+        *y = cb->cy;
+        return;
+    }
+    uint32_t t = i - 1;
+    *x = cb_x(cb, t);
+    *y = cb_y(cb, t % cb->m);
+}
+
+/* Squared distance, written once so every caller rounds the same way. */
+static inline double sq(double v) { return v * v; }
+static inline double dist2_dy2(double qx, double x, double dy2) {
+    double dx2 = sq(qx - x);
+    return dx2 + dy2;
+}
+static inline double dist2(double qx, double qy, double x, double y) { return dist2_dy2(qx, x, sq(qy - y)); }
+
+typedef struct best_pt {
+    double d2;
+    uint32_t i;
+} best_pt;
+
+static inline void consider(best_pt *b, double d2, uint32_t i) {
+    if (d2 < b->d2 || (d2 == b->d2 && i < b->i)) {
+        b->d2 = d2;
+        b->i = i;
+    }
+}
+
+/* Nearest point of row r (points x0 + (col*m + r) sx, col < cols). The
+ * distances along a row fall then rise with col, so the row minimum is found
+ * from the rounded column estimate and its neighbours; the walk continues
+ * past the window if the minimum sits on its edge (guards rounding). */
+static inline void search_row(const hc_paper_codebook *cb, double qx, double tq, uint32_t r, double dy2,
+                              best_pt *b) {
+    const uint32_t m = cb->m;
+    const int64_t cols = (int64_t)cb->full + (r < cb->rem);
+    double cf = (tq - (double)r) / (double)m;
+    int64_t c0;
+    if (!(cf > 0))
+        c0 = 0;
+    else if (cf >= (double)(cols - 1))
+        c0 = cols - 1;
+    else
+        c0 = (int64_t)(cf + 0.5);
+    int64_t lo = c0 > 0 ? c0 - 1 : 0, hi = c0 + 1 < cols ? c0 + 1 : cols - 1;
+    double bd = INFINITY;
+    int64_t bc = lo;
+    for (int64_t c = lo; c <= hi; c++) {
+        double d = dist2_dy2(qx, cb_x(cb, (uint32_t)(c * m + r)), dy2);
+        if (d < bd) {
+            bd = d;
+            bc = c;
+        }
+    }
+    if (bc == lo) {
+        for (int64_t c = lo - 1; c >= 0; c--) {
+            double d = dist2_dy2(qx, cb_x(cb, (uint32_t)(c * m + r)), dy2);
+            if (!(d <= bd)) break;
+            bd = d;
+            bc = c;
+        }
+    } else if (bc == hi) {
+        for (int64_t c = hi + 1; c < cols; c++) {
+            double d = dist2_dy2(qx, cb_x(cb, (uint32_t)(c * m + r)), dy2);
+            if (!(d < bd)) break;
+            bd = d;
+            bc = c;
+        }
+    }
+    consider(b, bd, (uint32_t)(bc * m + r) + 1);
+}
+
+/* Rows are visited outward from the nearest by height; a row whose vertical
+ * gap alone exceeds the best distance (as computed, so the comparison is
+ * exact) cannot hold a better or tied point, nor can any row beyond it. */
+static inline uint32_t nearest_fast(const hc_paper_codebook *cb, double qx, double qy) {
+    best_pt b = {dist2(qx, qy, cb->cx, cb->cy), 0};
+    const uint32_t m = cb->m;
+    double tq = (qx - cb->x0) * cb->inv_sx;
+    double rf = (qy - cb->y0) * cb->inv_h;
+    uint32_t r0;
+    if (!(rf > 0))
+        r0 = 0;
+    else if (rf >= (double)(m - 1))
+        r0 = m - 1;
+    else
+        r0 = (uint32_t)(rf + 0.5);
+    search_row(cb, qx, tq, r0, sq(qy - cb_y(cb, r0)), &b);
+    for (uint32_t r = r0 + 1; r < m; r++) {
+        double dy2 = sq(qy - cb_y(cb, r));
+        if (dy2 > b.d2) break;
+        search_row(cb, qx, tq, r, dy2, &b);
+    }
+    for (uint32_t r = r0; 0 && r-- > 0;) {
+        double dy2 = sq(qy - cb_y(cb, r));
+        if (dy2 > b.d2) break;
+        search_row(cb, qx, tq, r, dy2, &b);
+    }
+    return b.i;
+}
+
+uint32_t hc_paper_nearest(const hc_paper_codebook *cb, double qx, double qy) { return nearest_fast(cb, qx, qy); }
+
+uint32_t hc_paper_nearest_brute(const hc_paper_codebook *cb, double qx, double qy) {
+    best_pt b = {dist2(qx, qy, cb->cx, cb->cy), 0};
+    /* every P_i, i = t + 1 >= 1, visited row by row: the same coordinates
+     * and arithmetic as hc_paper_point + dist2; (d2, i) order makes the
+     * visiting order irrelevant */
+    for (uint32_t r = 0; r < cb->m; r++) {
+        double dy2 = sq(qy - cb_y(cb, r));
+        for (uint32_t t = r; t < cb->n; t += cb->m) consider(&b, dist2_dy2(qx, cb_x(cb, t), dy2), t + 1);
+    }
+    return b.i;
+}
+
+/* For q in S take the row nearest by height: the vertical gap is at most
+ * h/2 (h for the top row, which sits h below the top edge), and within row r
+ * the horizontal gap is at most half the spacing, the gap r*h/m before its
+ * first point, or the gap after its last point. P_0 is ignored (it only
+ * helps), so this is an upper bound; for n = m^2 it is attained at the
+ * top-left corner of S. */
+double hc_paper_bound0(uint32_t n, double L) {
+    hc_paper_codebook cb;
+    hc_paper_codebook_init(&cb, 0, 0, L, n);
+    const double m = (double)cb.m;
+    double worst = 0;
+    for (uint32_t r = 0; r < cb.m; r++) {
+        uint32_t cols = cb.full + (r < cb.rem);
+        double dy = (r + 1 == cb.m) ? 1.0 : 0.5;
+        double left = (double)r / m;
+        double right = m - (double)(cols - 1) - (double)r / m;
+        double g = cols >= 2 ? 0.5 : 0.0;
+        if (left > g) g = left;
+        if (right > g) g = right;
+        double e2 = dy * dy + g * g;
+        if (e2 > worst) worst = e2;
+    }
+    return cb.h * sqrt(worst);
+}
+
+/* ===================================================================== */
+/* Distance bands                                                         */
+/* ===================================================================== */
+
+void hc_paper_bands_init(hc_paper_bands *b, double L, double d_max, uint32_t C) {
+    if (C > HC_PAPER_MAX_BANDS) C = HC_PAPER_MAX_BANDS;
+    b->C = C;
+    b->half = L / 2;
+    for (uint32_t k = 0; k <= C; k++) {
+        double r = (k == 0) ? b->half : (k == C) ? d_max : b->half + (double)k * ((d_max - b->half) / (double)C);
+        b->r[k] = r;
+        b->r2[k] = r * r;
+        b->shrink[k] = b->half / r;
+        b->grow[k] = r / b->half;
+    }
+}
+
+static inline int in_band0(double half, double dx, double dy) {
+    if (fabs(dx) <= half && fabs(dy) <= half) return 1;
+    return sq(dx) + sq(dy) <= sq(half);
+}
+
+uint32_t hc_paper_band_of(const hc_paper_bands *b, double dx, double dy) {
+    if (in_band0(b->half, dx, dy)) return 0;
+    double d2 = sq(dx) + sq(dy);
+    for (uint32_t k = 1; k < b->C; k++)
+        if (d2 <= b->r2[k]) return k;
+    return b->C;
+}
+
+/* ===================================================================== */
+/* Decode table                                                           */
+/* ===================================================================== */
+
+static inline float to_f32_sat(double v) {
+    if (v > FLT_MAX) return INFINITY;
+    if (v < -FLT_MAX) return -INFINITY;
+    return (float)v;
+}
+
+/* index v = i + (n+1)k -> c + (P_i - c) r_k/(L/2) as floats; the table is
+ * padded to 2^u entries (NaN) so any u-bit value is a safe index. */
+static hc_status table_build(const hc_paper_params *p, float **out, hc_error *err) {
+    *out = NULL;
+    const uint64_t entries = 1ull << p->u;
+    float *t = malloc((size_t)entries * 2 * sizeof(float));
+    if (!t)
+        return hc_fail(err, HC_E_NOMEM, "paper codec: cannot allocate a decode table of %llu entries",
+                       (unsigned long long)entries);
+    hc_paper_codebook cb;
+    hc_paper_codebook_init(&cb, p->cx, p->cy, p->L, p->n);
+    hc_paper_bands b;
+    hc_paper_bands_init(&b, p->L, p->d_max, p->bands);
+    const uint64_t used = ((uint64_t)p->n + 1) * ((uint64_t)p->bands + 1);
+    for (uint32_t k = 0; k <= p->bands; k++) {
+        float *row = t + 2 * (uint64_t)k * (p->n + 1);
+        for (uint32_t i = 0; i <= p->n; i++) {
+            double x, y;
+            hc_paper_point(&cb, i, &x, &y);
+            if (k > 0) {
+                x = p->cx + (x - p->cx) * b.grow[k];
+                y = p->cy + (y - p->cy) * b.grow[k];
+            }
+            row[2 * i] = to_f32_sat(x);
+            row[2 * i + 1] = to_f32_sat(y);
+        }
+    }
+    for (uint64_t v = used; v < entries; v++) t[2 * v] = t[2 * v + 1] = NAN;
+    *out = t;
+    return HC_OK;
+}
+
+/* ===================================================================== */
+/* Encoder                                                                */
+/* ===================================================================== */
+
+typedef struct enc_state {
+    const float *w;
+    uint64_t nw, npairs;
+    double pad_value; /* the tensor mean, second element of the last pair  */
+    double cx, cy, d_max, rms;
+    double L;
+    uint64_t *outer;  /* [n_outer] pairs outside band 0                    */
+    uint64_t n_outer;
+    uint32_t *idx;    /* [npairs] chosen index per pair                    */
+    uint32_t *trial;  /* [n_outer] indices of the C being tried            */
+    uint32_t *best;   /* [n_outer] indices of the best C so far            */
+} enc_state;
+
+static inline void pair_at(const enc_state *e, uint64_t j, double *x, double *y) {
+    *x = e->w[2 * j];
+    *y = (2 * j + 1 < e->nw) ? (double)e->w[2 * j + 1] : e->pad_value;
+}
+
+/* |w - w'| summed over the pair's real elements (the pad is not a weight). */
+static inline double pair_abs_err(const enc_state *e, uint64_t j, const float *tab, uint32_t v) {
+    double s = fabs((double)e->w[2 * j] - (double)tab[2 * v]);
+    if (2 * j + 1 < e->nw) s += fabs((double)e->w[2 * j + 1] - (double)tab[2 * v + 1]);
+    return s;
+}
+
+/* Centre, d_max and RMS deviation; returns 0 if a weight is not finite. */
+static int enc_stats(enc_state *e) {
+    const float *w = e->w;
+    const uint64_t nw = e->nw;
+    double base = w[0], s_all = 0, s_even = 0;
+    for (uint64_t i = 0; i < nw; i++) {
+        if (!isfinite(w[i])) return 0;
+        double d = (double)w[i] - base;
+        s_all += d;
+        if (!(i & 1)) s_even += d;
+    }
+    /* shifting by w[0] keeps the mean of a constant tensor exact */
+    e->pad_value = base + s_all / (double)nw;
+    double s_odd = s_all - s_even + ((nw & 1) ? e->pad_value - base : 0.0);
+    e->cx = base + s_even / (double)e->npairs;
+    e->cy = base + s_odd / (double)e->npairs;
+    double d2max = 0, ss = 0;
+    for (uint64_t j = 0; j < e->npairs; j++) {
+        double x, y;
+        pair_at(e, j, &x, &y);
+        double d2 = sq(x - e->cx) + sq(y - e->cy);
+        ss += d2;
+        if (d2 > d2max) d2max = d2;
+    }
+    e->d_max = sqrt(d2max);
+    e->rms = sqrt(ss / (2.0 * (double)e->npairs));
+    return 1;
+}
+
+static void enc_find_outer(enc_state *e) {
+    const double half = e->L / 2;
+    e->n_outer = 0;
+    for (uint64_t j = 0; j < e->npairs; j++) {
+        double x, y;
+        pair_at(e, j, &x, &y);
+        if (!in_band0(half, x - e->cx, y - e->cy)) e->outer[e->n_outer++] = j;
+    }
+}
+
+/* Band-0 pairs: nearest point of the unshrunk pair; same for every C. */
+static double enc_band0(enc_state *e, const hc_paper_codebook *cb, const float *tab) {
+    const double half = e->L / 2;
+    double sum = 0;
+    for (uint64_t j = 0; j < e->npairs; j++) {
+        double x, y;
+        pair_at(e, j, &x, &y);
+        if (!in_band0(half, x - e->cx, y - e->cy)) continue;
+        uint32_t v = nearest_fast(cb, x, y);
+        e->idx[j] = v;
+        sum += pair_abs_err(e, j, tab, v);
+    }
+    return sum;
+}
+
+/* Outer pairs with C bands: shrink into the disk of radius L/2, search. */
+static double enc_outer(enc_state *e, const hc_paper_codebook *cb, const hc_paper_bands *b, const float *tab) {
+    const uint32_t stride = cb->n + 1;
+    double sum = 0;
+    for (uint64_t o = 0; o < e->n_outer; o++) {
+        uint64_t j = e->outer[o];
+        double x, y;
+        pair_at(e, j, &x, &y);
+        double dx = x - e->cx, dy = y - e->cy;
+        uint32_t k = hc_paper_band_of(b, dx, dy);
+        double s = b->shrink[k];
+        uint32_t v = nearest_fast(cb, e->cx + dx * s, e->cy + dy * s) + stride * k;
+        e->trial[o] = v;
+        sum += pair_abs_err(e, j, tab, v);
+    }
+    return sum;
+}
+
+typedef struct enc_plan {
+    const uint32_t *points; /* codebook sizes, tried in order             */
+    uint32_t n_points;
+    uint32_t c_min, c_max;  /* band counts tried when some pair is outer  */
+    double loss_target, loss_max;
+} enc_plan;
+
+/* Runs the choice of n and C (ALGORITHM.md "Choosing C and n"); leaves the
+ * chosen indices in e->idx and the parameters in *p. */
+static hc_status enc_search(enc_state *e, const enc_plan *plan, hc_paper_params *p, double *mae_out,
+                            hc_error *err) {
+    p->cx = e->cx;
+    p->cy = e->cy;
+    p->L = e->L;
+    p->d_max = e->d_max;
+    p->pad = (int)(e->nw & 1);
+    double best_mae = INFINITY;
+    for (uint32_t pi = 0; pi < plan->n_points; pi++) {
+        const uint32_t n = plan->points[pi];
+        hc_paper_codebook cb;
+        hc_paper_codebook_init(&cb, e->cx, e->cy, e->L, n);
+        p->n = n;
+        best_mae = INFINITY;
+        uint32_t best_c = 0;
+        double err0 = 0;
+        uint32_t c_lo = e->n_outer ? plan->c_min : 0, c_hi = e->n_outer ? plan->c_max : 0;
+        for (uint32_t C = c_lo; C <= c_hi; C++) {
+            hc_paper_params tp = *p;
+            tp.bands = C;
+            tp.u = hc_paper_index_bits(n, C);
+            float *tab;
+            hc_status s = table_build(&tp, &tab, err);
+            if (s) return s;
+            if (C == c_lo) err0 = enc_band0(e, &cb, tab);
+            double sum = err0;
+            if (C > 0) {
+                hc_paper_bands b;
+                hc_paper_bands_init(&b, e->L, e->d_max, C);
+                sum += enc_outer(e, &cb, &b, tab);
+            }
+            free(tab);
+            double mae = sum / (double)e->nw;
+            if (C == c_lo || mae < best_mae) { /* ties keep the smaller C */
+                best_mae = mae;
+                best_c = C;
+                uint32_t *t = e->best;
+                e->best = e->trial;
+                e->trial = t;
+            }
+            if (best_mae <= plan->loss_target) break;
+        }
+        p->bands = best_c;
+        p->u = hc_paper_index_bits(n, best_c);
+        if (best_mae <= plan->loss_max) break;
+    }
+    for (uint64_t o = 0; o < e->n_outer; o++) e->idx[e->outer[o]] = e->best[o];
+    *mae_out = best_mae;
+    return HC_OK;
+}
+
+static void enc_free(enc_state *e) {
+    free(e->outer);
+    free(e->idx);
+    free(e->trial);
+    free(e->best);
+}
+
+/* Packs e->idx, writes params, and measures the errors with the table the
+ * decoder will build. */
+static hc_status enc_finish(enc_state *e, const hc_paper_params *p, hc_encoded *out, hc_error *err) {
+    int ok;
+    uint64_t bytes = hc_bitpack_bytes(e->npairs, p->u, &ok);
+    if (!ok || (uint64_t)(size_t)bytes != bytes)
+        return hc_fail(err, HC_E_LIMIT, "paper codec: payload of %llu pairs too large", (unsigned long long)e->npairs);
+    float *tab;
+    hc_status s = table_build(p, &tab, err);
+    if (s) return s;
+    out->payload = malloc(bytes ? (size_t)bytes : 1);
+    if (!out->payload) {
+        free(tab);
+        return hc_fail(err, HC_E_NOMEM, "paper codec: cannot allocate %llu payload bytes", (unsigned long long)bytes);
+    }
+    hc_bitpack_pack(e->idx, e->npairs, p->u, out->payload);
+    out->payload_len = bytes;
+    out->codec = HC_CODEC_PAPER;
+    hc_paper_params_write(p, out->params);
+    out->params_len = HC_PAPER_PARAMS_LEN;
+    double sae = 0, sse = 0, mx = 0, ss = 0;
+    for (uint64_t i = 0; i < e->nw; i++) {
+        double wi = e->w[i];
+        double d = fabs(wi - (double)tab[2 * (uint64_t)e->idx[i >> 1] + (i & 1)]);
+        sae += d;
+        sse += d * d;
+        ss += wi * wi;
+        if (d > mx) mx = d;
+    }
+    free(tab);
+    out->mae = e->nw ? sae / (double)e->nw : 0;
+    out->mse = e->nw ? sse / (double)e->nw : 0;
+    out->max_abs_err = mx;
+    out->sum_sq = ss;
+    return HC_OK;
+}
+
+/* Allocates the working arrays and runs stats; *finite = 0 if w has NaN/Inf. */
+static hc_status enc_begin(enc_state *e, const float *w, uint64_t nw, int *finite, hc_error *err) {
+    memset(e, 0, sizeof *e);
+    e->w = w;
+    e->nw = nw;
+    e->npairs = nw / 2 + (nw & 1);
+    *finite = 1;
+    uint64_t b4, b8;
+    if (!hc_mul_ok(e->npairs, 8, &b8) || (uint64_t)(size_t)b8 != b8)
+        return hc_fail(err, HC_E_LIMIT, "paper codec: tensor of %llu weights too large", (unsigned long long)nw);
+    b4 = e->npairs * 4;
+    if (nw == 0) return HC_OK;
+    if (!enc_stats(e)) {
+        *finite = 0;
+        return HC_OK;
+    }
+    e->idx = malloc((size_t)b4);
+    e->outer = malloc((size_t)b8);
+    e->trial = malloc((size_t)b4);
+    e->best = malloc((size_t)b4);
+    if (!e->idx || !e->outer || !e->trial || !e->best) {
+        enc_free(e);
+        return hc_fail(err, HC_E_NOMEM, "paper codec: cannot allocate work arrays for %llu weights",
+                       (unsigned long long)nw);
+    }
+    return HC_OK;
+}
+
+/* An empty tensor: valid parameters, empty payload. */
+static hc_status enc_empty(uint32_t n, hc_encoded *out, hc_error *err) {
+    hc_paper_params p = {0, 0, 1.0, 0, n, 0, hc_paper_index_bits(n, 0), 0};
+    out->payload = malloc(1);
+    if (!out->payload) return hc_fail(err, HC_E_NOMEM, "paper codec: out of memory");
+    out->payload_len = 0;
+    out->codec = HC_CODEC_PAPER;
+    hc_paper_params_write(&p, out->params);
+    out->params_len = HC_PAPER_PARAMS_LEN;
+    out->mae = out->mse = out->max_abs_err = out->sum_sq = 0;
+    return HC_OK;
+}
+
+/* A pair set with some pair outside band 0 needs d_max > L/2 strictly. */
+static void enc_fix_dmax(enc_state *e) {
+    if (e->n_outer && !(e->d_max > e->L / 2)) e->d_max = nextafter(e->L / 2, INFINITY);
+}
+
+double hc_paper_auto_l(double rect_l_sigmas, double rms) {
+    double L = rect_l_sigmas * rms;
+    /* a constant tensor has no spread: every pair sits on P_0 = c, any L works */
+    if (!(L > 0) || !isfinite(L)) L = 1.0;
+    return L;
+}
+
+hc_status hc_paper_encode_fixed(const float *w, uint64_t nw, double L, uint32_t n, uint32_t C, hc_encoded *out,
+                                hc_error *err) {
+    memset(out, 0, sizeof *out);
+    if (n < 1 || C < 1 || C > HC_PAPER_MAX_BANDS || ((uint64_t)n + 1) * ((uint64_t)C + 1) > HC_PAPER_MAX_TABLE)
+        return hc_fail(err, HC_E_ARG, "paper codec: n=%u C=%u out of range", n, C);
+    if (!(L > 0) || !isfinite(L)) return hc_fail(err, HC_E_ARG, "paper codec: L=%g must be positive", L);
+    if (nw == 0) return enc_empty(n, out, err);
+    enc_state e;
+    int finite;
+    hc_status s = enc_begin(&e, w, nw, &finite, err);
+    if (s) return s;
+    if (!finite) return hc_fail(err, HC_E_ARG, "paper codec: tensor holds NaN or Inf");
+    e.L = L;
+    enc_find_outer(&e);
+    enc_fix_dmax(&e);
+    enc_plan plan = {&n, 1, C, C, -1, -1};
+    hc_paper_params p;
+    double mae;
+    s = enc_search(&e, &plan, &p, &mae, err);
+    if (!s) s = enc_finish(&e, &p, out, err);
+    enc_free(&e);
+    if (s) hc_encoded_free(out);
+    return s;
+}
+
+static hc_status check_opts(const hc_opts *o, hc_error *err) {
+    if (o->n_points < 1 || o->n_points > HC_MAX_POINT_SIZES)
+        return hc_fail(err, HC_E_ARG, "paper codec: %u codebook sizes given (1..%d allowed)", o->n_points,
+                       HC_MAX_POINT_SIZES);
+    if (o->bands_max < 1 || o->bands_max > HC_PAPER_MAX_BANDS)
+        return hc_fail(err, HC_E_ARG, "paper codec: bands_max %u outside 1..%d", o->bands_max, HC_PAPER_MAX_BANDS);
+    for (uint32_t i = 0; i < o->n_points; i++) {
+        uint64_t entries = ((uint64_t)o->points[i] + 1) * ((uint64_t)o->bands_max + 1);
+        if (o->points[i] < 1 || entries > HC_PAPER_MAX_TABLE)
+            return hc_fail(err, HC_E_ARG,
+                           "paper codec: codebook size %u with %u bands out of range ((n+1)(C+1) <= %u)",
+                           o->points[i], o->bands_max, HC_PAPER_MAX_TABLE);
+    }
+    if (isnan(o->rect_l) || isinf(o->rect_l))
+        return hc_fail(err, HC_E_ARG, "paper codec: rect_l %g is not finite", o->rect_l);
+    if (!(o->rect_l > 0) && !(o->rect_l_sigmas > 0 && isfinite(o->rect_l_sigmas)))
+        return hc_fail(err, HC_E_ARG, "paper codec: automatic L needs rect_l_sigmas > 0 (got %g)", o->rect_l_sigmas);
+    if (isnan(o->loss_target) || isnan(o->loss_max) || isnan(o->loss_limit))
+        return hc_fail(err, HC_E_ARG, "paper codec: loss thresholds must not be NaN");
+    return HC_OK;
+}
+
+static hc_status paper_encode(const float *w, uint64_t nw, const hc_opts *o, hc_encoded *out, hc_error *err) {
+    hc_status s = check_opts(o, err);
+    if (s) return s;
+    if (nw == 0) return enc_empty(o->points[0], out, err);
+    enc_state e;
+    int finite;
+    s = enc_begin(&e, w, nw, &finite, err);
+    if (s) return s;
+    /* NaN/Inf (e.g. a -inf mask buffer) cannot be coded: keep it lossless */
+    if (!finite) return hc_codec_raw_vt.encode(w, nw, o, out, err);
+    e.L = (o->rect_l > 0) ? o->rect_l : hc_paper_auto_l(o->rect_l_sigmas, e.rms);
+    enc_find_outer(&e);
+    enc_fix_dmax(&e);
+    enc_plan plan = {o->points, o->n_points, 1, o->bands_max, o->loss_target, o->loss_max};
+    hc_paper_params p;
+    double mae;
+    s = enc_search(&e, &plan, &p, &mae, err);
+    if (!s) {
+        if (o->loss_limit > 0 && mae > o->loss_limit) {
+            enc_free(&e);
+            return hc_codec_raw_vt.encode(w, nw, o, out, err);
+        }
+        s = enc_finish(&e, &p, out, err);
+    }
+    enc_free(&e);
+    if (s) hc_encoded_free(out);
+    return s;
+}
+
+/* ===================================================================== */
+/* Decoder                                                                */
+/* ===================================================================== */
+
+void hc_paper_decode_pairs(const hc_paper_decoder *d, uint64_t j0, uint64_t j1, float *out) {
+    const float *tab = d->table;
+    const uint8_t *pay = d->payload;
+    const uint32_t u = d->u, mask = d->mask;
+    const uint64_t jf = j1 < d->fast_pairs ? j1 : d->fast_pairs;
+    uint64_t j = j0, bit = j0 * u;
+    for (; j + 4 <= jf; j += 4, bit += 4 * (uint64_t)u) {
+        uint32_t v0 = hc_bitpack_get_fast(pay, bit, mask);
+        uint32_t v1 = hc_bitpack_get_fast(pay, bit + u, mask);
+        uint32_t v2 = hc_bitpack_get_fast(pay, bit + 2 * u, mask);
+        uint32_t v3 = hc_bitpack_get_fast(pay, bit + 3 * u, mask);
+        memcpy(out, tab + 2 * (size_t)v0, 8);
+        memcpy(out + 2, tab + 2 * (size_t)v1, 8);
+        memcpy(out + 4, tab + 2 * (size_t)v2, 8);
+        memcpy(out + 6, tab + 2 * (size_t)v3, 8);
+        out += 8;
+    }
+    for (; j < jf; j++, bit += u) {
+        memcpy(out, tab + 2 * (size_t)hc_bitpack_get_fast(pay, bit, mask), 8);
+        out += 2;
+    }
+    for (; j < j1; j++) {
+        memcpy(out, tab + 2 * (size_t)hc_bitpack_get(pay, d->payload_len, j, u), 8);
+        out += 2;
+    }
+}
+
+static inline uint32_t dec_index(const hc_paper_decoder *d, uint64_t j) {
+    return hc_bitpack_get(d->payload, d->payload_len, j, d->u);
+}
+
+static void paper_decode(const hc_decoder *base, uint64_t start, uint64_t count, float *out) {
+    const hc_paper_decoder *d = (const hc_paper_decoder *)base;
+    if (start >= base->n) return;
+    if (count > base->n - start) count = base->n - start;
+    if (count == 0) return;
+    uint64_t e = start, end = start + count;
+    if (e & 1) { /* odd start: the second element of a pair */
+        *out++ = d->table[2 * (size_t)dec_index(d, e >> 1) + 1];
+        e++;
+    }
+    uint64_t j0 = e >> 1, j1 = end >> 1;
+    if (j1 > j0) {
+        hc_paper_decode_pairs(d, j0, j1, out);
+        out += 2 * (j1 - j0);
+    }
+    if ((end & 1) && end > e) /* odd end: the first element of the last pair */
+        *out = d->table[2 * (size_t)dec_index(d, j1)];
+}
+
+/* Reference row-range product: decode a tile of a row, multiply, repeat. */
+#define PAPER_TILE 256
+static void paper_matvec(const hc_decoder *base, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
+                         float *y) {
+    const uint64_t rows = cols ? base->n / cols : 0;
+    float tile[PAPER_TILE];
+    for (uint64_t r = row0; r < row1; r++) {
+        if (r >= rows) { /* outside the tensor: nothing to read */
+            y[r - row0] = 0;
+            continue;
+        }
+        double acc = 0;
+        for (uint64_t c0 = 0; c0 < cols; c0 += PAPER_TILE) {
+            uint64_t k = cols - c0 < PAPER_TILE ? cols - c0 : PAPER_TILE;
+            paper_decode(base, r * cols + c0, k, tile);
+            float lane[4] = {0, 0, 0, 0};
+            uint64_t c = 0;
+            for (; c + 4 <= k; c += 4)
+                for (int l = 0; l < 4; l++) lane[l] += tile[c + l] * x[c0 + c + l];
+            for (; c < k; c++) lane[0] += tile[c] * x[c0 + c];
+            acc += (double)((lane[0] + lane[1]) + (lane[2] + lane[3]));
+        }
+        y[r - row0] = (float)acc;
+    }
+}
+
+static void paper_destroy(hc_decoder *base) {
+    hc_paper_decoder *d = (hc_paper_decoder *)base;
+    free(d->table);
+    free(d);
+}
+
+static hc_status paper_open(const uint8_t *params, uint32_t params_len, const uint8_t *payload, uint64_t payload_len,
+                            uint64_t nw, hc_dtype dtype, hc_decoder **out, hc_error *err) {
+    (void)dtype;
+    *out = NULL;
+    hc_paper_params p;
+    hc_status s = hc_paper_params_read(params, params_len, nw, &p, err);
+    if (s) return s;
+    const uint64_t npairs = nw / 2 + (nw & 1);
+    int ok;
+    uint64_t need = hc_bitpack_bytes(npairs, p.u, &ok);
+    if (!ok || need != payload_len)
+        return hc_fail(err, HC_E_CORRUPT, "paper codec: payload is %llu bytes, expected %llu for %llu weights at %u bits",
+                       (unsigned long long)payload_len, (unsigned long long)need, (unsigned long long)nw, p.u);
+    if (payload_len && !payload) return hc_fail(err, HC_E_ARG, "paper codec: no payload");
+    hc_paper_decoder *d = calloc(1, sizeof *d);
+    if (!d) return hc_fail(err, HC_E_NOMEM, "paper codec: out of memory");
+    s = table_build(&p, &d->table, err);
+    if (s) {
+        free(d);
+        return s;
+    }
+    d->p = p;
+    d->payload = payload;
+    d->payload_len = payload_len;
+    d->npairs = npairs;
+    d->u = p.u;
+    d->mask = (uint32_t)((1ull << p.u) - 1);
+    uint64_t fast = hc_bitpack_fast_limit(payload_len, p.u);
+    d->fast_pairs = fast < npairs ? fast : npairs;
+    d->base.codec = HC_CODEC_PAPER;
+    d->base.n = nw;
+    d->base.decode = paper_decode;
+    d->base.matvec = paper_matvec;
+    d->base.destroy = paper_destroy;
+    *out = &d->base;
+    return HC_OK;
+}
+
 const hc_codec_vt hc_codec_paper_vt = {HC_CODEC_PAPER, "paper", paper_encode, paper_open};

@@ -1,0 +1,103 @@
+/* paper.h — internals of the paper codec (docs/ALGORITHM.md), shared with its
+ * tests and with the SIMD matvec kernels.
+ *
+ * Terms: a tensor of N weights is read as npairs = ceil(N/2) points
+ * p_j = (w[2j], w[2j+1]) (a pad element when N is odd). The codebook is
+ * P_0 = c plus n points of a sheared grid over the square S of side L centred
+ * on c; pairs far from c are shrunk into S by distance band k (0..C). A pair
+ * is stored as index i + (n+1)k in u bits (bitpack.h layout). */
+#ifndef HC_PAPER_H
+#define HC_PAPER_H
+
+#include "codec.h"
+
+#define HC_PAPER_VERSION 1          /* first byte of the params blob          */
+#define HC_PAPER_PARAMS_LEN 40      /* bytes of the params blob (version 1)   */
+#define HC_PAPER_MAX_BANDS 64       /* C <= this                              */
+#define HC_PAPER_MAX_TABLE (1u << 22) /* (n+1)(C+1) <= this, so u <= 22       */
+
+/* ---- parameters stored per tensor ------------------------------------- */
+typedef struct hc_paper_params {
+    double cx, cy;  /* centre c of the pairs                                 */
+    double L;       /* side of the square S                                  */
+    double d_max;   /* largest |p - c|                                       */
+    uint32_t n;     /* codebook size (points besides P_0)                    */
+    uint32_t bands; /* C, number of outer distance bands (0: none)           */
+    uint32_t u;     /* bits per stored index = bit_length((n+1)(C+1) - 1)    */
+    int pad;        /* 1: N is odd and the last pair holds a pad element     */
+} hc_paper_params;
+
+/* Bits per index for codebook size n and C bands (at least 1). */
+uint32_t hc_paper_index_bits(uint32_t n, uint32_t bands);
+void hc_paper_params_write(const hc_paper_params *p, uint8_t out[HC_PAPER_PARAMS_LEN]);
+/* Parses and validates a params blob for a tensor of nweights weights. */
+hc_status hc_paper_params_read(const uint8_t *blob, uint32_t len, uint64_t nweights, hc_paper_params *p,
+                               hc_error *err);
+
+/* ---- the trajectory codebook ------------------------------------------ */
+/* P_i = c - (L/2, L/2) + ((i-1) v mod L), v = (L/m^2, L/m), m = ceil(sqrt n).
+ * Step t = i-1 lies in row r = t mod m (height r*L/m) and column t div m. */
+typedef struct hc_paper_codebook {
+    double cx, cy;  /* P_0                                                   */
+    double x0, y0;  /* lower-left corner of S                                */
+    double sx;      /* L/m^2: x advance per step                             */
+    double h;       /* L/m: row height, and x spacing of a row's points      */
+    double inv_sx, inv_h;
+    uint32_t n, m;
+    uint32_t full, rem; /* row r holds full + (r < rem) points               */
+} hc_paper_codebook;
+
+void hc_paper_codebook_init(hc_paper_codebook *cb, double cx, double cy, double L, uint32_t n);
+/* Coordinates of P_i, i in [0, n]: the one definition used everywhere. */
+void hc_paper_point(const hc_paper_codebook *cb, uint32_t i, double *x, double *y);
+/* Index of the codebook point nearest to q (Euclidean; ties: lower index).
+ * The fast one uses the grid structure; both give the same answer. */
+uint32_t hc_paper_nearest(const hc_paper_codebook *cb, double qx, double qy);
+uint32_t hc_paper_nearest_brute(const hc_paper_codebook *cb, double qx, double qy);
+/* Upper bound on the distance from any point of S to its nearest codebook
+ * point (exact for n = m^2). Band k's bound is this times r_k / (L/2). */
+double hc_paper_bound0(uint32_t n, double L);
+
+/* ---- distance bands --------------------------------------------------- */
+typedef struct hc_paper_bands {
+    uint32_t C;
+    double half;                          /* L/2 = r_0                       */
+    double r[HC_PAPER_MAX_BANDS + 1];     /* r_k, r_C = d_max                */
+    double r2[HC_PAPER_MAX_BANDS + 1];    /* r_k^2                           */
+    double shrink[HC_PAPER_MAX_BANDS + 1];/* (L/2) / r_k                     */
+    double grow[HC_PAPER_MAX_BANDS + 1];  /* r_k / (L/2)                     */
+} hc_paper_bands;
+
+void hc_paper_bands_init(hc_paper_bands *b, double L, double d_max, uint32_t C);
+/* Band of a pair at offset (dx, dy) from c: 0 inside S or within L/2, else
+ * the smallest k with |p - c| <= r_k (C if rounding leaves none). */
+uint32_t hc_paper_band_of(const hc_paper_bands *b, double dx, double dy);
+
+/* ---- encoder entry points for tests and tools ------------------------- */
+/* Side L the encoder uses: o->rect_l if > 0, else the auto rule from the
+ * per-coordinate RMS deviation of the pairs about c. */
+double hc_paper_auto_l(double rect_l_sigmas, double rms);
+/* Encodes with fixed L, codebook size n and band count C (C is used only if
+ * some pair lies outside band 0; else C = 0). Never falls back to RAW. */
+hc_status hc_paper_encode_fixed(const float *w, uint64_t nw, double L, uint32_t n, uint32_t C,
+                                hc_encoded *out, hc_error *err);
+
+/* ---- decoder ---------------------------------------------------------- */
+typedef struct hc_paper_decoder {
+    hc_decoder base;
+    hc_paper_params p;
+    const uint8_t *payload; /* [payload_len] packed indices, u bits each      */
+    uint64_t payload_len;   /* = ceil(npairs * u / 8) exactly                 */
+    uint64_t npairs;        /* ceil(n / 2); pair j holds weights 2j, 2j+1     */
+    uint64_t fast_pairs;    /* pairs j < this may use an 8-byte load          */
+    float *table;           /* [2 << u]: index v -> (table[2v], table[2v+1]); */
+                            /* indices >= (n+1)(C+1) (never written) map NaN  */
+    uint32_t u;             /* bits per index, 1..22                          */
+    uint32_t mask;          /* (1 << u) - 1                                   */
+} hc_paper_decoder;
+
+/* Writes the decoded weights of pairs [j0, j1) (2 floats per pair, the pad
+ * element included) to out. */
+void hc_paper_decode_pairs(const hc_paper_decoder *d, uint64_t j0, uint64_t j1, float *out);
+
+#endif

@@ -1,0 +1,373 @@
+/* rd.c — rate–distortion measurement (rd.h): settings parser, the built-in
+ * list of settings, and the measurement of one model under one setting. */
+#include "rd.h"
+#include "codec.h"
+#include "../common/util.h"
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+/* ===================================================================== */
+/* The built-in settings                                                  */
+/* ===================================================================== */
+
+const char *const hc_rd_default_settings[] = {
+    /* the paper codec: its presets, and codebook sizes n at the automatic L
+     * (index bits 9, 11, 13 with 3 bands: 4.5, 5.5, 6.5 bits per weight) */
+    "paper:preset=paper-llm",
+    "paper:preset=paper-vision",
+    "paper:n=64",
+    "paper:n=256",
+    "paper:n=1600",
+    /* scalar baselines */
+    "q8b",
+    "q4b",
+    "qkm:bits=3",
+    "qkm:bits=4",
+    "qkm:bits=5",
+    "qkm:bits=6",
+    /* the hyperfunction lattice codec */
+    "hlat:bits=3,dim=8",
+    "hlat:bits=4,dim=8",
+    "hlat:bits=5,dim=8",
+    "hlat:bits=6,dim=8",
+    NULL,
+};
+
+/* ===================================================================== */
+/* Settings parser                                                        */
+/* ===================================================================== */
+
+static hc_status parse_u32(const char *set, const char *key, const char *v, uint64_t lo, uint64_t hi,
+                           uint32_t *out, hc_error *err) {
+    char *end;
+    errno = 0;
+    unsigned long long x = (*v >= '0' && *v <= '9') ? strtoull(v, &end, 10) : 0;
+    if (!(*v >= '0' && *v <= '9') || errno || *end || x < lo || x > hi)
+        return hc_fail(err, HC_E_ARG, "setting '%s': %s=%s is not an integer in %llu..%llu", set, key, v,
+                       (unsigned long long)lo, (unsigned long long)hi);
+    *out = (uint32_t)x;
+    return HC_OK;
+}
+
+static hc_status parse_real(const char *set, const char *key, const char *v, double lo, double *out,
+                            hc_error *err) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || errno || *end || !isfinite(x) || x < lo)
+        return hc_fail(err, HC_E_ARG, "setting '%s': %s=%s is not a number >= %g", set, key, v, lo);
+    *out = x;
+    return HC_OK;
+}
+
+/* "a/b/c" -> o->points */
+static hc_status parse_points(const char *set, const char *v, hc_opts *o, hc_error *err) {
+    char buf[HC_RD_SETTING_MAX];
+    snprintf(buf, sizeof buf, "%s", v);
+    uint32_t count = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+        if (count == HC_MAX_POINT_SIZES)
+            return hc_fail(err, HC_E_ARG, "setting '%s': at most %d codebook sizes in n=", set, HC_MAX_POINT_SIZES);
+        hc_status s = parse_u32(set, "n", tok, 1, UINT32_MAX, &o->points[count], err);
+        if (s) return s;
+        count++;
+    }
+    if (count == 0 || v[strlen(v) - 1] == '/' || v[0] == '/' || strstr(v, "//"))
+        return hc_fail(err, HC_E_ARG, "setting '%s': n=%s is not a list of sizes like 256/1600", set, v);
+    o->n_points = count;
+    return HC_OK;
+}
+
+static hc_status apply_key(const char *set, const char *key, const char *v, hc_opts *o, hc_error *err) {
+    uint32_t u;
+    hc_status s;
+#define IS(name) (strcmp(key, name) == 0)
+    if (IS("bits")) return parse_u32(set, key, v, 1, 32, &o->bits, err);
+    if (IS("block")) return parse_u32(set, key, v, 1, 1u << 20, &o->block, err);
+    if (IS("dim")) return parse_u32(set, key, v, 1, 1024, &o->dim, err);
+    if (IS("n") || IS("points")) return parse_points(set, v, o, err);
+    if (IS("L") || IS("rect_l")) return parse_real(set, key, v, 0, &o->rect_l, err);
+    if (IS("sigmas")) return parse_real(set, key, v, 0, &o->rect_l_sigmas, err);
+    if (IS("C") || IS("bands")) return parse_u32(set, key, v, 0, 1024, &o->bands_max, err);
+    if (IS("loss_target")) return parse_real(set, key, v, 0, &o->loss_target, err);
+    if (IS("loss_max")) return parse_real(set, key, v, 0, &o->loss_max, err);
+    if (IS("loss_limit")) return parse_real(set, key, v, 0, &o->loss_limit, err);
+    if (IS("bpw")) return parse_real(set, key, v, 0, &o->target_bpw, err);
+    if (IS("snr")) return parse_real(set, key, v, 0, &o->target_snr, err);
+    if (IS("min_elems")) {
+        if ((s = parse_u32(set, key, v, 1, UINT32_MAX, &u, err))) return s;
+        o->min_elems = u;
+        return HC_OK;
+    }
+#undef IS
+    return hc_fail(err, HC_E_ARG,
+                   "setting '%s': unknown key '%s' (known: preset, bits, block, dim, n, L, sigmas, C, loss_target, "
+                   "loss_max, loss_limit, bpw, snr, min_elems)",
+                   set, key);
+}
+
+static hc_status resolve_codec(const char *set, const char *name, hc_codec_id *id, hc_error *err) {
+    if (hc_codec_parse(name, id) == 0) return HC_OK;
+    for (int i = 0; i < HC_CODEC_COUNT; i++)
+        if (strcmp(hc_codec_name((hc_codec_id)i), name) == 0)
+            return hc_fail(err, HC_E_UNSUPPORTED, "setting '%s': codec '%s' is not available in this build", set,
+                           name);
+    char known[256] = "";
+    for (int i = 0; i < HC_CODEC_COUNT; i++)
+        if (hc_codec_get((hc_codec_id)i)) {
+            size_t l = strlen(known);
+            snprintf(known + l, sizeof known - l, "%s%s", l ? ", " : "", hc_codec_name((hc_codec_id)i));
+        }
+    return hc_fail(err, HC_E_ARG, "setting '%s': unknown codec '%s' (known: %s)", set, name, known);
+}
+
+/* Encodes a small synthetic tensor (bell-shaped values: sums of four
+ * uniforms) to learn early whether the codec accepts the options. */
+static hc_status probe_setting(const char *set, const hc_opts *o, hc_error *err) {
+    enum { N = 1024 };
+    float w[N];
+    uint32_t x = 12345;
+    for (int i = 0; i < N; i++) {
+        float sum = 0;
+        for (int k = 0; k < 4; k++) {
+            x = x * 1664525u + 1013904223u;
+            sum += (float)(x >> 8) * (1.0f / 16777216.0f);
+        }
+        w[i] = 0.05f * (sum - 2.0f);
+    }
+    hc_encoded e;
+    hc_status s = hc_encode(w, N, o, &e, err);
+    if (s) return hc_fail(err, s, "setting '%s' refused by the codec", set);
+    hc_encoded_free(&e);
+    return HC_OK;
+}
+
+hc_status hc_rd_parse_setting(const char *text, int probe, hc_rd_setting *out, hc_error *err) {
+    memset(out, 0, sizeof *out);
+    if (!text || !*text) return hc_fail(err, HC_E_ARG, "empty codec setting");
+    size_t len = strlen(text);
+    if (len >= HC_RD_SETTING_MAX)
+        return hc_fail(err, HC_E_ARG, "codec setting of %zu characters (at most %d)", len, HC_RD_SETTING_MAX - 1);
+    memcpy(out->text, text, len + 1);
+    char buf[HC_RD_SETTING_MAX];
+    memcpy(buf, text, len + 1);
+
+    char *colon = strchr(buf, ':');
+    char *list = NULL;
+    if (colon) {
+        *colon = 0;
+        list = colon + 1;
+        if (!*list) return hc_fail(err, HC_E_ARG, "setting '%s': nothing after ':'", text);
+    }
+    hc_codec_id id;
+    hc_status s = resolve_codec(text, buf, &id, err);
+    if (s) return s;
+
+    /* split into key=value items; check their shape first */
+    char *keys[64], *vals[64];
+    int nitems = 0;
+    if (list) {
+        for (char *p = list;;) {
+            char *comma = strchr(p, ',');
+            if (comma) *comma = 0;
+            char *eq = strchr(p, '=');
+            if (!eq || eq == p || !eq[1])
+                return hc_fail(err, HC_E_ARG, "setting '%s': '%s' is not key=value", text, p);
+            if (nitems == 64) return hc_fail(err, HC_E_ARG, "setting '%s': too many items", text);
+            *eq = 0;
+            keys[nitems] = p;
+            vals[nitems++] = eq + 1;
+            if (!comma) break;
+            p = comma + 1;
+        }
+    }
+    /* the preset first, so the other keys override it */
+    int preset_at = -1;
+    for (int i = 0; i < nitems; i++)
+        if (strcmp(keys[i], "preset") == 0) {
+            if (preset_at >= 0) return hc_fail(err, HC_E_ARG, "setting '%s': more than one preset", text);
+            preset_at = i;
+        }
+    if (preset_at >= 0) {
+        s = hc_opts_preset(&out->opts, vals[preset_at], err);
+        if (s) return hc_fail(err, s, "setting '%s'", text);
+    } else {
+        hc_opts_default(&out->opts);
+    }
+    out->opts.codec = id;
+    for (int i = 0; i < nitems; i++) {
+        if (i == preset_at) continue;
+        for (int j = 0; j < i; j++)
+            if (strcmp(keys[i], keys[j]) == 0)
+                return hc_fail(err, HC_E_ARG, "setting '%s': key '%s' given twice", text, keys[i]);
+        if ((s = apply_key(text, keys[i], vals[i], &out->opts, err))) return s;
+    }
+    return probe ? probe_setting(text, &out->opts, err) : HC_OK;
+}
+
+/* ===================================================================== */
+/* Measurement                                                            */
+/* ===================================================================== */
+
+/* The .hyc layout as hyperc writes it (docs/FORMAT.md): a 64-byte header,
+ * payloads each starting at a multiple of 64, a directory (32-byte header,
+ * metadata, writer string, padding to 8, entries) and a 32-byte trailer. */
+enum { HYC_HEADER = 64, HYC_ALIGN = 64, HYC_DIR_HEADER = 32, HYC_TRAILER = 32, HYC_ENTRY_FIXED = 40 };
+#define HYC_WRITER "hyperc " HC_VERSION_STRING
+
+static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+
+uint64_t hc_rd_entry_bytes(const hc_tensor_info *ti, uint32_t params_len) {
+    size_t name_len = strnlen(ti->name, HC_MAX_NAME);
+    return align_up(HYC_ENTRY_FIXED + 8ull * ti->ndim + name_len + params_len, 8);
+}
+
+typedef struct rd_tensor {
+    int coded;           /* in the coded set                                */
+    int kept_raw;        /* the codec kept it lossless                      */
+    uint64_t payload;    /* bytes stored as payload                         */
+    uint32_t params_len;
+    double nmse;
+    hc_status status;
+    hc_error err;
+} rd_tensor;
+
+typedef struct rd_ctx {
+    const hc_safetensors *st;
+    const hc_opts *o;
+    rd_tensor *t;        /* [count] by tensor index                         */
+    size_t *order;       /* [ncoded] coded tensor indices, largest first    */
+} rd_ctx;
+
+static int coded_by(const hc_tensor_info *ti, const hc_opts *o) {
+    return o->codec != HC_CODEC_RAW && hc_dtype_is_codable(ti->dtype) && ti->nelem >= o->min_elems &&
+           ti->nelem >= 2;
+}
+
+/* Encodes tensor i, decodes it back and measures its NMSE. */
+static hc_status rd_one(const rd_ctx *cx, size_t i, rd_tensor *r) {
+    const hc_tensor_info *ti = hc_st_info(cx->st, i);
+    uint64_t n = ti->nelem;
+    float *w = malloc(n * sizeof *w), *buf = malloc(4096 * sizeof *buf);
+    if (!w || !buf) {
+        free(w);
+        free(buf);
+        return hc_fail(&r->err, HC_E_NOMEM, "cannot allocate %llu floats", (unsigned long long)n);
+    }
+    hc_to_f32(ti->dtype, hc_st_data(cx->st, i), w, n);
+    hc_encoded e;
+    hc_status s = hc_encode(w, n, cx->o, &e, &r->err);
+    if (s == HC_OK && e.codec == HC_CODEC_RAW) {
+        /* the codec chose lossless: the original bytes are stored */
+        r->kept_raw = 1;
+        r->payload = ti->nbytes;
+        r->params_len = 0;
+        r->nmse = 0;
+    } else if (s == HC_OK) {
+        r->payload = e.payload_len;
+        r->params_len = e.params_len;
+        hc_decoder *d;
+        s = hc_decoder_open(e.codec, e.params, e.params_len, e.payload, e.payload_len, n, HC_F32, &d, &r->err);
+        if (s == HC_OK) {
+            double se = 0, ss = 0;
+            for (uint64_t a = 0; a < n; a += 4096) {
+                uint64_t k = n - a < 4096 ? n - a : 4096;
+                d->decode(d, a, k, buf);
+                for (uint64_t j = 0; j < k; j++) {
+                    double diff = (double)buf[j] - (double)w[a + j];
+                    se += diff * diff;
+                    ss += (double)w[a + j] * w[a + j];
+                }
+            }
+            hc_decoder_free(d);
+            /* an all-zero tensor: exact or entirely wrong */
+            r->nmse = ss > 0 ? se / ss : (se > 0 ? 1.0 : 0.0);
+        }
+    }
+    hc_encoded_free(&e);
+    free(w);
+    free(buf);
+    return s;
+}
+
+static void rd_worker(void *p, uint64_t k, int tid) {
+    (void)tid;
+    const rd_ctx *cx = (const rd_ctx *)p;
+    size_t i = cx->order[k];
+    rd_tensor *r = &cx->t[i];
+    hc_error_clear(&r->err);
+    r->status = rd_one(cx, i, r);
+}
+
+hc_status hc_rd_measure(const hc_safetensors *st, const char *label, const hc_opts *o, int threads,
+                        hc_rd_result *out, hc_error *err) {
+    memset(out, 0, sizeof *out);
+    double t0 = hc_now();
+    size_t count = hc_st_count(st);
+    rd_tensor *t = calloc(count ? count : 1, sizeof *t);
+    size_t *order = calloc(count ? count : 1, sizeof *order);
+    if (!t || !order) {
+        free(t);
+        free(order);
+        return hc_fail(err, HC_E_NOMEM, "'%s': out of memory", label);
+    }
+    size_t ncoded = 0;
+    for (size_t i = 0; i < count; i++)
+        if ((t[i].coded = coded_by(hc_st_info(st, i), o))) order[ncoded++] = i;
+    /* largest first, so that the last tensors handed out are small ones */
+    for (size_t a = 1; a < ncoded; a++) {
+        size_t v = order[a], b = a;
+        while (b > 0 && hc_st_info(st, order[b - 1])->nelem < hc_st_info(st, v)->nelem) {
+            order[b] = order[b - 1];
+            b--;
+        }
+        order[b] = v;
+    }
+    rd_ctx cx = {st, o, t, order};
+    if (threads <= 0) threads = hc_cpu_count();
+    hc_parallel_for(threads, ncoded, rd_worker, &cx);
+
+    hc_status s = HC_OK;
+    double nmse_w = 0;
+    uint64_t pos = HYC_HEADER, entries = 0;
+    for (size_t i = 0; i < count; i++) {
+        const hc_tensor_info *ti = hc_st_info(st, i);
+        rd_tensor *r = &t[i];
+        if (r->coded && r->status != HC_OK) {
+            if (err) *err = r->err;
+            s = hc_fail(err, r->status, "'%s': tensor '%s' (%s)", label, ti->name, hc_codec_name(o->codec));
+            break;
+        }
+        uint64_t payload = r->coded ? r->payload : ti->nbytes;
+        uint32_t params_len = r->coded ? r->params_len : 0;
+        uint64_t entry = hc_rd_entry_bytes(ti, params_len);
+        pos = align_up(pos, HYC_ALIGN) + payload;
+        entries += entry;
+        out->weights_total += ti->nelem;
+        out->tensors_total++;
+        if (!r->coded) continue;
+        out->tensors_coded++;
+        out->tensors_kept_raw += (size_t)r->kept_raw;
+        out->weights_coded += ti->nelem;
+        out->bytes_payload += payload + params_len;
+        out->bytes_coded += payload + entry;
+        nmse_w += r->nmse * (double)ti->nelem;
+    }
+    free(t);
+    free(order);
+    if (s) return s;
+    size_t meta_len = 0;
+    hc_st_metadata(st, &meta_len);
+    uint64_t dir = align_up(HYC_DIR_HEADER + meta_len + strlen(HYC_WRITER), 8) + entries;
+    out->bytes_file = align_up(pos, 8) + dir + HYC_TRAILER;
+    if (out->weights_coded) {
+        out->bpw_payload = 8.0 * (double)out->bytes_payload / (double)out->weights_coded;
+        out->bpw_coded = 8.0 * (double)out->bytes_coded / (double)out->weights_coded;
+        out->nmse = nmse_w / (double)out->weights_coded;
+    }
+    out->bpw_file = out->weights_total ? 8.0 * (double)out->bytes_file / (double)out->weights_total : 0;
+    out->snr_db = out->nmse > 0 ? -10.0 * log10(out->nmse) : INFINITY;
+    out->seconds = hc_now() - t0;
+    return HC_OK;
+}

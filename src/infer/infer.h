@@ -1,0 +1,100 @@
+/* infer.h — internal structures of the llama inference code (src/infer). */
+#ifndef HC_INFER_H
+#define HC_INFER_H
+
+#include "hyperc_llm.h"
+#include "../common/util.h"
+
+/* ---- thread pool (pool.c) ------------------------------------------------ */
+/* Persistent workers: hc_pool_run hands out tasks 0..n-1 dynamically to the
+ * workers and the calling thread (tid 0), and returns when all are done. */
+typedef struct hc_pool hc_pool;
+hc_status hc_pool_new(int threads, hc_pool **out, hc_error *err);
+void hc_pool_free(hc_pool *p);
+int hc_pool_threads(const hc_pool *p); /* 1 for a NULL pool */
+/* p may be NULL (runs inline). */
+void hc_pool_run(hc_pool *p, uint64_t n, void (*fn)(void *ctx, uint64_t task, int tid), void *ctx);
+
+/* ---- model ----------------------------------------------------------------- */
+typedef struct llm_layer {
+    float *rms_att;  /* (dim) RMSNorm weight before attention, decoded        */
+    float *rms_ffn;  /* (dim) RMSNorm weight before the feed-forward, decoded */
+    hc_decoder *wq;  /* (n_heads * head_size, dim)                            */
+    hc_decoder *wk;  /* (n_kv_heads * head_size, dim)                         */
+    hc_decoder *wv;  /* (n_kv_heads * head_size, dim)                         */
+    hc_decoder *wo;  /* (dim, n_heads * head_size)                            */
+    hc_decoder *w1;  /* (hidden_dim, dim) gate                                */
+    hc_decoder *w2;  /* (dim, hidden_dim) down                                */
+    hc_decoder *w3;  /* (hidden_dim, dim) up                                  */
+} llm_layer;
+
+struct hc_llm_model {
+    hc_llm_config cfg;
+    int head_size;         /* dim / n_heads                                   */
+    int kv_dim;            /* n_kv_heads * head_size                          */
+    hc_llm_naming naming;  /* decides the RoPE pairing                        */
+    const char *format;    /* "llama2.c", "safetensors", "hyc", "source"      */
+    hc_decoder *tok_emb;   /* (vocab_size, dim)                               */
+    hc_decoder *wcls;      /* (vocab_size, dim); == tok_emb when shared       */
+    float *rms_final;      /* (dim)                                           */
+    llm_layer *layers;     /* (n_layers)                                      */
+    float *rope_freq;      /* (head_size / 2) theta^(-2j / head_size)         */
+    hc_decoder **owned;    /* (n_owned) every decoder to free                 */
+    size_t n_owned;
+    hc_llm_source src;     /* released by hc_llm_free                         */
+    uint64_t n_params;
+};
+
+/* The model a state runs (transformer.c). */
+const hc_llm_model *hc_llm_state_model(const hc_llm_state *s);
+
+/* Binds the tensors of src to a model (model_load.c). */
+hc_status hc_llm_bind(const hc_llm_source *src, const hc_llm_config *cfg, const char *label,
+                      const char *format, hc_llm_model **out, hc_error *err);
+/* Checks hyperparameters for consistency and sane bounds (config.c). */
+hc_status hc_llm_config_check(const hc_llm_config *c, const char *label, hc_error *err);
+
+/* A llama2.c checkpoint as a tensor source in Meta naming (llama2c.c).
+ * Takes the mapping m (unmapped by release, or here on failure). */
+hc_status hc_llama2c_source(hc_map *m, const char *label, hc_llm_source *src,
+                            hc_llm_config *cfg, hc_error *err);
+
+/* ---- kernels (kernels.c) ---------------------------------------------------- */
+/* y[t * ys + i] = sum_c w[i * ws + c] * x[t * xs + c]
+ *   for rows i < rows, tokens t < n, c < cols. */
+typedef void (*hc_tile_fn)(const float *w, size_t ws, int rows, int cols, const float *x,
+                           size_t xs, int n, float *y, size_t ys);
+void hc_kern_tile_ref(const float *w, size_t ws, int rows, int cols, const float *x, size_t xs,
+                      int n, float *y, size_t ys);
+#if defined(__x86_64__) || defined(__i386__)
+void hc_kern_tile_avx2(const float *w, size_t ws, int rows, int cols, const float *x, size_t xs,
+                       int n, float *y, size_t ys);
+#endif
+/* The best variant this CPU runs. */
+hc_tile_fn hc_kern_tile_best(void);
+
+/* out[i] = sum_p a[p] * v[p * vs + i] for i < cols, p < len. */
+typedef void (*hc_wsum_fn)(const float *a, int len, const float *v, size_t vs, int cols, float *out);
+void hc_kern_wsum_ref(const float *a, int len, const float *v, size_t vs, int cols, float *out);
+#if defined(__x86_64__) || defined(__i386__)
+void hc_kern_wsum_avx2(const float *a, int len, const float *v, size_t vs, int cols, float *out);
+#endif
+hc_wsum_fn hc_kern_wsum_best(void);
+
+/* ---- raw codec row products (defined in src/codec/raw.c) -------------------- */
+/* y[r - row0] = sum_c W[r, c] x[c], W stored row-major as dtype (F32, F16,
+ * BF16) at data, cols per row. Exposed so the tests can compare variants. */
+typedef void (*hc_raw_rows_fn)(hc_dtype dt, const uint8_t *data, uint64_t cols, uint64_t row0,
+                               uint64_t row1, const float *x, float *y);
+void hc_raw_rows_ref(hc_dtype dt, const uint8_t *data, uint64_t cols, uint64_t row0,
+                     uint64_t row1, const float *x, float *y);
+#if defined(__x86_64__) || defined(__i386__)
+void hc_raw_rows_avx2(hc_dtype dt, const uint8_t *data, uint64_t cols, uint64_t row0,
+                      uint64_t row1, const float *x, float *y);
+void hc_raw_rows_avx512(hc_dtype dt, const uint8_t *data, uint64_t cols, uint64_t row0,
+                        uint64_t row1, const float *x, float *y);
+#endif
+/* 1 if the CPU runs the variant ("avx2", "avx512"). */
+int hc_raw_rows_supported(const char *variant);
+
+#endif

@@ -1,0 +1,313 @@
+/* pipeline.c — whole-model compression (safetensors -> .hyc) and
+ * decompression (.hyc -> safetensors).
+ *
+ * Compression codes tensors in parallel but writes them in their original
+ * order. Memory stays bounded: the input is mmapped, and at most `window`
+ * tensors are in flight (being coded, or coded and waiting for their turn to
+ * be written); a worker does not start tensor i before tensor i - window has
+ * been written. */
+#include "../codec/codec.h"
+#include "../common/util.h"
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+/* ---- compression ------------------------------------------------------- */
+
+typedef struct job_result {
+    int done;
+    hc_status status;
+    hc_error err;
+    hc_encoded enc;      /* lossy result (enc.codec != RAW), else unused      */
+    int keep_original;   /* store the input bytes verbatim (RAW)             */
+    double seconds;
+} job_result;
+
+typedef struct compress_ctx {
+    const hc_safetensors *st;
+    const hc_opts *opts;
+    hc_hyc_writer *w;
+    hc_progress_fn progress;
+    void *user;
+    hc_model_report *rep;
+    size_t count;
+    size_t window;
+    job_result *res;
+    size_t next_write;   /* index of the next tensor to write                */
+    int failed;          /* set on the first error: everyone stops           */
+    hc_error err;        /* the first error                                  */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    double sum_sq_coded, sum_err_coded;
+} compress_ctx;
+
+static int tensor_is_coded(const hc_tensor_info *ti, const hc_opts *o) {
+    return o->codec != HC_CODEC_RAW && hc_dtype_is_codable(ti->dtype) && ti->nelem >= o->min_elems &&
+           ti->nelem >= 2;
+}
+
+/* Codes tensor i into r (no locks held). */
+static void code_tensor(compress_ctx *cx, size_t i, job_result *r) {
+    const hc_tensor_info *ti = hc_st_info(cx->st, i);
+    double t0 = hc_now();
+    hc_error_clear(&r->err);
+    r->status = HC_OK;
+    r->keep_original = 1;
+    if (tensor_is_coded(ti, cx->opts)) {
+        const float *w = (const float *)hc_st_data(cx->st, i);
+        float *tmp = NULL;
+        if (ti->dtype != HC_F32 || ((uintptr_t)w & 3)) {
+            uint64_t bytes;
+            if (!hc_mul_ok(ti->nelem, sizeof(float), &bytes) || !(tmp = malloc((size_t)bytes))) {
+                r->status = hc_fail(&r->err, HC_E_NOMEM, "tensor '%s': cannot allocate %llu floats", ti->name,
+                                    (unsigned long long)ti->nelem);
+                goto out;
+            }
+            hc_to_f32(ti->dtype, hc_st_data(cx->st, i), tmp, ti->nelem);
+            w = tmp;
+        }
+        r->status = hc_encode(w, ti->nelem, cx->opts, &r->enc, &r->err);
+        free(tmp);
+        if (r->status != HC_OK) {
+            hc_fail(&r->err, r->status, "tensor '%s'", ti->name);
+            goto out;
+        }
+        if (r->enc.codec == HC_CODEC_RAW)
+            hc_encoded_free(&r->enc); /* the codec chose lossless: keep the original bytes */
+        else
+            r->keep_original = 0;
+    }
+out:
+    r->seconds = hc_now() - t0;
+}
+
+/* Writes tensor i (called with the lock held, in order). */
+static hc_status write_tensor(compress_ctx *cx, size_t i, job_result *r) {
+    const hc_tensor_info *ti = hc_st_info(cx->st, i);
+    hc_hyc_entry e;
+    memset(&e, 0, sizeof e);
+    e.info = *ti;
+    hc_status s;
+    hc_tensor_report tr;
+    memset(&tr, 0, sizeof tr);
+    if (r->keep_original) {
+        e.codec = HC_CODEC_RAW;
+        s = hc_hyc_writer_add(cx->w, &e, hc_st_data(cx->st, i), ti->nbytes, &cx->err);
+        tr.bytes_out = ti->nbytes;
+    } else {
+        e.codec = r->enc.codec;
+        e.params_len = r->enc.params_len;
+        memcpy(e.params, r->enc.params, r->enc.params_len);
+        s = hc_hyc_writer_add(cx->w, &e, r->enc.payload, r->enc.payload_len, &cx->err);
+        tr.bytes_out = r->enc.payload_len + r->enc.params_len;
+        tr.nmse = r->enc.sum_sq > 0 ? r->enc.mse * (double)ti->nelem / r->enc.sum_sq : 0;
+        tr.max_abs_err = r->enc.max_abs_err;
+        cx->rep->weights_coded += ti->nelem;
+        cx->rep->bits_coded += 8.0 * (double)tr.bytes_out;
+        cx->sum_sq_coded += r->enc.sum_sq;
+        cx->sum_err_coded += r->enc.mse * (double)ti->nelem;
+    }
+    if (s != HC_OK) return s;
+    cx->rep->weights_total += ti->nelem;
+    tr.index = i;
+    tr.count = cx->count;
+    tr.info = ti;
+    tr.codec = e.codec;
+    tr.bytes_in = ti->nbytes;
+    tr.bpw = ti->nelem ? 8.0 * (double)tr.bytes_out / (double)ti->nelem : 0;
+    tr.seconds = r->seconds;
+    if (cx->progress) cx->progress(&tr, cx->user);
+    return HC_OK;
+}
+
+static void compress_worker(void *p, uint64_t i, int tid) {
+    (void)tid;
+    compress_ctx *cx = (compress_ctx *)p;
+    pthread_mutex_lock(&cx->mu);
+    while (!cx->failed && i >= cx->next_write + cx->window) pthread_cond_wait(&cx->cv, &cx->mu);
+    int stop = cx->failed;
+    pthread_mutex_unlock(&cx->mu);
+    if (stop) return;
+
+    job_result *r = &cx->res[i % cx->window];
+    code_tensor(cx, (size_t)i, r);
+
+    pthread_mutex_lock(&cx->mu);
+    r->done = 1;
+    if (r->status != HC_OK && !cx->failed) {
+        cx->failed = 1;
+        cx->err = r->err;
+    }
+    /* write every finished tensor whose turn has come */
+    while (!cx->failed && cx->next_write < cx->count) {
+        job_result *q = &cx->res[cx->next_write % cx->window];
+        if (!q->done) break;
+        if (write_tensor(cx, cx->next_write, q) != HC_OK) cx->failed = 1;
+        hc_encoded_free(&q->enc);
+        memset(q, 0, sizeof *q);
+        cx->next_write++;
+    }
+    if (cx->failed) hc_encoded_free(&r->enc);
+    pthread_cond_broadcast(&cx->cv);
+    pthread_mutex_unlock(&cx->mu);
+}
+
+hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_opts *o, int threads,
+                           int overwrite, hc_progress_fn progress, void *user, hc_model_report *rep,
+                           hc_error *err) {
+    hc_model_report local;
+    if (!rep) rep = &local;
+    memset(rep, 0, sizeof *rep);
+    double t0 = hc_now();
+    if (!hc_codec_get(o->codec))
+        return hc_fail(err, HC_E_UNSUPPORTED, "codec %d is not available in this build", (int)o->codec);
+    hc_safetensors *st = NULL;
+    hc_status s = hc_st_open(in_path, &st, err);
+    if (s) return s;
+    hc_hyc_writer *w = NULL;
+    s = hc_hyc_writer_open(out_path, overwrite, &w, err);
+    if (s) {
+        hc_st_close(st);
+        return s;
+    }
+    if (threads <= 0) threads = hc_cpu_count();
+    compress_ctx cx;
+    memset(&cx, 0, sizeof cx);
+    cx.st = st;
+    cx.opts = o;
+    cx.w = w;
+    cx.progress = progress;
+    cx.user = user;
+    cx.rep = rep;
+    cx.count = hc_st_count(st);
+    cx.window = (size_t)threads * 2;
+    cx.res = calloc(cx.window, sizeof *cx.res);
+    if (!cx.res) {
+        hc_hyc_writer_abort(w);
+        hc_st_close(st);
+        return hc_fail(err, HC_E_NOMEM, "out of memory");
+    }
+    pthread_mutex_init(&cx.mu, NULL);
+    pthread_cond_init(&cx.cv, NULL);
+    hc_error_clear(&cx.err);
+    hc_parallel_for(threads, cx.count, compress_worker, &cx);
+    for (size_t k = 0; k < cx.window; k++) hc_encoded_free(&cx.res[k].enc);
+    free(cx.res);
+    pthread_mutex_destroy(&cx.mu);
+    pthread_cond_destroy(&cx.cv);
+
+    if (cx.failed) {
+        hc_hyc_writer_abort(w);
+        hc_st_close(st);
+        if (err) *err = cx.err;
+        return hc_fail(err, cx.err.code ? cx.err.code : HC_E_IO, "compressing '%s'", in_path);
+    }
+    size_t mlen = 0;
+    const char *meta = hc_st_metadata(st, &mlen);
+    s = hc_hyc_writer_finish(w, meta, mlen, err);
+    if (s == HC_OK) {
+        hc_map m;
+        hc_error e2;
+        hc_error_clear(&e2);
+        if (hc_map_file(in_path, &m, &e2) == HC_OK) {
+            rep->bytes_in = m.len;
+            hc_unmap(&m);
+        }
+        if (hc_map_file(out_path, &m, &e2) == HC_OK) {
+            rep->bytes_out = m.len;
+            hc_unmap(&m);
+        }
+        rep->nmse_coded = cx.sum_sq_coded > 0 ? cx.sum_err_coded / cx.sum_sq_coded : 0;
+    }
+    hc_st_close(st);
+    rep->seconds = hc_now() - t0;
+    return s;
+}
+
+/* ---- decompression ----------------------------------------------------- */
+
+typedef struct decode_ctx {
+    const hc_decoder *d;
+    float *out;
+    uint64_t chunk;
+} decode_ctx;
+
+static void decode_chunk(void *p, uint64_t i, int tid) {
+    (void)tid;
+    decode_ctx *c = (decode_ctx *)p;
+    uint64_t s = i * c->chunk, k = c->d->n - s < c->chunk ? c->d->n - s : c->chunk;
+    c->d->decode(c->d, s, k, c->out + s);
+}
+
+hc_status hc_decompress_file(const char *in_path, const char *out_path, int threads, int overwrite,
+                             hc_error *err) {
+    hc_hyc *h = NULL;
+    hc_status s = hc_hyc_open(in_path, &h, err);
+    if (s) return s;
+    if (threads <= 0) threads = hc_cpu_count();
+    size_t n = hc_hyc_count(h);
+    hc_tensor_info *infos = calloc(n ? n : 1, sizeof *infos);
+    if (!infos) {
+        hc_hyc_close(h);
+        return hc_fail(err, HC_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) infos[i] = hc_hyc_get(h, i)->info;
+    size_t mlen = 0;
+    const char *meta = hc_hyc_metadata(h, &mlen);
+    hc_st_writer *w = NULL;
+    s = hc_st_writer_open(out_path, infos, n, meta, mlen, overwrite, &w, err);
+    free(infos);
+    if (s) {
+        hc_hyc_close(h);
+        return s;
+    }
+    float *buf = NULL;
+    void *conv = NULL;
+    for (size_t i = 0; i < n && s == HC_OK; i++) {
+        const hc_hyc_entry *e = hc_hyc_get(h, i);
+        if (e->codec == HC_CODEC_RAW) {
+            const uint8_t *p;
+            s = hc_hyc_payload(h, i, &p, err);
+            if (s == HC_OK) s = hc_st_writer_put(w, i, p, err);
+            continue;
+        }
+        hc_decoder *d = NULL;
+        s = hc_hyc_decoder(h, i, &d, err);
+        if (s) break;
+        uint64_t bytes;
+        if (!hc_mul_ok(e->info.nelem, 4, &bytes) || (uint64_t)(size_t)bytes != bytes) {
+            hc_decoder_free(d);
+            s = hc_fail(err, HC_E_LIMIT, "tensor '%s' too large", e->info.name);
+            break;
+        }
+        free(buf);
+        free(conv);
+        conv = NULL;
+        buf = malloc(bytes ? (size_t)bytes : 1);
+        if (buf && e->info.dtype != HC_F32) conv = malloc(e->info.nbytes ? (size_t)e->info.nbytes : 1);
+        if (!buf || (e->info.dtype != HC_F32 && !conv)) {
+            hc_decoder_free(d);
+            s = hc_fail(err, HC_E_NOMEM, "tensor '%s': cannot allocate %llu bytes", e->info.name,
+                        (unsigned long long)bytes);
+            break;
+        }
+        decode_ctx dc = {d, buf, 1u << 18};
+        hc_parallel_for(threads, (e->info.nelem + dc.chunk - 1) / dc.chunk, decode_chunk, &dc);
+        hc_decoder_free(d);
+        if (e->info.dtype != HC_F32) {
+            hc_from_f32(e->info.dtype, buf, conv, e->info.nelem);
+            s = hc_st_writer_put(w, i, conv, err);
+        } else {
+            s = hc_st_writer_put(w, i, buf, err);
+        }
+    }
+    free(buf);
+    free(conv);
+    if (s == HC_OK)
+        s = hc_st_writer_finish(w, err);
+    else
+        hc_st_writer_abort(w);
+    hc_hyc_close(h);
+    if (s) hc_fail(err, s, "decompressing '%s'", in_path);
+    return s;
+}

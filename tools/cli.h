@@ -1,0 +1,25 @@
+/* cli.h — helpers shared by the hyperc subcommands. */
+#ifndef HC_CLI_H
+#define HC_CLI_H
+
+#include "hyperc.h"
+#include <stddef.h>
+
+/* Parse a whole string as an integer in [lo, hi] / a finite double; 0 on success. */
+int cli_parse_int(const char *s, long lo, long hi, long *out);
+int cli_parse_double(const char *s, double *out);
+/* "64x172", "scalar" */
+const char *cli_shape_str(const hc_tensor_info *ti, char *buf, size_t n);
+/* "1.23 MiB" */
+const char *cli_bytes_str(uint64_t b, char *buf, size_t n);
+/* -10 log10(nmse); +inf for 0 */
+double cli_snr_db(double nmse);
+/* monotonic seconds */
+double cli_now(void);
+/* Applies one codec option (--preset, --codec, --points, --rect-l, --bands,
+ * --loss-*, --bits, --block, --dim, --bpw, --snr, --min-elems) to o.
+ * Returns 0 if applied, 1 if opt is not a codec option, -1 on a bad value
+ * (err says why). */
+int cli_parse_codec_option(hc_opts *o, const char *opt, const char *val, hc_error *err);
+
+#endif
