@@ -105,14 +105,35 @@ def blocks_per_stage(w):
     return n
 
 
-def bn(x, w, name):
-    return F.batch_norm(x, w[name + ".running_mean"], w[name + ".running_var"], w[name + ".weight"],
-                        w[name + ".bias"], training=False, eps=1e-5)
+def fold_bn(w, n):
+    """Folds each BatchNorm (eval mode: running statistics) into the
+    convolution before it: conv weight scaled per output channel, plus a bias.
+    The same function, with a third of the passes over the activations."""
+    eps = 1e-5
+    folded = {}
+
+    def fold(conv, norm):
+        scale = w[norm + ".weight"] / torch.sqrt(w[norm + ".running_var"] + eps)
+        folded[conv] = (w[conv + ".weight"] * scale.view(-1, 1, 1, 1),
+                        w[norm + ".bias"] - w[norm + ".running_mean"] * scale)
+
+    fold("conv1", "bn1")
+    for stage in (1, 2, 3):
+        for b in range(n):
+            fold(f"layer{stage}.{b}.conv1", f"layer{stage}.{b}.bn1")
+            fold(f"layer{stage}.{b}.conv2", f"layer{stage}.{b}.bn2")
+    folded["linear"] = (w["linear.weight"], w["linear.bias"])
+    return folded
 
 
-def basic_block(x, w, name, stride):
-    out = F.relu(bn(F.conv2d(x, w[name + ".conv1.weight"], stride=stride, padding=1), w, name + ".bn1"))
-    out = bn(F.conv2d(out, w[name + ".conv2.weight"], stride=1, padding=1), w, name + ".bn2")
+def conv(x, p, name, stride):
+    weight, bias = p[name]
+    return F.conv2d(x, weight, bias, stride=stride, padding=1)
+
+
+def basic_block(x, p, name, stride):
+    out = F.relu(conv(x, p, name + ".conv1", stride))
+    out = conv(out, p, name + ".conv2", 1)
     planes = out.shape[1]
     shortcut = x
     if stride != 1 or x.shape[1] != planes:
@@ -122,14 +143,13 @@ def basic_block(x, w, name, stride):
     return F.relu(out + shortcut)
 
 
-def forward(x, w, n):
-    out = F.relu(bn(F.conv2d(x, w["conv1.weight"], stride=1, padding=1), w, "bn1"))
+def forward(x, p, n):
+    out = F.relu(conv(x, p, "conv1", 1))
     for stage in (1, 2, 3):
         for b in range(n):
-            stride = 2 if stage > 1 and b == 0 else 1
-            out = basic_block(out, w, f"layer{stage}.{b}", stride)
+            out = basic_block(out, p, f"layer{stage}.{b}", 2 if stage > 1 and b == 0 else 1)
     out = F.adaptive_avg_pool2d(out, 1).flatten(1)
-    return F.linear(out, w["linear.weight"], w["linear.bias"])
+    return F.linear(out, *p["linear"])
 
 
 # ---- data and evaluation ---------------------------------------------------
@@ -148,17 +168,20 @@ def load_cifar(path):
 
 def accuracy(w, images, labels, batch):
     n = blocks_per_stage(w)
+    p = fold_bn(w, n)
     correct = 0
-    with torch.no_grad():
+    with torch.inference_mode():
         for i in range(0, images.shape[0], batch):
-            logits = forward(images[i:i + batch], w, n)
+            # channels-last activations: the faster layout for CPU convolutions
+            x = images[i:i + batch].contiguous(memory_format=torch.channels_last)
+            logits = forward(x, p, n)
             correct += int((logits.argmax(1) == labels[i:i + batch]).sum())
     return 100.0 * correct / images.shape[0], 6 * n + 2
 
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    shared = os.environ.get("HYPERC_SHARED", os.path.join(here, "..", "..", "shared"))
+    shared = os.environ.get("HYPERC_SHARED", os.path.normpath(os.path.join(here, "..", "..", "shared")))
     ap = argparse.ArgumentParser(description="CIFAR-10 top-1 accuracy of ResNet safetensors files")
     ap.add_argument("models", nargs="+", help="safetensors files; the first is the reference")
     ap.add_argument("--data", default=os.path.join(shared, "data", "cifar10_test_from_jpg.bin"))

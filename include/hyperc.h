@@ -283,6 +283,8 @@ hc_status hc_hyc_verify(const hc_hyc *h, hc_error *err);
 /* Opens a decoder for tensor i (CRC checked). */
 hc_status hc_hyc_decoder(const hc_hyc *h, size_t i, hc_decoder **out, hc_error *err);
 uint64_t hc_hyc_file_size(const hc_hyc *h);
+/* Which software wrote the file ("hyperc 0.1.0"); "" if not recorded. */
+const char *hc_hyc_writer_version(const hc_hyc *h);
 
 typedef struct hc_hyc_writer hc_hyc_writer;
 hc_status hc_hyc_writer_open(const char *path, int overwrite, hc_hyc_writer **out, hc_error *err);
@@ -319,7 +321,7 @@ typedef struct hc_model_report {
     uint64_t weights_total, weights_coded;
     double bits_coded;        /* bits spent on the lossy-coded tensors        */
     double seconds;
-    double nmse_coded;        /* over coded tensors, weighted by sum w^2      */
+    double nmse_coded;        /* mean NMSE of coded tensors, weighted by size  */
 } hc_model_report;
 
 /* safetensors -> .hyc. threads <= 0: all cores. progress may be NULL; it is

@@ -207,7 +207,8 @@ hc_status hc_tok_encode(const hc_tokenizer *t, const char *text, size_t len, int
  * after BOS, <0xXX> gives the raw byte. Valid while t lives; "" for an
  * out-of-range id. */
 const char *hc_tok_piece(const hc_tokenizer *t, int prev_token, int token, size_t *len);
-/* Concatenated pieces of tokens[0..n) (NUL-terminated, malloc'd). */
+/* Concatenated pieces of tokens[0..n) (NUL-terminated, malloc'd), BOS and
+ * EOS giving no text; decode(encode(text, bos=1)) == text. */
 hc_status hc_tok_decode(const hc_tokenizer *t, const int *tokens, size_t n, char **text,
                         size_t *len, hc_error *err);
 

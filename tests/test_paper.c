@@ -221,12 +221,16 @@ TEST(paper_search_matches_brute_force) {
     uint64_t total = 0;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         uint32_t n = cases[c].n;
-        for (int geo = 0; geo < 3; geo++) {
-            double L = geo == 0 ? 0.1 : geo == 1 ? 1.0 : 3e-5;
-            double cx = geo == 2 ? 0.731 : -0.01 * geo, cy = geo == 2 ? -2.5 : 0.004;
+        for (int geo = 0; geo < 5; geo++) {
+            /* typical, wide, small, tiny against a large centre, degenerate (brute-force fallback) */
+            const double Ls[5] = {0.1, 1.0, 3e-5, 1e-6, 1e-14}, cxs[5] = {0, -0.01, 0.731, 1000, 0.5};
+            const double cys[5] = {0.004, 0.004, -2.5, -1000, 0.5};
+            double L = Ls[geo], cx = cxs[geo], cy = cys[geo];
             hc_paper_codebook cb;
             hc_paper_codebook_init(&cb, cx, cy, L, n);
-            for (uint32_t q = 0; q < cases[c].queries / 3; q++) {
+            CHECK(cb.degenerate == (geo == 4));
+            uint32_t nq = geo == 4 ? 1000 : cases[c].queries / 4;
+            for (uint32_t q = 0; q < nq; q++) {
                 double qx, qy;
                 make_query(&r, &cb, L, &qx, &qy);
                 uint32_t fast = hc_paper_nearest(&cb, qx, qy), slow = hc_paper_nearest_brute(&cb, qx, qy);
@@ -236,7 +240,7 @@ TEST(paper_search_matches_brute_force) {
             }
         }
     }
-    CHECK(total > 1900000);
+    CHECK(total > 1950000);
 }
 
 TEST(paper_bound_valid_and_tight) {

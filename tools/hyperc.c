@@ -408,6 +408,7 @@ int cmd_info(int argc, char **argv) {
     printf("file         %s (%.3f bits per weight)\n", cli_bytes_str(fsize, b2, sizeof b2),
            w_all ? 8.0 * (double)fsize / (double)w_all : 0);
     printf("ratio        %.3fx\n", fsize ? (double)orig / (double)fsize : 0);
+    printf("written by   %s\n", hc_hyc_writer_version(h)[0] ? hc_hyc_writer_version(h) : "(not recorded)");
     int rc = HC_EXIT_OK;
     if (verify) {
         if (hc_hyc_verify(h, &err) != HC_OK) {

@@ -15,6 +15,13 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
+/* the search runs millions of times per tensor: keep it in the callers */
+#if defined(__GNUC__)
+#define HC_PAPER_INLINE static inline __attribute__((always_inline))
+#else
+#define HC_PAPER_INLINE static inline
+#endif
+
 /* ===================================================================== */
 /* Parameters blob                                                        */
 /* ===================================================================== */
@@ -96,6 +103,10 @@ void hc_paper_codebook_init(hc_paper_codebook *cb, double cx, double cy, double 
     cb->h = L / (double)m;
     cb->inv_sx = 1.0 / cb->sx;
     cb->inv_h = 1.0 / cb->h;
+    cb->inv_m = 1.0 / (double)m;
+    /* spacing within ~2^40 rounding steps of the coordinates: points may
+     * coincide or misorder, so the structured search is not trusted */
+    cb->degenerate = !(cb->h > 0x1p-40 * (fabs(cx) + fabs(cy) + L)) || !isfinite(cb->inv_sx);
     cb->n = n;
     cb->m = m;
     cb->full = n / m;
@@ -138,54 +149,57 @@ static inline void consider(best_pt *b, double d2, uint32_t i) {
     }
 }
 
-/* Nearest point of row r (points x0 + (col*m + r) sx, col < cols). The
- * distances along a row fall then rise with col, so the row minimum is found
- * from the rounded column estimate and its neighbours; the walk continues
- * past the window if the minimum sits on its edge (guards rounding). */
-static inline void search_row(const hc_paper_codebook *cb, double qx, double tq, uint32_t r, double dy2,
-                              best_pt *b) {
+/* Nearest point of row r (points X(col) = x0 + (col*m + r) sx, col < cols,
+ * spaced h apart). Distances along a row fall then rise with col, so the row
+ * minimum is at the bracketing pair f, f+1 from the column estimate; a walk
+ * outward runs only if q lies over h/4 beyond that pair (then the estimate
+ * was off): on a non-degenerate grid a point on the far side of f (or f+1)
+ * is then at least 3h/4 farther, far above rounding. */
+HC_PAPER_INLINE void search_row(const hc_paper_codebook *cb, double qx, double tq, uint32_t r, double dy2,
+                                best_pt *b) {
     const uint32_t m = cb->m;
     const int64_t cols = (int64_t)cb->full + (r < cb->rem);
-    double cf = (tq - (double)r) / (double)m;
-    int64_t c0;
+    double cf = (tq - (double)r) * cb->inv_m;
+    int64_t f;
     if (!(cf > 0))
-        c0 = 0;
+        f = 0;
     else if (cf >= (double)(cols - 1))
-        c0 = cols - 1;
+        f = cols - 1;
     else
-        c0 = (int64_t)(cf + 0.5);
-    int64_t lo = c0 > 0 ? c0 - 1 : 0, hi = c0 + 1 < cols ? c0 + 1 : cols - 1;
-    double bd = INFINITY;
-    int64_t bc = lo;
-    for (int64_t c = lo; c <= hi; c++) {
-        double d = dist2_dy2(qx, cb_x(cb, (uint32_t)(c * m + r)), dy2);
-        if (d < bd) {
-            bd = d;
-            bc = c;
-        }
+        f = (int64_t)cf;
+    if (f > 0 && f == cols - 1) f--; /* keep f+1 inside the row when it has 2+ points */
+    double xf = cb_x(cb, (uint32_t)(f * m + r));
+    double bd = dist2_dy2(qx, xf, dy2);
+    int64_t bc = f;
+    if (f + 1 < cols) {
+        double xg = cb_x(cb, (uint32_t)((f + 1) * m + r));
+        double d = dist2_dy2(qx, xg, dy2);
+        /* which of the two wins is a coin toss: select without branching */
+        bc += (d < bd);
+        bd = (d < bd) ? d : bd;
+        if (qx > xg + 0.25 * cb->h)
+            for (int64_t c = f + 2; c < cols; c++) {
+                double dc = dist2_dy2(qx, cb_x(cb, (uint32_t)(c * m + r)), dy2);
+                if (!(dc < bd)) break;
+                bd = dc;
+                bc = c;
+            }
     }
-    if (bc == lo) {
-        for (int64_t c = lo - 1; c >= 0; c--) {
-            double d = dist2_dy2(qx, cb_x(cb, (uint32_t)(c * m + r)), dy2);
-            if (!(d <= bd)) break;
-            bd = d;
+    if (qx < xf - 0.25 * cb->h)
+        for (int64_t c = f - 1; c >= 0; c--) {
+            double dc = dist2_dy2(qx, cb_x(cb, (uint32_t)(c * m + r)), dy2);
+            if (!(dc <= bd)) break;
+            bd = dc;
             bc = c;
         }
-    } else if (bc == hi) {
-        for (int64_t c = hi + 1; c < cols; c++) {
-            double d = dist2_dy2(qx, cb_x(cb, (uint32_t)(c * m + r)), dy2);
-            if (!(d < bd)) break;
-            bd = d;
-            bc = c;
-        }
-    }
     consider(b, bd, (uint32_t)(bc * m + r) + 1);
 }
 
 /* Rows are visited outward from the nearest by height; a row whose vertical
  * gap alone exceeds the best distance (as computed, so the comparison is
  * exact) cannot hold a better or tied point, nor can any row beyond it. */
-static inline uint32_t nearest_fast(const hc_paper_codebook *cb, double qx, double qy) {
+HC_PAPER_INLINE uint32_t nearest_fast(const hc_paper_codebook *cb, double qx, double qy) {
+    if (cb->degenerate) return hc_paper_nearest_brute(cb, qx, qy);
     best_pt b = {dist2(qx, qy, cb->cx, cb->cy), 0};
     const uint32_t m = cb->m;
     double tq = (qx - cb->x0) * cb->inv_sx;
@@ -203,7 +217,7 @@ static inline uint32_t nearest_fast(const hc_paper_codebook *cb, double qx, doub
         if (dy2 > b.d2) break;
         search_row(cb, qx, tq, r, dy2, &b);
     }
-    for (uint32_t r = r0; 0 && r-- > 0;) {
+    for (uint32_t r = r0; r-- > 0;) {
         double dy2 = sq(qy - cb_y(cb, r));
         if (dy2 > b.d2) break;
         search_row(cb, qx, tq, r, dy2, &b);
@@ -332,10 +346,9 @@ typedef struct enc_state {
     double pad_value; /* the tensor mean, second element of the last pair  */
     double cx, cy, d_max, rms;
     double L;
-    uint64_t *outer;  /* [n_outer] pairs outside band 0                    */
-    uint64_t n_outer;
+    uint64_t n_outer; /* pairs outside band 0 ("outer" pairs)              */
     uint32_t *idx;    /* [npairs] chosen index per pair                    */
-    uint32_t *trial;  /* [n_outer] indices of the C being tried            */
+    uint32_t *trial;  /* [n_outer] indices of the C being tried, pair order */
     uint32_t *best;   /* [n_outer] indices of the best C so far            */
 } enc_state;
 
@@ -380,14 +393,26 @@ static int enc_stats(enc_state *e) {
     return 1;
 }
 
-static void enc_find_outer(enc_state *e) {
-    const double half = e->L / 2;
+static inline int pair_is_outer(const enc_state *e, uint64_t j) {
+    double x, y;
+    pair_at(e, j, &x, &y);
+    return !in_band0(e->L / 2, x - e->cx, y - e->cy);
+}
+
+/* Counts the outer pairs and allocates their index arrays (the outer pairs
+ * are re-found by the same test in pair order; no list is kept). */
+static hc_status enc_find_outer(enc_state *e, hc_error *err) {
     e->n_outer = 0;
-    for (uint64_t j = 0; j < e->npairs; j++) {
-        double x, y;
-        pair_at(e, j, &x, &y);
-        if (!in_band0(half, x - e->cx, y - e->cy)) e->outer[e->n_outer++] = j;
-    }
+    for (uint64_t j = 0; j < e->npairs; j++) e->n_outer += (uint64_t)pair_is_outer(e, j);
+    size_t bytes = (size_t)(e->n_outer ? e->n_outer : 1) * sizeof(uint32_t);
+    e->trial = malloc(bytes);
+    e->best = malloc(bytes);
+    if (!e->trial || !e->best)
+        return hc_fail(err, HC_E_NOMEM, "paper codec: cannot allocate indices of %llu outer pairs",
+                       (unsigned long long)e->n_outer);
+    /* A pair outside band 0 needs d_max > L/2 strictly (rounding may tie). */
+    if (e->n_outer && !(e->d_max > e->L / 2)) e->d_max = nextafter(e->L / 2, INFINITY);
+    return HC_OK;
 }
 
 /* Band-0 pairs: nearest point of the unshrunk pair; same for every C. */
@@ -409,15 +434,15 @@ static double enc_band0(enc_state *e, const hc_paper_codebook *cb, const float *
 static double enc_outer(enc_state *e, const hc_paper_codebook *cb, const hc_paper_bands *b, const float *tab) {
     const uint32_t stride = cb->n + 1;
     double sum = 0;
-    for (uint64_t o = 0; o < e->n_outer; o++) {
-        uint64_t j = e->outer[o];
+    for (uint64_t j = 0, o = 0; j < e->npairs; j++) {
+        if (!pair_is_outer(e, j)) continue;
         double x, y;
         pair_at(e, j, &x, &y);
         double dx = x - e->cx, dy = y - e->cy;
         uint32_t k = hc_paper_band_of(b, dx, dy);
         double s = b->shrink[k];
         uint32_t v = nearest_fast(cb, e->cx + dx * s, e->cy + dy * s) + stride * k;
-        e->trial[o] = v;
+        e->trial[o++] = v;
         sum += pair_abs_err(e, j, tab, v);
     }
     return sum;
@@ -478,13 +503,14 @@ static hc_status enc_search(enc_state *e, const enc_plan *plan, hc_paper_params 
         p->u = hc_paper_index_bits(n, best_c);
         if (best_mae <= plan->loss_max) break;
     }
-    for (uint64_t o = 0; o < e->n_outer; o++) e->idx[e->outer[o]] = e->best[o];
+    if (e->n_outer)
+        for (uint64_t j = 0, o = 0; j < e->npairs; j++)
+            if (pair_is_outer(e, j)) e->idx[j] = e->best[o++];
     *mae_out = best_mae;
     return HC_OK;
 }
 
 static void enc_free(enc_state *e) {
-    free(e->outer);
     free(e->idx);
     free(e->trial);
     free(e->best);
@@ -534,24 +560,18 @@ static hc_status enc_begin(enc_state *e, const float *w, uint64_t nw, int *finit
     e->nw = nw;
     e->npairs = nw / 2 + (nw & 1);
     *finite = 1;
-    uint64_t b4, b8;
-    if (!hc_mul_ok(e->npairs, 8, &b8) || (uint64_t)(size_t)b8 != b8)
+    uint64_t b4;
+    if (!hc_mul_ok(e->npairs, 4, &b4) || (uint64_t)(size_t)b4 != b4)
         return hc_fail(err, HC_E_LIMIT, "paper codec: tensor of %llu weights too large", (unsigned long long)nw);
-    b4 = e->npairs * 4;
     if (nw == 0) return HC_OK;
     if (!enc_stats(e)) {
         *finite = 0;
         return HC_OK;
     }
     e->idx = malloc((size_t)b4);
-    e->outer = malloc((size_t)b8);
-    e->trial = malloc((size_t)b4);
-    e->best = malloc((size_t)b4);
-    if (!e->idx || !e->outer || !e->trial || !e->best) {
-        enc_free(e);
-        return hc_fail(err, HC_E_NOMEM, "paper codec: cannot allocate work arrays for %llu weights",
+    if (!e->idx)
+        return hc_fail(err, HC_E_NOMEM, "paper codec: cannot allocate indices for %llu weights",
                        (unsigned long long)nw);
-    }
     return HC_OK;
 }
 
@@ -566,11 +586,6 @@ static hc_status enc_empty(uint32_t n, hc_encoded *out, hc_error *err) {
     out->params_len = HC_PAPER_PARAMS_LEN;
     out->mae = out->mse = out->max_abs_err = out->sum_sq = 0;
     return HC_OK;
-}
-
-/* A pair set with some pair outside band 0 needs d_max > L/2 strictly. */
-static void enc_fix_dmax(enc_state *e) {
-    if (e->n_outer && !(e->d_max > e->L / 2)) e->d_max = nextafter(e->L / 2, INFINITY);
 }
 
 double hc_paper_auto_l(double rect_l_sigmas, double rms) {
@@ -593,12 +608,11 @@ hc_status hc_paper_encode_fixed(const float *w, uint64_t nw, double L, uint32_t 
     if (s) return s;
     if (!finite) return hc_fail(err, HC_E_ARG, "paper codec: tensor holds NaN or Inf");
     e.L = L;
-    enc_find_outer(&e);
-    enc_fix_dmax(&e);
     enc_plan plan = {&n, 1, C, C, -1, -1};
     hc_paper_params p;
     double mae;
-    s = enc_search(&e, &plan, &p, &mae, err);
+    s = enc_find_outer(&e, err);
+    if (!s) s = enc_search(&e, &plan, &p, &mae, err);
     if (!s) s = enc_finish(&e, &p, out, err);
     enc_free(&e);
     if (s) hc_encoded_free(out);
@@ -638,12 +652,11 @@ static hc_status paper_encode(const float *w, uint64_t nw, const hc_opts *o, hc_
     /* NaN/Inf (e.g. a -inf mask buffer) cannot be coded: keep it lossless */
     if (!finite) return hc_codec_raw_vt.encode(w, nw, o, out, err);
     e.L = (o->rect_l > 0) ? o->rect_l : hc_paper_auto_l(o->rect_l_sigmas, e.rms);
-    enc_find_outer(&e);
-    enc_fix_dmax(&e);
     enc_plan plan = {o->points, o->n_points, 1, o->bands_max, o->loss_target, o->loss_max};
     hc_paper_params p;
     double mae;
-    s = enc_search(&e, &plan, &p, &mae, err);
+    s = enc_find_outer(&e, err);
+    if (!s) s = enc_search(&e, &plan, &p, &mae, err);
     if (!s) {
         if (o->loss_limit > 0 && mae > o->loss_limit) {
             enc_free(&e);

@@ -42,8 +42,10 @@ typedef struct hc_paper_codebook {
     double x0, y0;  /* lower-left corner of S                                */
     double sx;      /* L/m^2: x advance per step                             */
     double h;       /* L/m: row height, and x spacing of a row's points      */
-    double inv_sx, inv_h;
+    double inv_sx, inv_h, inv_m;
     uint32_t n, m;
+    int degenerate;     /* spacing near the rounding of the coordinates:
+                           the search scans all points                   */
     uint32_t full, rem; /* row r holds full + (r < rem) points               */
 } hc_paper_codebook;
 

@@ -50,7 +50,11 @@ static void qkm_layout_init(qkm_layout *L, uint32_t bits, uint32_t block) {
 static uint64_t qkm_payload_len(const qkm_layout *L, uint64_t n) {
     uint64_t full = n / L->super_weights, rem = n % L->super_weights, bytes;
     if (!hc_mul_ok(full, L->super_bytes, &bytes)) return 0;
-    if (rem) bytes += sizeof(qkm_head) + (rem * L->bits + 7) / 8;
+    if (rem) {
+        uint64_t tail = sizeof(qkm_head) + (rem * L->bits + 7) / 8;
+        if (bytes > UINT64_MAX - tail) return 0;
+        bytes += tail;
+    }
     return bytes;
 }
 

@@ -196,6 +196,7 @@ hc_status hc_rd_parse_setting(const char *text, int probe, hc_rd_setting *out, h
         hc_opts_default(&out->opts);
     }
     out->opts.codec = id;
+    out->opts.min_elems = HC_RD_MIN_ELEMS; /* the protocol's, not the tool's default */
     for (int i = 0; i < nitems; i++) {
         if (i == preset_at) continue;
         for (int j = 0; j < i; j++)

@@ -2,7 +2,7 @@
  * for `hyperc rd` (tools/cmd_rd.c) and its tests.
  *
  * Protocol: every float tensor (F32/F16/BF16) of at least o->min_elems
- * weights (4096 by default) is encoded with hc_encode and decoded back;
+ * weights (HC_RD_MIN_ELEMS = 4096 in parsed settings) is encoded with hc_encode and decoded back;
  * NMSE_t = Σ(w-ŵ)²/Σw² per tensor, averaged weighted by the tensors' sizes;
  * SNR = -10 log10 NMSE. Sizes count everything a .hyc file would store. */
 #ifndef HC_RD_H
@@ -11,6 +11,7 @@
 #include "hyperc.h"
 
 #define HC_RD_SETTING_MAX 256
+#define HC_RD_MIN_ELEMS 4096 /* smallest tensor coded, unless a setting says min_elems= */
 
 /* A setting: "codec[:key=value[,key=value...]]", e.g. "qkm:bits=5",
  * "paper:preset=paper-llm", "hlat:bits=4,dim=8". Keys: preset (applied
@@ -22,8 +23,8 @@ typedef struct hc_rd_setting {
     hc_opts opts;
 } hc_rd_setting;
 
-/* Parses a setting into options: hc_opts_preset/hc_opts_default, then the
- * overrides. The codec must exist in this build. With `probe`, the setting
+/* Parses a setting into options: hc_opts_preset/hc_opts_default, min_elems
+ * set to HC_RD_MIN_ELEMS, then the overrides. The codec must exist in this build. With `probe`, the setting
  * is also tried on a small synthetic tensor so that values the codec
  * refuses (qkm:bits=9) are reported now rather than mid-run. */
 hc_status hc_rd_parse_setting(const char *text, int probe, hc_rd_setting *out, hc_error *err);

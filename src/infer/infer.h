@@ -64,22 +64,36 @@ hc_status hc_llama2c_source(hc_map *m, const char *label, hc_llm_source *src,
  *   for rows i < rows, tokens t < n, c < cols. */
 typedef void (*hc_tile_fn)(const float *w, size_t ws, int rows, int cols, const float *x,
                            size_t xs, int n, float *y, size_t ys);
+/* out[i] = sum_p a[p] * v[p * vs + i] for i < cols, p < len. */
+typedef void (*hc_wsum_fn)(const float *a, int len, const float *v, size_t vs, int cols, float *out);
+/* x = softmax(x / div) over n elements. */
+typedef void (*hc_softmax_fn)(float *x, int n, float div);
+/* h[i] = silu(h[i]) * g[i]. */
+typedef void (*hc_swiglu_fn)(float *h, const float *g, size_t n);
+
+typedef struct hc_kernels {
+    hc_tile_fn tile;
+    hc_wsum_fn wsum;
+    hc_softmax_fn softmax;
+    hc_swiglu_fn swiglu;
+} hc_kernels;
+
+void hc_kernels_ref(hc_kernels *k);   /* plain C                            */
+int hc_kernels_avx2(hc_kernels *k);   /* AVX2+FMA; 0 (and ref) if no CPU    */
+void hc_kernels_best(hc_kernels *k);  /* the fastest this CPU runs          */
+
 void hc_kern_tile_ref(const float *w, size_t ws, int rows, int cols, const float *x, size_t xs,
                       int n, float *y, size_t ys);
+void hc_kern_wsum_ref(const float *a, int len, const float *v, size_t vs, int cols, float *out);
+void hc_kern_softmax_ref(float *x, int n, float div);
+void hc_kern_swiglu_ref(float *h, const float *g, size_t n);
 #if defined(__x86_64__) || defined(__i386__)
 void hc_kern_tile_avx2(const float *w, size_t ws, int rows, int cols, const float *x, size_t xs,
                        int n, float *y, size_t ys);
-#endif
-/* The best variant this CPU runs. */
-hc_tile_fn hc_kern_tile_best(void);
-
-/* out[i] = sum_p a[p] * v[p * vs + i] for i < cols, p < len. */
-typedef void (*hc_wsum_fn)(const float *a, int len, const float *v, size_t vs, int cols, float *out);
-void hc_kern_wsum_ref(const float *a, int len, const float *v, size_t vs, int cols, float *out);
-#if defined(__x86_64__) || defined(__i386__)
 void hc_kern_wsum_avx2(const float *a, int len, const float *v, size_t vs, int cols, float *out);
+void hc_kern_softmax_avx2(float *x, int n, float div);
+void hc_kern_swiglu_avx2(float *h, const float *g, size_t n);
 #endif
-hc_wsum_fn hc_kern_wsum_best(void);
 
 /* ---- raw codec row products (defined in src/codec/raw.c) -------------------- */
 /* y[r - row0] = sum_c W[r, c] x[c], W stored row-major as dtype (F32, F16,

@@ -320,6 +320,7 @@ hc_status hc_tok_decode(const hc_tokenizer *t, const int *tokens, size_t n, char
     *len = 0;
     size_t total = 0, pl;
     for (size_t i = 0; i < n; i++) {
+        if (tokens[i] == HC_TOK_BOS || tokens[i] == HC_TOK_EOS) continue;
         hc_tok_piece(t, i ? tokens[i - 1] : -1, tokens[i], &pl);
         total += pl;
     }
@@ -327,6 +328,7 @@ hc_status hc_tok_decode(const hc_tokenizer *t, const int *tokens, size_t n, char
     if (!s) return hc_fail(err, HC_E_NOMEM, "tokenizer: out of memory decoding %zu tokens", n);
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
+        if (tokens[i] == HC_TOK_BOS || tokens[i] == HC_TOK_EOS) continue;
         const char *p = hc_tok_piece(t, i ? tokens[i - 1] : -1, tokens[i], &pl);
         memcpy(s + at, p, pl);
         at += pl;

@@ -16,6 +16,9 @@
 #include <math.h>
 #include <stdlib.h>
 
+/* Tokens whose attention scores are computed together (per head). */
+#define ATT_BLOCK 16
+
 /* ---- state ------------------------------------------------------------------ */
 struct hc_llm_state {
     const hc_llm_model *m;
@@ -23,8 +26,7 @@ struct hc_llm_state {
     int max_batch;        /* tokens per step                                  */
     hc_pool *pool;        /* NULL: single-threaded                            */
     int threads;
-    hc_tile_fn tile;      /* best product kernel for this CPU                 */
-    hc_wsum_fn wsum;
+    hc_kernels k;         /* the fastest kernels this CPU runs                */
     float *x;             /* (max_batch, dim) residual stream                 */
     float *xb;            /* (max_batch, dim) normed input, attention output  */
     float *xb2;           /* (max_batch, dim) projection before the residual  */
@@ -33,7 +35,7 @@ struct hc_llm_state {
     float *hb2;           /* (max_batch, hidden_dim) up projection            */
     float *rope_cos;      /* (max_batch, head_size / 2) for this batch's positions */
     float *rope_sin;      /* (max_batch, head_size / 2)                       */
-    float *att;           /* (threads, ctx) attention weights, one row a thread */
+    float *att;           /* (threads, ATT_BLOCK, ctx) attention weights      */
     float *tiles;         /* (threads, tile_floats) decoded weight rows       */
     size_t tile_floats;
     float *key_cache;     /* (n_layers, ctx, kv_dim)                          */
@@ -66,8 +68,7 @@ hc_status hc_llm_state_new(const hc_llm_model *m, int ctx, int max_batch, int th
     s->m = m;
     s->ctx = ctx;
     s->max_batch = max_batch;
-    s->tile = hc_kern_tile_best();
-    s->wsum = hc_kern_wsum_best();
+    hc_kernels_best(&s->k);
     if (threads > 1) {
         hc_status st = hc_pool_new(threads, &s->pool, err);
         if (st) {
@@ -88,7 +89,7 @@ hc_status hc_llm_state_new(const hc_llm_model *m, int ctx, int max_batch, int th
     s->hb2 = alloc_floats(B, (uint64_t)c->hidden_dim, 1, &fail);
     s->rope_cos = alloc_floats(B, (uint64_t)m->head_size / 2, 1, &fail);
     s->rope_sin = alloc_floats(B, (uint64_t)m->head_size / 2, 1, &fail);
-    s->att = alloc_floats(T, (uint64_t)ctx, 1, &fail);
+    s->att = alloc_floats(T, ATT_BLOCK, (uint64_t)ctx, &fail);
     s->tiles = alloc_floats(T, s->tile_floats, 1, &fail);
     s->key_cache = alloc_floats((uint64_t)c->n_layers, (uint64_t)ctx, (uint64_t)m->kv_dim, &fail);
     s->value_cache = alloc_floats((uint64_t)c->n_layers, (uint64_t)ctx, (uint64_t)m->kv_dim, &fail);
@@ -131,18 +132,6 @@ static void rmsnorm(float *o, const float *x, const float *w, int size, float ep
     ss += eps;
     ss = 1.0f / sqrtf(ss);
     for (int j = 0; j < size; j++) o[j] = w[j] * (ss * x[j]);
-}
-
-static void softmax(float *x, int size) {
-    float max_val = x[0];
-    for (int i = 1; i < size; i++)
-        if (x[i] > max_val) max_val = x[i];
-    float sum = 0;
-    for (int i = 0; i < size; i++) {
-        x[i] = expf(x[i] - max_val);
-        sum += x[i];
-    }
-    for (int i = 0; i < size; i++) x[i] /= sum;
 }
 
 /* Rotates the pairs of each head of v (n_heads heads of head_size) by the
@@ -192,7 +181,7 @@ static void matmul_task(void *ctx, uint64_t task, int tid) {
     for (int r = r0; r < r1; r += tile_rows) {
         int k = r1 - r < tile_rows ? r1 - r : tile_rows;
         j->w->decode(j->w, (uint64_t)r * (uint64_t)j->cols, (uint64_t)k * (uint64_t)j->cols, tile);
-        j->s->tile(tile, (size_t)j->cols, k, j->cols, j->x, (size_t)j->cols, j->n, j->y + r, (size_t)j->rows);
+        j->s->k.tile(tile, (size_t)j->cols, k, j->cols, j->x, (size_t)j->cols, j->n, j->y + r, (size_t)j->rows);
     }
 }
 
@@ -217,24 +206,29 @@ typedef struct attn_job {
     int layer, n, pos;
 } attn_job;
 
-/* One (token, head): scores against every cached position up to its own,
- * softmax, weighted sum of the values into xb. */
+/* One head for a block of up to ATT_BLOCK tokens: scores against every
+ * cached position up to the block's last (one product for the block), then
+ * per token its causal prefix: softmax, weighted sum of the values. */
 static void attn_task(void *ctx, uint64_t task, int tid) {
     const attn_job *j = ctx;
     hc_llm_state *s = j->s;
     const hc_llm_model *m = s->m;
     const int dim = m->cfg.dim, hs = m->head_size, kv_dim = m->kv_dim;
-    const int t = (int)(task / (uint64_t)m->cfg.n_heads), h = (int)(task % (uint64_t)m->cfg.n_heads);
+    const int h = (int)(task % (uint64_t)m->cfg.n_heads);
+    const int t0 = (int)(task / (uint64_t)m->cfg.n_heads) * ATT_BLOCK;
+    const int t1 = t0 + ATT_BLOCK < j->n ? t0 + ATT_BLOCK : j->n;
     const int kvh = h / (m->cfg.n_heads / m->cfg.n_kv_heads);
-    const int len = j->pos + t + 1; /* causal: positions 0..pos+t */
     const size_t layer_off = (size_t)j->layer * (size_t)s->ctx * (size_t)kv_dim + (size_t)kvh * (size_t)hs;
-    const float *q = s->q + (size_t)t * dim + (size_t)h * hs;
-    float *att = s->att + (size_t)tid * (size_t)s->ctx;
-    s->tile(s->key_cache + layer_off, (size_t)kv_dim, len, hs, q, (size_t)hs, 1, att, 1);
+    float *att = s->att + (size_t)tid * ATT_BLOCK * (size_t)s->ctx; /* (ATT_BLOCK, ctx) */
+    s->k.tile(s->key_cache + layer_off, (size_t)kv_dim, j->pos + t1, hs, s->q + (size_t)t0 * dim + (size_t)h * hs,
+              (size_t)dim, t1 - t0, att, (size_t)s->ctx);
     const float scale = sqrtf((float)hs);
-    for (int p = 0; p < len; p++) att[p] /= scale;
-    softmax(att, len);
-    s->wsum(att, len, s->value_cache + layer_off, (size_t)kv_dim, hs, s->xb + (size_t)t * dim + (size_t)h * hs);
+    for (int t = t0; t < t1; t++) {
+        float *row = att + (size_t)(t - t0) * s->ctx;
+        const int len = j->pos + t + 1; /* causal: positions 0..pos+t */
+        s->k.softmax(row, len, scale);
+        s->k.wsum(row, len, s->value_cache + layer_off, (size_t)kv_dim, hs, s->xb + (size_t)t * dim + (size_t)h * hs);
+    }
 }
 
 /* ---- the forward pass ---------------------------------------------------------------- */
@@ -277,10 +271,11 @@ static void forward_batch(hc_llm_state *s, const int *tokens, int n, int pos, fl
             rope(kc + (size_t)t * kv_dim, c->n_kv_heads, hs, cs, sn, m->naming);
         }
 
-        /* grouped-query attention, one task per (token, head) */
+        /* grouped-query attention, one task per (head, block of tokens) */
         attn_job aj = {s, l, n, pos};
         uint64_t att_work = (uint64_t)n * (uint64_t)c->n_heads * (uint64_t)(pos + n) * (uint64_t)hs;
-        hc_pool_run(att_work >= 32768 ? s->pool : NULL, (uint64_t)n * (uint64_t)c->n_heads, attn_task, &aj);
+        uint64_t blocks = (uint64_t)((n + ATT_BLOCK - 1) / ATT_BLOCK);
+        hc_pool_run(att_work >= 32768 ? s->pool : NULL, blocks * (uint64_t)c->n_heads, attn_task, &aj);
 
         /* output projection and residual */
         matmul(s, w->wo, dim, dim, s->xb, n, s->xb2);
@@ -292,11 +287,7 @@ static void forward_batch(hc_llm_state *s, const int *tokens, int n, int pos, fl
         /* SwiGLU: w2(silu(w1 x) * w3 x) */
         matmul(s, w->w1, hidden, dim, s->xb, n, s->hb);
         matmul(s, w->w3, hidden, dim, s->xb, n, s->hb2);
-        for (size_t i = 0; i < (size_t)n * hidden; i++) {
-            float val = s->hb[i];
-            val *= 1.0f / (1.0f + expf(-val));
-            s->hb[i] = val * s->hb2[i];
-        }
+        s->k.swiglu(s->hb, s->hb2, (size_t)n * hidden);
         matmul(s, w->w2, dim, hidden, s->hb, n, s->xb2);
 
         /* residual */

@@ -8,6 +8,7 @@
  * been written. */
 #include "../codec/codec.h"
 #include "../common/util.h"
+#include "plan.h"
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ typedef struct job_result {
 typedef struct compress_ctx {
     const hc_safetensors *st;
     const hc_opts *opts;
+    const hc_opts *per_tensor; /* planned options per tensor, or NULL        */
     hc_hyc_writer *w;
     hc_progress_fn progress;
     void *user;
@@ -53,7 +55,8 @@ static void code_tensor(compress_ctx *cx, size_t i, job_result *r) {
     hc_error_clear(&r->err);
     r->status = HC_OK;
     r->keep_original = 1;
-    if (tensor_is_coded(ti, cx->opts)) {
+    const hc_opts *o = cx->per_tensor ? &cx->per_tensor[i] : cx->opts;
+    if (tensor_is_coded(ti, o)) {
         const float *w = (const float *)hc_st_data(cx->st, i);
         float *tmp = NULL;
         if (ti->dtype != HC_F32 || ((uintptr_t)w & 3)) {
@@ -66,7 +69,7 @@ static void code_tensor(compress_ctx *cx, size_t i, job_result *r) {
             hc_to_f32(ti->dtype, hc_st_data(cx->st, i), tmp, ti->nelem);
             w = tmp;
         }
-        r->status = hc_encode(w, ti->nelem, cx->opts, &r->enc, &r->err);
+        r->status = hc_encode(w, ti->nelem, o, &r->enc, &r->err);
         free(tmp);
         if (r->status != HC_OK) {
             hc_fail(&r->err, r->status, "tensor '%s'", ti->name);
@@ -104,8 +107,8 @@ static hc_status write_tensor(compress_ctx *cx, size_t i, job_result *r) {
         tr.max_abs_err = r->enc.max_abs_err;
         cx->rep->weights_coded += ti->nelem;
         cx->rep->bits_coded += 8.0 * (double)tr.bytes_out;
-        cx->sum_sq_coded += r->enc.sum_sq;
-        cx->sum_err_coded += r->enc.mse * (double)ti->nelem;
+        cx->sum_sq_coded += (double)ti->nelem; /* size-weighted mean NMSE */
+        cx->sum_err_coded += tr.nmse * (double)ti->nelem;
     }
     if (s != HC_OK) return s;
     cx->rep->weights_total += ti->nelem;
@@ -171,10 +174,23 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
         return s;
     }
     if (threads <= 0) threads = hc_cpu_count();
+    hc_opts *plan = NULL;
+    if (o->target_bpw > 0 || o->target_snr > 0) {
+        plan = malloc((hc_st_count(st) ? hc_st_count(st) : 1) * sizeof *plan);
+        if (!plan) s = hc_fail(err, HC_E_NOMEM, "out of memory");
+        else s = hc_plan_model(st, o, threads, plan, NULL, err);
+        if (s) {
+            free(plan);
+            hc_hyc_writer_abort(w);
+            hc_st_close(st);
+            return hc_fail(err, s, "planning '%s'", in_path);
+        }
+    }
     compress_ctx cx;
     memset(&cx, 0, sizeof cx);
     cx.st = st;
     cx.opts = o;
+    cx.per_tensor = plan;
     cx.w = w;
     cx.progress = progress;
     cx.user = user;
@@ -183,6 +199,7 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
     cx.window = (size_t)threads * 2;
     cx.res = calloc(cx.window, sizeof *cx.res);
     if (!cx.res) {
+        free(plan);
         hc_hyc_writer_abort(w);
         hc_st_close(st);
         return hc_fail(err, HC_E_NOMEM, "out of memory");
@@ -193,6 +210,7 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
     hc_parallel_for(threads, cx.count, compress_worker, &cx);
     for (size_t k = 0; k < cx.window; k++) hc_encoded_free(&cx.res[k].enc);
     free(cx.res);
+    free(plan);
     pthread_mutex_destroy(&cx.mu);
     pthread_cond_destroy(&cx.cv);
 
