@@ -160,21 +160,24 @@ void hc_llm_sampler_free(hc_llm_sampler *s);
 /* Picks the next token from logits[vocab_size] (logits are overwritten). */
 int hc_llm_sample(hc_llm_sampler *s, float *logits);
 
-/* Called for each generated token, with the token before it; a non-zero
- * return stops generation. */
+/* Called for every token after the first, with the token before it: the
+ * rest of the prompt, then each generated token (what llama2.c prints). A
+ * non-zero return stops generation. */
 typedef int (*hc_llm_token_fn)(void *user, int prev_token, int token);
 
 typedef struct hc_llm_gen_stats {
     int prompt_tokens;
-    int generated;     /* tokens produced by sampling                     */
+    int generated;     /* tokens after the prompt                         */
     double prompt_seconds;
     double gen_seconds;
 } hc_llm_gen_stats;
 
-/* llama2.c's loop: positions 0..steps-1 (steps clamped to the state's ctx);
- * prompt tokens are forced while they last (prompt[0] usually BOS, n_prompt
- * >= 1), then tokens are sampled; stops early at a BOS (id 1). The prompt
- * is run as one batch. */
+/* llama2.c's loop: the model runs at positions 0..steps-1 (steps clamped
+ * to the state's ctx), so with a 1-token prompt (BOS) steps tokens are
+ * sampled; prompt tokens are forced while they last (prompt[0] usually BOS,
+ * n_prompt >= 1), then tokens are sampled; stops early at a sampled BOS
+ * (id 1). The prompt is run as one batch. The state must be fresh or its
+ * cache may be overwritten from position 0. */
 hc_status hc_llm_generate(hc_llm_state *s, const int *prompt, int n_prompt, int steps,
                           const hc_llm_sampling *p, hc_llm_token_fn on_token, void *user,
                           hc_llm_gen_stats *stats, hc_error *err);

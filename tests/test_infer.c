@@ -10,6 +10,8 @@
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -136,22 +138,22 @@ TEST(infer_golden_greedy_text) {
     hc_tokenizer *t;
     hc_llm_state *s;
     hc_map golden;
-    CHECK_OK(hc_llm_open(mp, NULL, &m, E(&err)), E(&err));
+    CHECK_OK(hc_llm_open(mp, NULL, &m, E(&err)), &err);
     CHECK(strcmp(hc_llm_format_of(m), "llama2.c") == 0);
     CHECK(hc_llm_naming_of(m) == HC_LLM_NAMES_META);
-    CHECK_OK(hc_tok_open(tp, 512, &t, E(&err)), E(&err));
-    CHECK_OK(hc_llm_state_new(m, 0, 0, 2, &s, E(&err)), E(&err));
+    CHECK_OK(hc_tok_open(tp, 512, &t, E(&err)), &err);
+    CHECK_OK(hc_llm_state_new(m, 0, 0, 2, &s, E(&err)), &err);
     int *prompt;
     size_t np;
-    CHECK_OK(hc_tok_encode(t, "", 0, 1, 0, &prompt, &np, E(&err)), E(&err));
+    CHECK_OK(hc_tok_encode(t, "", 0, 1, 0, &prompt, &np, E(&err)), &err);
     CHECK(np == 1 && prompt[0] == HC_TOK_BOS);
     text_buf b = {t, NULL, 0, 0};
     hc_llm_sampling greedy = {0, 0.9f, 42};
     hc_llm_gen_stats st;
-    CHECK_OK(hc_llm_generate(s, prompt, (int)np, 200, &greedy, append_piece, &b, &st, E(&err)), E(&err));
+    CHECK_OK(hc_llm_generate(s, prompt, (int)np, 200, &greedy, append_piece, &b, &st, E(&err)), &err);
     CHECK(st.generated == 200);
     buf_append(&b, "\n", 1); /* llama2.c ends with a newline */
-    CHECK_OK(hc_map_file(gp, &golden, E(&err)), E(&err));
+    CHECK_OK(hc_map_file(gp, &golden, E(&err)), &err);
     CHECKF(golden.len == b.n && memcmp(golden.ptr, b.s, b.n) == 0, "generated text differs from the golden file:\n%.*s",
            (int)b.n, b.s);
     hc_unmap(&golden);
@@ -170,19 +172,19 @@ TEST(infer_sampling_reproducible) {
     hc_error err;
     hc_llm_model *m;
     hc_tokenizer *t;
-    CHECK_OK(hc_llm_open(mp, NULL, &m, E(&err)), E(&err));
-    CHECK_OK(hc_tok_open(tp, 512, &t, E(&err)), E(&err));
+    CHECK_OK(hc_llm_open(mp, NULL, &m, E(&err)), &err);
+    CHECK_OK(hc_tok_open(tp, 512, &t, E(&err)), &err);
     int *prompt;
     size_t np;
-    CHECK_OK(hc_tok_encode(t, "Once upon a time", 16, 1, 0, &prompt, &np, E(&err)), E(&err));
+    CHECK_OK(hc_tok_encode(t, "Once upon a time", 16, 1, 0, &prompt, &np, E(&err)), &err);
     char *texts[2];
     for (int run = 0; run < 2; run++) {
         hc_llm_state *s;
-        CHECK_OK(hc_llm_state_new(m, 0, 0, 1, &s, E(&err)), E(&err));
+        CHECK_OK(hc_llm_state_new(m, 0, 0, 1, &s, E(&err)), &err);
         text_buf b = {t, NULL, 0, 0};
         hc_llm_sampling sp = {1.0f, 0.9f, 1234};
         hc_llm_gen_stats st;
-        CHECK_OK(hc_llm_generate(s, prompt, (int)np, 80, &sp, append_piece, &b, &st, E(&err)), E(&err));
+        CHECK_OK(hc_llm_generate(s, prompt, (int)np, 80, &sp, append_piece, &b, &st, E(&err)), &err);
         CHECK(st.prompt_tokens == (int)np && st.generated > 0 && st.generated <= 80 - (int)np + 1);
         buf_append(&b, "", 0);
         texts[run] = b.s;
@@ -303,7 +305,7 @@ TEST(infer_formats_give_same_logits) {
     hc_error err;
     hc_llm_model *m;
     const int vocab = 512;
-    CHECK_OK(hc_llm_open(bin, NULL, &m, E(&err)), E(&err));
+    CHECK_OK(hc_llm_open(bin, NULL, &m, E(&err)), &err);
     float *ref = run_logits(m, probe_tokens, N_PROBE, 0, 1);
     float *seq = run_logits(m, probe_tokens, N_PROBE, 1, 1);
     float *thr = run_logits(m, probe_tokens, N_PROBE, 0, 2);
@@ -315,7 +317,7 @@ TEST(infer_formats_give_same_logits) {
     hc_llm_free(m);
 
     /* safetensors, Meta naming, hyperparameters from its metadata */
-    CHECK_OK(hc_llm_open(stp, NULL, &m, E(&err)), E(&err));
+    CHECK_OK(hc_llm_open(stp, NULL, &m, E(&err)), &err);
     CHECK(strcmp(hc_llm_format_of(m), "safetensors") == 0 && hc_llm_naming_of(m) == HC_LLM_NAMES_META);
     CHECK(hc_llm_config_of(m)->shared_classifier == 1 && hc_llm_config_of(m)->n_kv_heads == 4);
     float *l = run_logits(m, probe_tokens, N_PROBE, 0, 1);
@@ -325,14 +327,14 @@ TEST(infer_formats_give_same_logits) {
     hc_llm_free(m);
 
     hc_safetensors *st;
-    CHECK_OK(hc_st_open(stp, &st, E(&err)), E(&err));
+    CHECK_OK(hc_st_open(stp, &st, E(&err)), &err);
 
     /* safetensors, Hugging Face naming with permuted q/k, config.json */
     const char *hf = subdir("hf");
     char path[600];
-    CHECK_OK(write_hf_copy(st, hf, E(&err)), E(&err));
+    CHECK_OK(write_hf_copy(st, hf, E(&err)), &err);
     snprintf(path, sizeof path, "%s/model.safetensors", hf);
-    CHECK_OK(hc_llm_open(path, NULL, &m, E(&err)), E(&err));
+    CHECK_OK(hc_llm_open(path, NULL, &m, E(&err)), &err);
     CHECK(hc_llm_naming_of(m) == HC_LLM_NAMES_HF);
     l = run_logits(m, probe_tokens, N_PROBE, 0, 1);
     CHECK(l);
@@ -346,8 +348,8 @@ TEST(infer_formats_give_same_logits) {
 
     /* .hyc holding the same tensors losslessly */
     snprintf(path, sizeof path, "%s/model.hyc", subdir("hyc"));
-    CHECK_OK(write_raw_hyc(st, path, E(&err)), E(&err));
-    CHECK_OK(hc_llm_open(path, NULL, &m, E(&err)), E(&err));
+    CHECK_OK(write_raw_hyc(st, path, E(&err)), &err);
+    CHECK_OK(hc_llm_open(path, NULL, &m, E(&err)), &err);
     CHECK(strcmp(hc_llm_format_of(m), "hyc") == 0);
     l = run_logits(m, probe_tokens, N_PROBE, 0, 1);
     CHECK(l);
@@ -358,7 +360,7 @@ TEST(infer_formats_give_same_logits) {
     /* a tensor source over the open handle (not owned) */
     hc_llm_source src;
     hc_llm_source_st(st, 0, &src);
-    CHECK_OK(hc_llm_open_source(&src, NULL, "stories260K", &m, E(&err)), E(&err));
+    CHECK_OK(hc_llm_open_source(&src, NULL, "stories260K", &m, E(&err)), &err);
     CHECK(strcmp(hc_llm_format_of(m), "source") == 0);
     CHECK(hc_llm_param_count(m) == 260032);
     l = run_logits(m, probe_tokens, N_PROBE, 0, 1);
@@ -426,7 +428,7 @@ TEST(infer_source_in_memory) {
     hc_llm_source src = {&ms, ms.n, mem_info, mem_open, NULL, NULL, 0};
     hc_error err;
     hc_llm_model *m;
-    CHECK_OK(hc_llm_open_source(&src, &cfg, "synthetic", &m, E(&err)), E(&err));
+    CHECK_OK(hc_llm_open_source(&src, &cfg, "synthetic", &m, E(&err)), &err);
     CHECK(hc_llm_config_of(m)->shared_classifier == 0);
     int toks[40];
     for (int i = 0; i < 40; i++) toks[i] = (int)(hc_rng_next(&rng) % 300);
@@ -442,7 +444,7 @@ TEST(infer_source_in_memory) {
     free(c);
     /* the forward pass refuses what does not fit */
     hc_llm_state *s;
-    CHECK_OK(hc_llm_state_new(m, 16, 0, 1, &s, E(&err)), E(&err));
+    CHECK_OK(hc_llm_state_new(m, 16, 0, 1, &s, E(&err)), &err);
     int bad = 300;
     CHECK(hc_llm_forward(s, &bad, 1, 0, NULL, 0, E(&err)) == HC_E_ARG);
     CHECK(hc_llm_forward(s, toks, 17, 0, NULL, 0, E(&err)) == HC_E_ARG);
@@ -488,14 +490,14 @@ TEST(infer_perplexity_reference) {
     hc_llm_model *m;
     hc_tokenizer *t;
     hc_map text;
-    CHECK_OK(hc_llm_open(mp, NULL, &m, E(&err)), E(&err));
-    CHECK_OK(hc_tok_open(tp, 512, &t, E(&err)), E(&err));
-    CHECK_OK(hc_map_file(xp, &text, E(&err)), E(&err));
+    CHECK_OK(hc_llm_open(mp, NULL, &m, E(&err)), &err);
+    CHECK_OK(hc_tok_open(tp, 512, &t, E(&err)), &err);
+    CHECK_OK(hc_map_file(xp, &text, E(&err)), &err);
     hc_llm_ppl_result r;
     /* under sanitizers only a few windows are scored; the counts still
      * cover the whole text */
     long windows = SANITIZED ? 4 : 0;
-    CHECK_OK(hc_llm_perplexity(m, t, (const char *)text.ptr, (size_t)text.len, 256, windows, 2, &r, E(&err)), E(&err));
+    CHECK_OK(hc_llm_perplexity(m, t, (const char *)text.ptr, (size_t)text.len, 256, windows, 2, &r, E(&err)), &err);
     /* counts and perplexity of an independent implementation of the protocol */
     CHECKF(r.documents == 4302, "documents %llu", (unsigned long long)r.documents);
     CHECKF(r.tokens == 384954, "tokens %llu", (unsigned long long)r.tokens);
@@ -523,27 +525,27 @@ TEST(infer_perplexity_stable) {
     hc_llm_model *m;
     hc_tokenizer *t;
     hc_map text;
-    CHECK_OK(hc_llm_open(mp, NULL, &m, E(&err)), E(&err));
-    CHECK_OK(hc_tok_open(tp, 512, &t, E(&err)), E(&err));
-    CHECK_OK(hc_map_file(xp, &text, E(&err)), E(&err));
+    CHECK_OK(hc_llm_open(mp, NULL, &m, E(&err)), &err);
+    CHECK_OK(hc_tok_open(tp, 512, &t, E(&err)), &err);
+    CHECK_OK(hc_map_file(xp, &text, E(&err)), &err);
     size_t slice = text.len < 30000 ? (size_t)text.len : 30000;
     hc_llm_ppl_result a, b, c, d, e;
     const char *s = (const char *)text.ptr;
-    CHECK_OK(hc_llm_perplexity(m, t, s, slice, 128, 0, 1, &a, E(&err)), E(&err));
-    CHECK_OK(hc_llm_perplexity(m, t, s, slice, 128, 0, 1, &b, E(&err)), E(&err));
-    CHECK_OK(hc_llm_perplexity(m, t, s, slice, 128, 0, 2, &c, E(&err)), E(&err));
+    CHECK_OK(hc_llm_perplexity(m, t, s, slice, 128, 0, 1, &a, E(&err)), &err);
+    CHECK_OK(hc_llm_perplexity(m, t, s, slice, 128, 0, 1, &b, E(&err)), &err);
+    CHECK_OK(hc_llm_perplexity(m, t, s, slice, 128, 0, 2, &c, E(&err)), &err);
     CHECK(a.windows > 4 && a.windows == a.tokens / 128 && a.scored == a.windows * 127);
     CHECK(isfinite(a.perplexity) && a.perplexity > 1 && a.perplexity < 512);
     CHECK(a.perplexity == b.perplexity && a.nll_sum == b.nll_sum);     /* two runs equal */
     CHECKF(fabs(a.perplexity / c.perplexity - 1) < 1e-5, "1 thread %.9f, 2 threads %.9f", a.perplexity, c.perplexity);
     /* one window: the threads share the products instead of the windows */
-    CHECK_OK(hc_llm_perplexity(m, t, s, slice, 128, 1, 1, &d, E(&err)), E(&err));
-    CHECK_OK(hc_llm_perplexity(m, t, s, slice, 128, 1, 2, &e, E(&err)), E(&err));
+    CHECK_OK(hc_llm_perplexity(m, t, s, slice, 128, 1, 1, &d, E(&err)), &err);
+    CHECK_OK(hc_llm_perplexity(m, t, s, slice, 128, 1, 2, &e, E(&err)), &err);
     CHECK(d.windows == 1 && e.windows == 1);
     CHECKF(fabs(d.perplexity / e.perplexity - 1) < 1e-5, "%.9f vs %.9f", d.perplexity, e.perplexity);
     /* documents split at blank lines, whitespace-only lines included */
     const char *docs = "  Once upon a time.\n \t \nThere was a dog.\nIt ran.\n\n\n\nThe end.  \n";
-    CHECK_OK(hc_llm_perplexity(m, t, docs, strlen(docs), 2, 0, 1, &d, E(&err)), E(&err));
+    CHECK_OK(hc_llm_perplexity(m, t, docs, strlen(docs), 2, 0, 1, &d, E(&err)), &err);
     CHECK(d.documents == 3);
     /* too short for a window, context longer than the model's */
     CHECK(hc_llm_perplexity(m, t, "Hi.", 3, 128, 0, 1, &d, E(&err)) == HC_E_ARG);
@@ -569,7 +571,7 @@ TEST(infer_bad_checkpoints) {
     hc_error err;
     hc_llm_model *m = NULL;
     hc_map map;
-    CHECK_OK(hc_map_file(bin, &map, E(&err)), E(&err));
+    CHECK_OK(hc_map_file(bin, &map, E(&err)), &err);
     const char *dir = subdir("bad");
     char path[600];
     snprintf(path, sizeof path, "%s/cut.bin", dir);
@@ -580,7 +582,7 @@ TEST(infer_bad_checkpoints) {
     CHECKF(strstr(err.msg, "bytes") && strstr(err.msg, "cut.bin"), "%s", err.msg);
     /* without the RoPE tables it is still complete */
     CHECK(write_bytes(path, map.ptr, (size_t)map.len - 16384));
-    CHECK_OK(hc_llm_open(path, NULL, &m, E(&err)), E(&err));
+    CHECK_OK(hc_llm_open(path, NULL, &m, E(&err)), &err);
     hc_llm_free(m);
     /* dims that do not match the size */
     uint8_t *copy = malloc((size_t)map.len);
@@ -611,9 +613,9 @@ TEST(infer_bad_checkpoints) {
     /* tokenizer of another vocabulary */
     hc_tokenizer *t;
     CHECK(hc_tok_open(big_tok, 512, &t, E(&err)) == HC_E_CORRUPT);
-    CHECK_OK(hc_tok_open(big_tok, 0, &t, E(&err)), E(&err));
+    CHECK_OK(hc_tok_open(big_tok, 0, &t, E(&err)), &err);
     CHECK(hc_tok_vocab_size(t) == 32000);
-    CHECK_OK(hc_llm_open(bin, NULL, &m, E(&err)), E(&err));
+    CHECK_OK(hc_llm_open(bin, NULL, &m, E(&err)), &err);
     hc_llm_ppl_result r;
     CHECK(hc_llm_perplexity(m, t, "Once upon a time.", 17, 4, 0, 1, &r, E(&err)) == HC_E_ARG);
     CHECKF(strstr(err.msg, "32000") != NULL, "%s", err.msg);
@@ -622,7 +624,7 @@ TEST(infer_bad_checkpoints) {
 
     /* safetensors: a missing tensor, a wrong shape (config says 8 kv heads) */
     hc_safetensors *st;
-    CHECK_OK(hc_st_open(stp, &st, E(&err)), E(&err));
+    CHECK_OK(hc_st_open(stp, &st, E(&err)), &err);
     size_t n = hc_st_count(st);
     hc_tensor_info *infos = calloc(n, sizeof *infos);
     size_t k = 0;
@@ -634,11 +636,11 @@ TEST(infer_bad_checkpoints) {
     const char *meta = hc_st_metadata(st, &ml);
     snprintf(path, sizeof path, "%s/missing.safetensors", dir);
     hc_st_writer *w;
-    CHECK_OK(hc_st_writer_open(path, infos, k, meta, ml, 1, &w, E(&err)), E(&err));
+    CHECK_OK(hc_st_writer_open(path, infos, k, meta, ml, 1, &w, E(&err)), &err);
     k = 0;
     for (size_t i = 0; i < n; i++)
-        if ((long)i != skip) CHECK_OK(hc_st_writer_put(w, k++, hc_st_data(st, i), E(&err)), E(&err));
-    CHECK_OK(hc_st_writer_finish(w, E(&err)), E(&err));
+        if ((long)i != skip) CHECK_OK(hc_st_writer_put(w, k++, hc_st_data(st, i), E(&err)), &err);
+    CHECK_OK(hc_st_writer_finish(w, E(&err)), &err);
     CHECK(hc_llm_open(path, NULL, &m, E(&err)) == HC_E_FORMAT);
     CHECKF(strstr(err.msg, "missing tensor 'layers.2.attention.wk.weight'") != NULL, "%s", err.msg);
     free(infos);
@@ -668,13 +670,13 @@ TEST(infer_config_parse) {
     const char *j = "{\"dim\": \"64\", \"hidden_dim\": \"172\", \"n_layers\": \"5\", \"n_heads\": \"8\", "
                     "\"n_kv_heads\": \"4\", \"vocab_size\": \"512\", \"seq_len\": \"512\", \"shared_classifier\": \"True\", "
                     "\"note\": \"x\"}";
-    CHECK_OK(hc_llm_config_parse(j, strlen(j), "meta", &c, E(&err)), E(&err));
+    CHECK_OK(hc_llm_config_parse(j, strlen(j), "meta", &c, E(&err)), &err);
     CHECK(c.dim == 64 && c.hidden_dim == 172 && c.n_layers == 5 && c.n_heads == 8 && c.n_kv_heads == 4);
     CHECK(c.vocab_size == 512 && c.seq_len == 512 && c.shared_classifier == 1);
     CHECK(c.norm_eps == 1e-5f && c.rope_theta == 10000.0f);
     const char *hf = "{\"hidden_size\": 2048, \"num_attention_heads\": 32, \"head_dim\": 64, \"rope_theta\": 500000.0,"
                      " \"architectures\": [\"LlamaForCausalLM\"], \"rope_scaling\": null}";
-    CHECK_OK(hc_llm_config_parse(hf, strlen(hf), "hf", &c, E(&err)), E(&err));
+    CHECK_OK(hc_llm_config_parse(hf, strlen(hf), "hf", &c, E(&err)), &err);
     CHECK(c.dim == 2048 && c.n_kv_heads == 32 && c.norm_eps == 1e-6f && c.rope_theta == 500000.0f);
     CHECK(c.shared_classifier == -1 && c.hidden_dim == 0);
     const char *conflict = "{\"hidden_size\": 64, \"dim\": 32}";
@@ -791,9 +793,9 @@ TEST(infer_tokenizer_matches_llama2c_merge_loop) {
     hc_error err;
     hc_tokenizer *t;
     hc_map tm, text;
-    CHECK_OK(hc_tok_open(tp, 512, &t, E(&err)), E(&err));
-    CHECK_OK(hc_map_file(tp, &tm, E(&err)), E(&err));
-    CHECK_OK(hc_map_file(xp, &text, E(&err)), E(&err));
+    CHECK_OK(hc_tok_open(tp, 512, &t, E(&err)), &err);
+    CHECK_OK(hc_map_file(tp, &tm, E(&err)), &err);
+    CHECK_OK(hc_map_file(xp, &text, E(&err)), &err);
     naive_vocab v;
     CHECK(naive_load(&v, tm.ptr, (size_t)tm.len, 512));
     /* paragraphs of the real text, then random strings mixing ASCII,
@@ -820,7 +822,7 @@ TEST(infer_tokenizer_matches_llama2c_merge_loop) {
         s[len] = 0;
         int *mine, ref[710];
         size_t n;
-        CHECK_OK(hc_tok_encode(t, s, len, 1, 0, &mine, &n, E(&err)), E(&err));
+        CHECK_OK(hc_tok_encode(t, s, len, 1, 0, &mine, &n, E(&err)), &err);
         int rn = naive_encode(&v, s, ref);
         if ((size_t)rn != n || memcmp(mine, ref, n * sizeof *ref) != 0) mismatches++;
         free(mine);
@@ -845,20 +847,20 @@ TEST(infer_tokenizer_roundtrip) {
     hc_error err;
     for (int k = 0; k < 2; k++) {
         hc_tokenizer *t;
-        CHECK_OK(hc_tok_open(paths[k], 0, &t, E(&err)), E(&err));
+        CHECK_OK(hc_tok_open(paths[k], 0, &t, E(&err)), &err);
         for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
             int *tok;
             size_t n;
             char *back;
             size_t bl;
-            CHECK_OK(hc_tok_encode(t, texts[i], strlen(texts[i]), 1, 1, &tok, &n, E(&err)), E(&err));
+            CHECK_OK(hc_tok_encode(t, texts[i], strlen(texts[i]), 1, 1, &tok, &n, E(&err)), &err);
             CHECK(n >= 3 && tok[0] == HC_TOK_BOS && tok[n - 1] == HC_TOK_EOS);
             for (size_t q = 0; q < n; q++) CHECK(tok[q] >= 0 && tok[q] < hc_tok_vocab_size(t));
             /* the dummy prefix: the first piece starts with a space */
             size_t pl;
             const char *first = hc_tok_piece(t, -1, tok[1], &pl);
             CHECK(pl >= 1 && first[0] == ' ');
-            CHECK_OK(hc_tok_decode(t, tok, n, &back, &bl, E(&err)), E(&err));
+            CHECK_OK(hc_tok_decode(t, tok, n, &back, &bl, E(&err)), &err);
             CHECKF(bl == strlen(texts[i]) && memcmp(back, texts[i], bl) == 0, "round trip of text %zu with %s: '%s'", i,
                    paths[k], back);
             free(back);
@@ -867,14 +869,14 @@ TEST(infer_tokenizer_roundtrip) {
         /* empty text: BOS only; no BOS asked: nothing */
         int *tok;
         size_t n;
-        CHECK_OK(hc_tok_encode(t, "", 0, 1, 0, &tok, &n, E(&err)), E(&err));
+        CHECK_OK(hc_tok_encode(t, "", 0, 1, 0, &tok, &n, E(&err)), &err);
         CHECK(n == 1 && tok[0] == HC_TOK_BOS);
         free(tok);
-        CHECK_OK(hc_tok_encode(t, "", 0, 0, 0, &tok, &n, E(&err)), E(&err));
+        CHECK_OK(hc_tok_encode(t, "", 0, 0, 0, &tok, &n, E(&err)), &err);
         CHECK(n == 0);
         free(tok);
         /* byte fallback: 0x01 is token 4 in both vocabularies */
-        CHECK_OK(hc_tok_encode(t, "\x01", 1, 0, 0, &tok, &n, E(&err)), E(&err));
+        CHECK_OK(hc_tok_encode(t, "\x01", 1, 0, 0, &tok, &n, E(&err)), &err);
         CHECK(n == 2 && tok[1] == 4);
         size_t pl;
         const char *p = hc_tok_piece(t, 3, 4, &pl);
@@ -892,11 +894,11 @@ TEST(infer_tokenizer_bad_files) {
     hc_error err;
     hc_map m;
     hc_tokenizer *t = NULL;
-    CHECK_OK(hc_map_file(tp, &m, E(&err)), E(&err));
+    CHECK_OK(hc_map_file(tp, &m, E(&err)), &err);
     size_t len = (size_t)m.len;
     uint8_t *b = malloc(len + 16);
     memcpy(b, m.ptr, len);
-    CHECK_OK(hc_tok_open_mem(b, len, 512, "tok", &t, E(&err)), E(&err));
+    CHECK_OK(hc_tok_open_mem(b, len, 512, "tok", &t, E(&err)), &err);
     hc_tok_free(t);
     t = NULL;
     /* every truncation point is refused */
@@ -965,7 +967,7 @@ TEST(infer_raw_matvec_variants) {
                 /* the decoder's matvec against decode + dot */
                 hc_decoder *d;
                 hc_error err;
-                CHECK_OK(hc_decoder_open(HC_CODEC_RAW, NULL, 0, data, nb, (uint64_t)rows * cols, dts[di], &d, E(&err)), E(&err));
+                CHECK_OK(hc_decoder_open(HC_CODEC_RAW, NULL, 0, data, nb, (uint64_t)rows * cols, dts[di], &d, E(&err)), &err);
                 hc_matvec(d, (uint64_t)cols, 1, (uint64_t)rows, x, yd);
                 hc_matvec_ref(d, (uint64_t)cols, 1, (uint64_t)rows, x, yv);
                 for (int r = 1; r < rows; r++) CHECKF(fabsf(yd[r - 1] - yv[r - 1]) <= 1e-5f * (1 + fabsf(yv[r - 1])), "decoder %s %dx%d", hc_dtype_name(dts[di]), rows, cols);
@@ -1054,4 +1056,74 @@ TEST(infer_kernel_variants) {
     free(x);
     free(y1);
     free(y2);
+}
+
+/* ===================================================================== */
+/* The commands                                                           */
+/* ===================================================================== */
+
+/* Runs `$HYPERC_BIN args`, stdout and stderr to files; the exit code. */
+static int run_cli(const char *args, const char *out, const char *errf) {
+    size_t cap = strlen(args) + strlen(out) + strlen(errf) + strlen(getenv("HYPERC_BIN")) + 32;
+    char *cmd = malloc(cap);
+    if (!cmd) return -1;
+    snprintf(cmd, cap, "'%s' %s > '%s' 2> '%s'", getenv("HYPERC_BIN"), args, out, errf);
+    int s = system(cmd);
+    free(cmd);
+    return WIFEXITED(s) ? WEXITSTATUS(s) : -1;
+}
+
+static int file_has(const char *path, const char *needle) {
+    hc_map m;
+    hc_error err;
+    if (hc_map_file(path, &m, E(&err)) != HC_OK) return 0;
+    int found = memmem(m.ptr, (size_t)m.len, needle, strlen(needle)) != NULL;
+    hc_unmap(&m);
+    return found;
+}
+
+TEST(infer_cli_generate_perplexity) {
+    const char *bin = getenv("HYPERC_BIN");
+    if (!bin || access(bin, X_OK) != 0) {
+        hc_test_skip("hyperc binary not built (HYPERC_BIN)");
+        return;
+    }
+    const char *mp = hc_test_shared("models/stories260K.bin");
+    if (!mp) return;
+    const char *tp = hc_test_shared("models/tok512.bin");
+    if (!tp) return;
+    const char *gp = hc_test_shared("models/stories260K_greedy_golden.txt");
+    if (!gp) return;
+    const char *xp = hc_test_shared("data/tinystories_val.txt");
+    if (!xp) return;
+    const char *big = hc_test_shared("models/tokenizer.bin");
+    if (!big) return;
+    const char *dir = subdir("cli");
+    char out[600], errf[600], args[4096];
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    snprintf(errf, sizeof errf, "%s/err.txt", dir);
+    /* the golden text, byte for byte, on stdout; speed and memory on stderr */
+    snprintf(args, sizeof args, "generate '%s' --tokenizer '%s' --temp 0 -n 200 --threads 2", mp, tp);
+    CHECK(run_cli(args, out, errf) == 0);
+    hc_map a, b;
+    hc_error err;
+    CHECK_OK(hc_map_file(out, &a, E(&err)), &err);
+    CHECK_OK(hc_map_file(gp, &b, E(&err)), &err);
+    CHECK(a.len == b.len && memcmp(a.ptr, b.ptr, (size_t)a.len) == 0);
+    hc_unmap(&a);
+    hc_unmap(&b);
+    CHECK(file_has(errf, "tokens/s") && file_has(errf, "peak RSS"));
+    snprintf(args, sizeof args, "perplexity '%s' --tokenizer '%s' --text '%s' --ctx 256 --max-windows 20", mp, tp, xp);
+    CHECK(run_cli(args, out, errf) == 0);
+    CHECK(file_has(out, "perplexity: ") && file_has(out, "documents: 4302\n") && file_has(out, "tokens: 384954\n"));
+    CHECK(file_has(out, "windows: 20 (ctx 256, 5100 tokens scored)"));
+    CHECK(file_has(errf, "tokens/s") && file_has(errf, "peak RSS"));
+    /* a tokenizer of another model: failure with a message; bad usage: 2 */
+    snprintf(args, sizeof args, "generate '%s' --tokenizer '%s'", mp, big);
+    CHECK(run_cli(args, out, errf) == 1);
+    CHECK(file_has(errf, "32000"));
+    snprintf(args, sizeof args, "perplexity '%s' --tokenizer '%s'", mp, tp);
+    CHECK(run_cli(args, out, errf) == 2);
+    snprintf(args, sizeof args, "generate '%s' --tokenizer '%s' -n lots", mp, tp);
+    CHECK(run_cli(args, out, errf) == 2);
 }

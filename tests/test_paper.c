@@ -454,17 +454,23 @@ TEST(paper_roundtrip_within_bound) {
 TEST(paper_real_tensors_within_bound) {
     const char *path = hc_test_shared("models/stories260K.bin");
     if (!path) return;
+    const uint64_t total = 264128; /* floats after the header */
     FILE *f = fopen(path, "rb");
     CHECK(f != NULL);
-    int32_t hdr[7];
-    CHECK(fread(hdr, 4, 7, f) == 7);
-    const uint64_t dim = (uint64_t)hdr[0], hidden = (uint64_t)hdr[1], layers = (uint64_t)hdr[2];
-    const uint64_t kv_dim = dim * (uint64_t)hdr[4] / (uint64_t)hdr[3], vocab = (uint64_t)hdr[5];
-    CHECK(dim == 64 && hidden == 172 && layers == 5 && vocab == 512);
-    const uint64_t total = 264128;
-    float *all = malloc(total * sizeof *all);
-    CHECK(fread(all, 4, total, f) == total);
+    uint8_t *raw = malloc(28 + 4 * total);
+    size_t got = fread(raw, 1, 28 + 4 * total, f);
     fclose(f);
+    if (got != 28 + 4 * total) free(raw);
+    CHECK(got == 28 + 4 * total);
+    uint32_t hdr[7];
+    for (int i = 0; i < 7; i++) hdr[i] = hc_get_u32(raw + 4 * i);
+    const uint64_t dim = hdr[0], hidden = hdr[1], layers = hdr[2];
+    const uint64_t kv_dim = dim * hdr[4] / hdr[3], vocab = hdr[5];
+    if (!(dim == 64 && hidden == 172 && layers == 5 && vocab == 512)) free(raw);
+    CHECK(dim == 64 && hidden == 172 && layers == 5 && vocab == 512);
+    float *all = malloc(total * sizeof *all);
+    for (uint64_t i = 0; i < total; i++) all[i] = hc_get_f32(raw + 28 + 4 * i);
+    free(raw);
     /* tok_embeddings, wq of layer 0, wo of layer 4, w1 of layer 0, w2 of all layers */
     const uint64_t wq = vocab * dim + layers * dim, wo = wq + layers * dim * dim + 2 * layers * dim * kv_dim;
     const uint64_t w1 = wo + layers * dim * dim + layers * dim, w2 = w1 + layers * dim * hidden;
@@ -721,4 +727,39 @@ TEST(paper_matvec_odd_shapes) {
         hc_encoded_free(&e);
         free(w);
     }
+}
+
+TEST(paper_auto_l_rule) {
+    const uint64_t N = 10001;
+    float *w = gen_tensor(N, 0.07, 1, 0.01, 61);
+    /* sigma as documented: RMS deviation of pair coordinates from the pair centre */
+    double mean = 0, sx = 0, sy = 0, ss = 0;
+    for (uint64_t i = 0; i < N; i++) mean += w[i];
+    mean /= (double)N;
+    const uint64_t np = (N + 1) / 2;
+    for (uint64_t j = 0; j < np; j++) sx += w[2 * j], sy += (2 * j + 1 < N) ? w[2 * j + 1] : mean;
+    double cx = sx / np, cy = sy / np;
+    for (uint64_t j = 0; j < np; j++) {
+        double y = (2 * j + 1 < N) ? w[2 * j + 1] : mean;
+        ss += (w[2 * j] - cx) * (w[2 * j] - cx) + (y - cy) * (y - cy);
+    }
+    double sigma = sqrt(ss / (2.0 * np));
+    hc_opts o;
+    hc_opts_default(&o);
+    CHECK(o.rect_l <= 0 && o.rect_l_sigmas == 3.5);
+    hc_encoded e;
+    hc_error err = {0};
+    CHECK_OK(hc_encode(w, N, &o, &e, &err), &err);
+    hc_paper_params p;
+    CHECK_OK(hc_paper_params_read(e.params, e.params_len, N, &p, &err), &err);
+    CHECKF(fabs(p.L - 3.5 * sigma) <= 1e-9 * sigma, "L = %.12g, 3.5 sigma = %.12g", p.L, 3.5 * sigma);
+    CHECK(fabs(p.cx - cx) <= 1e-12 && fabs(p.cy - cy) <= 1e-12);
+    hc_encoded_free(&e);
+    /* a constant tensor far from 0 stays exact, with an L on its scale */
+    for (uint64_t i = 0; i < N; i++) w[i] = 3e30f;
+    CHECK_OK(hc_encode(w, N, &o, &e, &err), &err);
+    CHECK_OK(hc_paper_params_read(e.params, e.params_len, N, &p, &err), &err);
+    CHECK(e.codec == HC_CODEC_PAPER && e.max_abs_err == 0 && p.L >= 3e30);
+    hc_encoded_free(&e);
+    free(w);
 }

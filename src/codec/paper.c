@@ -588,10 +588,11 @@ static hc_status enc_empty(uint32_t n, hc_encoded *out, hc_error *err) {
     return HC_OK;
 }
 
-double hc_paper_auto_l(double rect_l_sigmas, double rms) {
+double hc_paper_auto_l(double rect_l_sigmas, double rms, double cx, double cy) {
     double L = rect_l_sigmas * rms;
-    /* a constant tensor has no spread: every pair sits on P_0 = c, any L works */
-    if (!(L > 0) || !isfinite(L)) L = 1.0;
+    /* a constant tensor has no spread: every pair sits on P_0 = c and any L
+     * works; one on the scale of c keeps the grid non-degenerate */
+    if (!(L > 0) || !isfinite(L)) L = 1.0 + fabs(cx) + fabs(cy);
     return L;
 }
 
@@ -651,7 +652,7 @@ static hc_status paper_encode(const float *w, uint64_t nw, const hc_opts *o, hc_
     if (s) return s;
     /* NaN/Inf (e.g. a -inf mask buffer) cannot be coded: keep it lossless */
     if (!finite) return hc_codec_raw_vt.encode(w, nw, o, out, err);
-    e.L = (o->rect_l > 0) ? o->rect_l : hc_paper_auto_l(o->rect_l_sigmas, e.rms);
+    e.L = (o->rect_l > 0) ? o->rect_l : hc_paper_auto_l(o->rect_l_sigmas, e.rms, e.cx, e.cy);
     enc_plan plan = {o->points, o->n_points, 1, o->bands_max, o->loss_target, o->loss_max};
     hc_paper_params p;
     double mae;
@@ -725,7 +726,7 @@ static void paper_decode(const hc_decoder *base, uint64_t start, uint64_t count,
 
 /* Reference row-range product: decode a tile of a row, multiply, repeat. */
 #define PAPER_TILE 256
-static void paper_matvec(const hc_decoder *base, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
+void hc_paper_matvec_ref(const hc_decoder *base, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
                          float *y) {
     const uint64_t rows = cols ? base->n / cols : 0;
     float tile[PAPER_TILE];
@@ -787,7 +788,7 @@ static hc_status paper_open(const uint8_t *params, uint32_t params_len, const ui
     d->base.codec = HC_CODEC_PAPER;
     d->base.n = nw;
     d->base.decode = paper_decode;
-    d->base.matvec = paper_matvec;
+    d->base.matvec = hc_paper_matvec_select(); /* SIMD when the CPU has it (paper_simd.c) */
     d->base.destroy = paper_destroy;
     *out = &d->base;
     return HC_OK;

@@ -76,9 +76,10 @@ void hc_paper_bands_init(hc_paper_bands *b, double L, double d_max, uint32_t C);
 uint32_t hc_paper_band_of(const hc_paper_bands *b, double dx, double dy);
 
 /* ---- encoder entry points for tests and tools ------------------------- */
-/* Side L the encoder uses: o->rect_l if > 0, else the auto rule from the
- * per-coordinate RMS deviation of the pairs about c. */
-double hc_paper_auto_l(double rect_l_sigmas, double rms);
+/* Side L used when rect_l <= 0: rect_l_sigmas * rms, rms being the RMS
+ * deviation of the pair coordinates from c = (cx, cy); 1 + |cx| + |cy| for a
+ * constant tensor (rms = 0). */
+double hc_paper_auto_l(double rect_l_sigmas, double rms, double cx, double cy);
 /* Encodes with fixed L, codebook size n and band count C (C is used only if
  * some pair lies outside band 0; else C = 0). Never falls back to RAW. */
 hc_status hc_paper_encode_fixed(const float *w, uint64_t nw, double L, uint32_t n, uint32_t C,
@@ -101,5 +102,22 @@ typedef struct hc_paper_decoder {
 /* Writes the decoded weights of pairs [j0, j1) (2 floats per pair, the pad
  * element included) to out. */
 void hc_paper_decode_pairs(const hc_paper_decoder *d, uint64_t j0, uint64_t j1, float *out);
+
+/* ---- row products: reference (paper.c), SIMD and dispatch (paper_simd.c) */
+typedef void (*hc_paper_matvec_fn)(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1,
+                                   const float *x, float *y);
+typedef enum hc_paper_simd { HC_PAPER_SIMD_REF = 0, HC_PAPER_SIMD_AVX2 = 1, HC_PAPER_SIMD_AVX512 = 2 } hc_paper_simd;
+
+/* The plain-C row product (decode a tile, multiply), d a paper decoder. */
+void hc_paper_matvec_ref(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
+                         float *y);
+const char *hc_paper_simd_name(hc_paper_simd level); /* "ref", "avx2", "avx512" */
+int hc_paper_simd_supported(hc_paper_simd level);    /* 1 if this CPU runs it  */
+/* The row product of a level, or NULL if this CPU lacks it. */
+hc_paper_matvec_fn hc_paper_matvec_for(hc_paper_simd level);
+/* The level decoders use: the best this CPU runs, lowered to the one named
+ * by HYPERC_SIMD (ref|avx2|avx512) if lower; decided once per process. */
+hc_paper_simd hc_paper_simd_selected(void);
+hc_paper_matvec_fn hc_paper_matvec_select(void); /* hc_paper_matvec_for(selected) */
 
 #endif

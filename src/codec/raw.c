@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -175,11 +176,19 @@ __attribute__((target("avx512f"))) void hc_raw_rows_avx512(hc_dtype dt, const ui
 }
 #endif
 
+#if defined(__x86_64__) || defined(__i386__)
+/* F16C by CPUID (leaf 1, ECX bit 29): not every compiler's
+ * __builtin_cpu_supports knows the name. */
+static int cpu_has_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
+#endif
+
 int hc_raw_rows_supported(const char *variant) {
 #if defined(__x86_64__) || defined(__i386__)
     if (strcmp(variant, "avx2") == 0)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
     if (strcmp(variant, "avx512") == 0) return __builtin_cpu_supports("avx512f");
 #endif
     return strcmp(variant, "ref") == 0;

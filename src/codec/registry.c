@@ -9,6 +9,7 @@ static const hc_codec_vt *const codecs[HC_CODEC_COUNT] = {
     [HC_CODEC_RAW] = &hc_codec_raw_vt,
     [HC_CODEC_PAPER] = &hc_codec_paper_vt,
     [HC_CODEC_Q8B] = &hc_codec_q8b_vt, [HC_CODEC_Q4B] = &hc_codec_q4b_vt, [HC_CODEC_QKM] = &hc_codec_qkm_vt,
+    [HC_CODEC_HLAT] = &hc_codec_hlat_vt,
 };
 
 static const char *const codec_names[HC_CODEC_COUNT] = {

@@ -1,0 +1,170 @@
+/* hlat.h — the "hlat" codec: block-scaled, companded rank-1 lattice
+ * (a K-dimensional winding evaluated at integer times).
+ *
+ * A tensor is cut into blocks of B weights, each with one scale code, and
+ * each block into groups of K weights, each stored as one m-bit integer t.
+ * Weight i of a group decodes as
+ *     x32 = (uint32)(t * (g_i << (32 - m)))        the winding frac(t g_i / 2^m)
+ *     z   = (int32)(x32 ^ 0x80000000) * 2^-31      centred to [-1, 1)
+ *     z   = z - copysign(min(|z|, dz), z)          optional dead zone (exact zeros)
+ *     w   = s_q * (z * fma(z^2, fma(z^2, c5, c3), c1))   odd compander, block scale
+ * so the codebook is the rank-1 (Korobov) lattice {frac(t g / 2^m)} pushed
+ * through a per-coordinate compander: K integer multiplies per group, no
+ * table. Layout and rationale: docs/ALGORITHM.md, "The hlat codec". */
+#ifndef HC_HLAT_H
+#define HC_HLAT_H
+
+#include "codec.h"
+#include <math.h>
+
+#define HLAT_VERSION 1
+#define HLAT_KMAX 8          /* weights per group                          */
+#define HLAT_MMAX 32         /* index bits per group (32-bit winding)      */
+#define HLAT_SBITS_MAX 8     /* scale-code bits per block                  */
+#define HLAT_BLOCK_MAX 4096  /* weights per block                          */
+#define HLAT_FLAG_GEN 1u     /* params carry an explicit generator         */
+#define HLAT_FLAG_DZ 2u      /* params carry a dead zone (zeros kept exact) */
+
+/* Decoded form of the params blob. */
+typedef struct hlat_params {
+    uint32_t K, m, sbits, block; /* group size, index bits, scale bits, block */
+    uint32_t flags;              /* HLAT_FLAG_*                                */
+    uint32_t nfine;              /* scale codes [0, nfine] step by step1      */
+    uint32_t step1, step2;       /* scale steps in 1/256 octave               */
+    float scale_top;             /* scale of code 0                           */
+    float c1, c3, c5;            /* compander coefficients (stored as f16)    */
+    float dead_zone;             /* dz in z units, 0 = none (stored as u16)   */
+    uint32_t g[HLAT_KMAX];       /* [K] generator, g[0] = 1, all odd          */
+} hlat_params;
+
+/* Serialises p into out (HC_MAX_PARAMS bytes); returns the length. */
+uint32_t hlat_params_write(const hlat_params *p, uint8_t *out);
+/* Parses and validates a params blob. */
+hc_status hlat_params_read(const uint8_t *buf, uint32_t len, hlat_params *p, hc_error *err);
+/* The 2^sbits block scales, code 0 largest. */
+void hlat_scale_table(const hlat_params *p, float *tab);
+/* Built-in generator for (K, m); returns 0 if there is none. */
+int hlat_builtin_generator(uint32_t K, uint32_t m, uint32_t *g);
+/* Payload bytes for n weights under p; 0 on overflow. */
+uint64_t hlat_payload_len(const hlat_params *p, uint64_t n, uint64_t *scale_bytes);
+
+/* ---- the lattice as the encoder sees it (hlat_lattice.c) ---------------- */
+typedef struct hlat_lattice {
+    uint32_t K, m;
+    int64_t n;                              /* 2^m                            */
+    int64_t basis[HLAT_KMAX][HLAT_KMAX];    /* [K][K] reduced basis, rows     */
+    double inv[HLAT_KMAX][HLAT_KMAX];       /* [K][K] J -> coefficients       */
+    double gs_norm2[HLAT_KMAX];             /* [K] |b*_i|^2 (nearest plane)   */
+    double gs_mu[HLAT_KMAX][HLAT_KMAX];     /* [K][K] Gram-Schmidt mu         */
+    double gs_star[HLAT_KMAX][HLAT_KMAX];   /* [K][K] b*_i                    */
+    double babai_radius;                    /* 0.5 sqrt(sum |b*_i|^2), J units */
+} hlat_lattice;
+
+/* Builds the reduced basis of {J in Z^K : J = t g mod 2^m}. */
+void hlat_lattice_init(hlat_lattice *L, uint32_t K, uint32_t m, const uint32_t *g);
+/* Picks a generator for (K, m) by a seeded search (figure of merit: the
+ * shortest vector of the lattice relative to the densest possible). */
+void hlat_generator_search(uint32_t K, uint32_t m, uint32_t tries, uint32_t *g);
+/* Nearest-plane (Babai) lattice point to a real target J* (J units). */
+void hlat_lattice_babai(const hlat_lattice *L, const double *target, int64_t *point);
+
+/* ---- decoding kernels (hlat_kernels.c) --------------------------------- */
+typedef struct hlat_decoder {
+    hc_decoder base;
+    hlat_params p;
+    const uint8_t *scales;   /* scale-code stream                              */
+    const uint8_t *idx;      /* index stream                                   */
+    uint64_t scales_len, idx_len;
+    uint64_t nblocks, ngroups;
+    uint64_t fast_groups;    /* groups whose 8-byte index load stays in bounds */
+    uint64_t fast_blocks;    /* blocks whose 2-byte scale load stays in bounds */
+    uint32_t gshift[HLAT_KMAX]; /* [K] g_i << (32 - m)                         */
+    float scale_tab[1u << HLAT_SBITS_MAX]; /* [2^sbits] scales by code         */
+} hlat_decoder;
+
+/* Reconstruction of one lattice coordinate; the single definition that the
+ * encoder, the reference decoder and (lane by lane) the SIMD kernels follow. */
+static inline float hlat_recon(uint32_t x32, float scale, float dz, float c1, float c3, float c5) {
+    float z = (float)(int32_t)(x32 ^ 0x80000000u) * 0x1p-31f;
+    float a = fabsf(z);
+    z = z - copysignf(a < dz ? a : dz, z);
+    float z2 = z * z;
+    float p = fmaf(z2, fmaf(z2, c5, c3), c1);
+    return scale * (z * p);
+}
+
+/* Reads `bits` (<= 57) bits at bit offset `pos` of a stream of len bytes,
+ * LSB first; bytes past the end read as zero. */
+static inline uint64_t hlat_get_bits(const uint8_t *s, uint64_t len, uint64_t pos, uint32_t bits) {
+    uint64_t byte = pos >> 3, v = 0;
+    if (byte + 8 <= len) {
+        for (int i = 0; i < 8; i++) v |= (uint64_t)s[byte + i] << (8 * i);
+    } else {
+        for (uint64_t i = 0; byte + i < len && i < 8; i++) v |= (uint64_t)s[byte + i] << (8 * i);
+    }
+    return (v >> (pos & 7)) & ((bits >= 64) ? ~0ull : ((1ull << bits) - 1));
+}
+
+void hlat_decode_ref(const hc_decoder *d, uint64_t start, uint64_t count, float *out);
+void hlat_matvec_ref(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1,
+                     const float *x, float *y);
+/* Chooses the best kernels this CPU runs ("ref", "avx2", "avx512") and sets
+ * them on d; returns the name. `force` (NULL = best) names a kernel set. */
+const char *hlat_select_kernels(hlat_decoder *d, const char *force);
+
+/* ---- encoder search (hlat_search.c, hlat_search_simd.c) ---------------- */
+#define HLAT_ZINV_N 1024      /* inverse compander table resolution */
+#define HLAT_SCALE_TRIES 12   /* scale codes tried per block (at most) */
+
+typedef struct hlat_enc_ctx {
+    const hlat_params *p;
+    uint32_t K, m, B, ncodes;
+    int64_t n;                                   /* 2^m                          */
+    hlat_lattice L;
+    int64_t box[1u << HLAT_KMAX][HLAT_KMAX];     /* [2^K][K] cell corner offsets */
+    float scale_tab[1u << HLAT_SBITS_MAX];       /* [2^sbits]                    */
+    float c1, c3, c5, dz;
+    double vmax;                                 /* compander output at |z| = 1  */
+    float zinv[HLAT_ZINV_N + 2];                 /* |v| = k vmax / N -> |z| - dz  */
+    /* single precision copies for the SIMD search (m <= 30) */
+    int simd_ok;
+    float inv_u[HLAT_KMAX][HLAT_KMAX];           /* [K][K] u = J / n -> coefficient */
+    int32_t basis32[HLAT_KMAX][HLAT_KMAX];       /* [K][K]                        */
+    int32_t box32[1u << HLAT_KMAX][HLAT_KMAX];   /* [2^K][K]                      */
+    /* lane buffers of the SIMD search: lanes = (scale try, group) pairs */
+    uint32_t lanes_max;
+    float *lane_w;                               /* [K][lanes_max] weights        */
+    float *lane_s, *lane_inv_s, *lane_err;       /* [lanes_max]                   */
+    int32_t *lane_p0, *lane_mask;                /* [lanes_max]                   */
+} hlat_enc_ctx;
+
+typedef struct hlat_block_result {
+    uint32_t code;
+    double err;
+    uint32_t t[HLAT_BLOCK_MAX];   /* [len / K rounded up] */
+    float rec[HLAT_BLOCK_MAX];    /* [len]                */
+} hlat_block_result;
+
+/* Best scale code and points of one full block (len == B) for the scale
+ * codes [q0, q0 + nq), nq <= HLAT_SCALE_TRIES, by SIMD over (scale, group)
+ * lanes; groups with no valid cell corner are settled by `fallback`.
+ * Returns 0 where this CPU or the setting has no SIMD path. */
+typedef float (*hlat_group_fn)(const hlat_enc_ctx *c, const float *w, uint32_t k, float s, uint32_t *t,
+                               float *rec);
+int hlat_block_search_simd(const hlat_enc_ctx *c, const float *w, uint32_t q0, uint32_t nq, hlat_group_fn fallback,
+                           hlat_block_result *out);
+
+/* Settles the data-dependent fields of p (scale ladder, compander, dead
+ * zone; K, m, sbits, block and g must be set), quantises the tensor into
+ * payload (hlat_payload_len bytes, zeroed) and fills the error statistics. */
+hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *payload,
+                        hc_encoded *stats, hc_error *err);
+
+/* ---- settings ---------------------------------------------------------- */
+/* The codec's settings from about 2.5 to 8 bits per weight, in increasing
+ * rate, for rate allocation; returns how many exist (fills at most max). */
+size_t hc_hlat_ladder(hc_opts *out, size_t max);
+/* Bits per weight of setting o on a tensor of n weights (params included). */
+double hc_hlat_bpw(const hc_opts *o, uint64_t n);
+
+#endif

@@ -1,0 +1,387 @@
+/* hlat_kernels.c — decoding and the fused matrix-vector product for hlat:
+ * a plain-C reference and AVX2 / AVX-512 versions chosen at run time.
+ *
+ * The SIMD kernels work on runs of whole groups in tiles of TILE_GROUPS: the
+ * group indices and per-group block scales of a tile are unpacked by scalar
+ * code into small arrays (cache resident), then each vector of lanes takes
+ * its group's index and scale by a permute, winds (one 32-bit multiply),
+ * centres, compands and scales — and either stores (decode) or multiplies
+ * into an accumulator with x (matvec), so weights never exist in memory in
+ * float form during a product. Lanes follow hlat_recon operation by
+ * operation, so every kernel decodes bit-identically. Group sizes that do
+ * not divide the vector width (K = 3, 5, 6, 7) use the reference. */
+#include "hlat.h"
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+#define TILE_GROUPS 64
+
+static inline uint64_t load_le64(const uint8_t *p) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+#else
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+#endif
+}
+
+static inline uint32_t group_index(const hlat_decoder *d, uint64_t g) {
+    uint64_t pos = g * d->p.m;
+    if (g < d->fast_groups) {
+        uint64_t v = load_le64(d->idx + (pos >> 3)) >> (pos & 7);
+        return (uint32_t)(v & ((2ull << (d->p.m - 1)) - 1));
+    }
+    return (uint32_t)hlat_get_bits(d->idx, d->idx_len, pos, d->p.m);
+}
+
+static inline float block_scale(const hlat_decoder *d, uint64_t b) {
+    uint64_t pos = b * d->p.sbits;
+    uint32_t code;
+    if (b < d->fast_blocks) {
+        const uint8_t *s = d->scales + (pos >> 3);
+        code = ((uint32_t)(s[0] | (s[1] << 8)) >> (pos & 7)) & ((1u << d->p.sbits) - 1);
+    } else {
+        code = (uint32_t)hlat_get_bits(d->scales, d->scales_len, pos, d->p.sbits);
+    }
+    return d->scale_tab[code];
+}
+
+/* Unpacks groups [g0, g0 + cnt) into indices tt[] and block scales ss[]. */
+static inline void unpack_tile(const hlat_decoder *d, uint64_t g0, uint32_t cnt, uint32_t *tt, float *ss) {
+    const uint64_t per_block = d->p.block / d->p.K;
+    uint64_t b = g0 / per_block, r = g0 % per_block;
+    float s = block_scale(d, b);
+    for (uint32_t j = 0; j < cnt; j++) {
+        tt[j] = group_index(d, g0 + j);
+        ss[j] = s;
+        if (++r == per_block && j + 1 < cnt) {
+            r = 0;
+            s = block_scale(d, ++b);
+        }
+    }
+}
+
+/* ===================================================================== */
+/* Reference                                                              */
+/* ===================================================================== */
+
+void hlat_decode_ref(const hc_decoder *base, uint64_t start, uint64_t count, float *out) {
+    const hlat_decoder *d = (const hlat_decoder *)base;
+    const hlat_params *p = &d->p;
+    uint64_t i = start, end = start + count;
+    while (i < end) {
+        uint64_t g = i / p->K;
+        uint32_t c = (uint32_t)(i % p->K);
+        uint32_t t = group_index(d, g);
+        float s = block_scale(d, i / p->block);
+        for (; c < p->K && i < end; c++, i++)
+            out[i - start] = hlat_recon(t * d->gshift[c], s, p->dead_zone, p->c1, p->c3, p->c5);
+    }
+}
+
+void hlat_matvec_ref(const hc_decoder *base, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
+                     float *y) {
+    float buf[256];
+    for (uint64_t r = row0; r < row1; r++) {
+        double acc = 0;
+        for (uint64_t c0 = 0; c0 < cols; c0 += 256) {
+            uint64_t k = cols - c0 < 256 ? cols - c0 : 256;
+            hlat_decode_ref(base, r * cols + c0, k, buf);
+            for (uint64_t c = 0; c < k; c++) acc += (double)buf[c] * x[c0 + c];
+        }
+        y[r - row0] = (float)acc;
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* ===================================================================== */
+/* AVX2: 8 lanes                                                          */
+/* ===================================================================== */
+
+typedef struct lanes8 {
+    __m256i pat, gmul;        /* lane -> group of the vector; g_i << (32-m) */
+    __m256 c1, c3, c5, dz;
+    int use_dz;
+} lanes8;
+
+__attribute__((target("avx2,fma"))) static inline lanes8 lanes8_init(const hlat_decoder *d) {
+    lanes8 L;
+    int32_t pat[8], gm[8];
+    for (int l = 0; l < 8; l++) {
+        pat[l] = l / (int)d->p.K;
+        gm[l] = (int32_t)d->gshift[l % d->p.K];
+    }
+    L.pat = _mm256_loadu_si256((const __m256i *)pat);
+    L.gmul = _mm256_loadu_si256((const __m256i *)gm);
+    L.c1 = _mm256_set1_ps(d->p.c1);
+    L.c3 = _mm256_set1_ps(d->p.c3);
+    L.c5 = _mm256_set1_ps(d->p.c5);
+    L.dz = _mm256_set1_ps(d->p.dead_zone);
+    L.use_dz = d->p.dead_zone > 0;
+    return L;
+}
+
+/* 8 weights from the groups starting at tt / ss (lane l: group l / K). */
+__attribute__((target("avx2,fma"))) static inline __m256 lanes8_decode(const lanes8 *L, const uint32_t *tt,
+                                                                        const float *ss) {
+    __m256i t = _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)tt), L->pat);
+    __m256 s = _mm256_permutevar8x32_ps(_mm256_loadu_ps(ss), L->pat);
+    __m256i x = _mm256_xor_si256(_mm256_mullo_epi32(t, L->gmul), _mm256_set1_epi32((int)0x80000000u));
+    __m256 z = _mm256_mul_ps(_mm256_cvtepi32_ps(x), _mm256_set1_ps(0x1p-31f));
+    if (L->use_dz) {
+        __m256 sign = _mm256_set1_ps(-0.0f);
+        __m256 a = _mm256_andnot_ps(sign, z);
+        __m256 cut = _mm256_min_ps(a, L->dz);
+        z = _mm256_sub_ps(z, _mm256_or_ps(cut, _mm256_and_ps(sign, z)));
+    }
+    __m256 z2 = _mm256_mul_ps(z, z);
+    __m256 p = _mm256_fmadd_ps(z2, _mm256_fmadd_ps(z2, L->c5, L->c3), L->c1);
+    return _mm256_mul_ps(s, _mm256_mul_ps(z, p));
+}
+
+/* Decodes whole groups [g0, g0 + ng) to out (ng K floats). */
+__attribute__((target("avx2,fma"))) static void groups_decode_avx2(const hlat_decoder *d, uint64_t g0, uint64_t ng,
+                                                                    float *out) {
+    const uint32_t K = d->p.K;
+    lanes8 L = lanes8_init(d);
+    uint32_t tt[TILE_GROUPS + 8];
+    float ss[TILE_GROUPS + 8];
+    while (ng > 0) {
+        uint32_t cnt = ng < TILE_GROUPS ? (uint32_t)ng : TILE_GROUPS;
+        unpack_tile(d, g0, cnt, tt, ss);
+        uint32_t nw = cnt * K, j = 0;
+        for (; j + 8 <= nw; j += 8) _mm256_storeu_ps(out + j, lanes8_decode(&L, tt + j / K, ss + j / K));
+        if (j < nw) {
+            float tmp[8];
+            _mm256_storeu_ps(tmp, lanes8_decode(&L, tt + j / K, ss + j / K));
+            memcpy(out + j, tmp, sizeof(float) * (nw - j));
+        }
+        out += nw;
+        g0 += cnt;
+        ng -= cnt;
+    }
+}
+
+/* sum of decoded groups [g0, g0 + ng) times x[0 .. ng K) */
+__attribute__((target("avx2,fma"))) static float groups_dot_avx2(const hlat_decoder *d, uint64_t g0, uint64_t ng,
+                                                                   const float *x) {
+    const uint32_t K = d->p.K;
+    lanes8 L = lanes8_init(d);
+    uint32_t tt[TILE_GROUPS + 8];
+    float ss[TILE_GROUPS + 8];
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    float tail = 0;
+    while (ng > 0) {
+        uint32_t cnt = ng < TILE_GROUPS ? (uint32_t)ng : TILE_GROUPS;
+        unpack_tile(d, g0, cnt, tt, ss);
+        uint32_t nw = cnt * K, j = 0;
+        for (; j + 16 <= nw; j += 16) {
+            acc0 = _mm256_fmadd_ps(lanes8_decode(&L, tt + j / K, ss + j / K), _mm256_loadu_ps(x + j), acc0);
+            acc1 = _mm256_fmadd_ps(lanes8_decode(&L, tt + (j + 8) / K, ss + (j + 8) / K), _mm256_loadu_ps(x + j + 8),
+                                   acc1);
+        }
+        for (; j < nw; j += 8) {
+            float w8[8];
+            _mm256_storeu_ps(w8, lanes8_decode(&L, tt + j / K, ss + j / K));
+            for (uint32_t l = 0; l < 8 && j + l < nw; l++) tail += w8[l] * x[j + l];
+        }
+        x += nw;
+        g0 += cnt;
+        ng -= cnt;
+    }
+    acc0 = _mm256_add_ps(acc0, acc1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc0), _mm256_extractf128_ps(acc0, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h) + tail;
+}
+
+/* ===================================================================== */
+/* AVX-512: 16 lanes                                                      */
+/* ===================================================================== */
+
+typedef struct lanes16 {
+    __m512i pat, gmul;
+    __m512 c1, c3, c5, dz;
+    int use_dz;
+} lanes16;
+
+__attribute__((target("avx512f"))) static inline lanes16 lanes16_init(const hlat_decoder *d) {
+    lanes16 L;
+    int32_t pat[16], gm[16];
+    for (int l = 0; l < 16; l++) {
+        pat[l] = l / (int)d->p.K;
+        gm[l] = (int32_t)d->gshift[l % d->p.K];
+    }
+    L.pat = _mm512_loadu_si512(pat);
+    L.gmul = _mm512_loadu_si512(gm);
+    L.c1 = _mm512_set1_ps(d->p.c1);
+    L.c3 = _mm512_set1_ps(d->p.c3);
+    L.c5 = _mm512_set1_ps(d->p.c5);
+    L.dz = _mm512_set1_ps(d->p.dead_zone);
+    L.use_dz = d->p.dead_zone > 0;
+    return L;
+}
+
+__attribute__((target("avx512f"))) static inline __m512 lanes16_decode(const lanes16 *L, const uint32_t *tt,
+                                                                        const float *ss) {
+    __m512i t = _mm512_permutexvar_epi32(L->pat, _mm512_loadu_si512(tt));
+    __m512 s = _mm512_permutexvar_ps(L->pat, _mm512_loadu_ps(ss));
+    __m512i x = _mm512_xor_si512(_mm512_mullo_epi32(t, L->gmul), _mm512_set1_epi32((int)0x80000000u));
+    __m512 z = _mm512_mul_ps(_mm512_cvtepi32_ps(x), _mm512_set1_ps(0x1p-31f));
+    if (L->use_dz) {
+        __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+        __m512i zi = _mm512_castps_si512(z);
+        __m512 a = _mm512_castsi512_ps(_mm512_andnot_si512(sign, zi));
+        __m512i cut = _mm512_castps_si512(_mm512_min_ps(a, L->dz));
+        z = _mm512_sub_ps(z, _mm512_castsi512_ps(_mm512_or_si512(cut, _mm512_and_si512(sign, zi))));
+    }
+    __m512 z2 = _mm512_mul_ps(z, z);
+    __m512 p = _mm512_fmadd_ps(z2, _mm512_fmadd_ps(z2, L->c5, L->c3), L->c1);
+    return _mm512_mul_ps(s, _mm512_mul_ps(z, p));
+}
+
+__attribute__((target("avx512f"))) static void groups_decode_avx512(const hlat_decoder *d, uint64_t g0,
+                                                                     uint64_t ng, float *out) {
+    const uint32_t K = d->p.K;
+    lanes16 L = lanes16_init(d);
+    uint32_t tt[TILE_GROUPS + 16];
+    float ss[TILE_GROUPS + 16];
+    while (ng > 0) {
+        uint32_t cnt = ng < TILE_GROUPS ? (uint32_t)ng : TILE_GROUPS;
+        unpack_tile(d, g0, cnt, tt, ss);
+        uint32_t nw = cnt * K, j = 0;
+        for (; j + 16 <= nw; j += 16) _mm512_storeu_ps(out + j, lanes16_decode(&L, tt + j / K, ss + j / K));
+        if (j < nw) {
+            __mmask16 m = (__mmask16)((1u << (nw - j)) - 1);
+            _mm512_mask_storeu_ps(out + j, m, lanes16_decode(&L, tt + j / K, ss + j / K));
+        }
+        out += nw;
+        g0 += cnt;
+        ng -= cnt;
+    }
+}
+
+__attribute__((target("avx512f"))) static float groups_dot_avx512(const hlat_decoder *d, uint64_t g0, uint64_t ng,
+                                                                   const float *x) {
+    const uint32_t K = d->p.K;
+    lanes16 L = lanes16_init(d);
+    uint32_t tt[TILE_GROUPS + 16];
+    float ss[TILE_GROUPS + 16];
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    while (ng > 0) {
+        uint32_t cnt = ng < TILE_GROUPS ? (uint32_t)ng : TILE_GROUPS;
+        unpack_tile(d, g0, cnt, tt, ss);
+        uint32_t nw = cnt * K, j = 0;
+        for (; j + 32 <= nw; j += 32) {
+            acc0 = _mm512_fmadd_ps(lanes16_decode(&L, tt + j / K, ss + j / K), _mm512_loadu_ps(x + j), acc0);
+            acc1 = _mm512_fmadd_ps(lanes16_decode(&L, tt + (j + 16) / K, ss + (j + 16) / K),
+                                   _mm512_loadu_ps(x + j + 16), acc1);
+        }
+        for (; j < nw; j += 16) {
+            __mmask16 m = (__mmask16)(nw - j >= 16 ? 0xFFFFu : (1u << (nw - j)) - 1);
+            acc0 = _mm512_mask3_fmadd_ps(lanes16_decode(&L, tt + j / K, ss + j / K),
+                                         _mm512_maskz_loadu_ps(m, x + j), acc0, m);
+        }
+        x += nw;
+        g0 += cnt;
+        ng -= cnt;
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+#endif
+
+/* ===================================================================== */
+/* Range drivers: partial groups at the ends by the reference             */
+/* ===================================================================== */
+
+typedef void (*groups_decode_fn)(const hlat_decoder *, uint64_t, uint64_t, float *);
+typedef float (*groups_dot_fn)(const hlat_decoder *, uint64_t, uint64_t, const float *);
+
+static inline void decode_range(const hlat_decoder *d, uint64_t start, uint64_t count, float *out,
+                                groups_decode_fn groups) {
+    const uint32_t K = d->p.K;
+    uint64_t head = (K - start % K) % K;
+    if (head > count) head = count;
+    if (head) hlat_decode_ref(&d->base, start, head, out);
+    start += head;
+    out += head;
+    count -= head;
+    uint64_t ng = count / K;
+    if (ng) groups(d, start / K, ng, out);
+    if (count % K) hlat_decode_ref(&d->base, start + ng * K, count % K, out + ng * K);
+}
+
+static inline float dot_range(const hlat_decoder *d, uint64_t start, uint64_t count, const float *x,
+                              groups_dot_fn groups) {
+    const uint32_t K = d->p.K;
+    float buf[HLAT_KMAX], acc = 0;
+    uint64_t head = (K - start % K) % K;
+    if (head > count) head = count;
+    if (head) {
+        hlat_decode_ref(&d->base, start, head, buf);
+        for (uint64_t i = 0; i < head; i++) acc += buf[i] * x[i];
+    }
+    start += head;
+    x += head;
+    count -= head;
+    uint64_t ng = count / K;
+    if (ng) acc += groups(d, start / K, ng, x);
+    uint64_t rest = count % K;
+    if (rest) {
+        hlat_decode_ref(&d->base, start + ng * K, rest, buf);
+        for (uint64_t i = 0; i < rest; i++) acc += buf[i] * x[ng * K + i];
+    }
+    return acc;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+static void hlat_decode_avx2(const hc_decoder *b, uint64_t start, uint64_t count, float *out) {
+    decode_range((const hlat_decoder *)b, start, count, out, groups_decode_avx2);
+}
+static void hlat_matvec_avx2(const hc_decoder *b, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
+                             float *y) {
+    for (uint64_t r = row0; r < row1; r++)
+        y[r - row0] = dot_range((const hlat_decoder *)b, r * cols, cols, x, groups_dot_avx2);
+}
+static void hlat_decode_avx512(const hc_decoder *b, uint64_t start, uint64_t count, float *out) {
+    decode_range((const hlat_decoder *)b, start, count, out, groups_decode_avx512);
+}
+static void hlat_matvec_avx512(const hc_decoder *b, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
+                               float *y) {
+    for (uint64_t r = row0; r < row1; r++)
+        y[r - row0] = dot_range((const hlat_decoder *)b, r * cols, cols, x, groups_dot_avx512);
+}
+#endif
+
+const char *hlat_select_kernels(hlat_decoder *d, const char *force) {
+    d->base.decode = hlat_decode_ref;
+    d->base.matvec = hlat_matvec_ref;
+    const char *name = "ref";
+#if defined(__x86_64__) || defined(__i386__)
+    int k_ok = d->p.K == 1 || d->p.K == 2 || d->p.K == 4 || d->p.K == 8;
+    int want_ref = force && strcmp(force, "ref") == 0;
+    int want_avx2 = force && strcmp(force, "avx2") == 0;
+    __builtin_cpu_init();
+    int has512 = __builtin_cpu_supports("avx512f");
+    int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (k_ok && !want_ref && has512 && !want_avx2) {
+        d->base.decode = hlat_decode_avx512;
+        d->base.matvec = hlat_matvec_avx512;
+        name = "avx512";
+    } else if (k_ok && !want_ref && has2) {
+        d->base.decode = hlat_decode_avx2;
+        d->base.matvec = hlat_matvec_avx2;
+        name = "avx2";
+    }
+#else
+    (void)force;
+#endif
+    return name;
+}

@@ -1,0 +1,240 @@
+/* test_paper_simd.c — the paper codec's fused decode-and-multiply kernels
+ * (src/codec/paper_simd.c): every level this CPU runs gives the row sums of
+ * decode-then-multiply and of the plain-C reference, on odd shapes, index
+ * widths from 1 to 22 bits, row ranges anywhere in the tensor, and damaged
+ * payloads; and the dispatch picks a level the CPU has. */
+#include "test.h"
+#include "../src/codec/paper.h"
+#include <math.h>
+#include <string.h>
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static const hc_paper_simd all_levels[] = {HC_PAPER_SIMD_REF, HC_PAPER_SIMD_AVX2, HC_PAPER_SIMD_AVX512};
+#define N_LEVELS (sizeof all_levels / sizeof all_levels[0])
+
+/* Student-t (3 d.o.f.) weights around `mean`: a dense core and far outliers,
+ * so small L puts pairs in every band. */
+static float *gen_heavy(uint64_t n, double scale, double mean, uint64_t seed) {
+    hc_rng r = {seed};
+    float *w = malloc(n ? n * sizeof *w : 1);
+    for (uint64_t i = 0; i < n; i++) {
+        double c = 0;
+        for (int k = 0; k < 3; k++) {
+            double g = hc_rng_normal(&r);
+            c += g * g;
+        }
+        w[i] = (float)(mean + scale * hc_rng_normal(&r) / sqrt(c / 3));
+    }
+    return w;
+}
+
+static float *gen_x(uint64_t n, uint64_t seed) {
+    hc_rng r = {seed};
+    float *x = malloc(n ? n * sizeof *x : 1);
+    for (uint64_t i = 0; i < n; i++) x[i] = (float)(hc_rng_normal(&r) * (0.5 + hc_rng_uniform(&r)));
+    return x;
+}
+
+/* The row ranges tried on a tensor of `rows` rows: all, from 1, the middle,
+ * one row at the end, and one reaching past the end (those rows give 0). */
+static int row_ranges(uint64_t rows, uint64_t out[5][2]) {
+    int k = 0;
+    out[k][0] = 0, out[k++][1] = rows;
+    if (rows > 1) out[k][0] = 1, out[k++][1] = rows;
+    if (rows > 4) out[k][0] = rows / 3, out[k++][1] = rows - rows / 4;
+    out[k][0] = rows - 1, out[k++][1] = rows;
+    out[k][0] = rows > 2 ? rows - 2 : 0, out[k++][1] = rows + 3;
+    return k;
+}
+
+/* Row sums of every level against decode-then-multiply (double) and against
+ * hc_paper_matvec_ref: |y - ref| <= 1e-5 * sum_c |W[r,c] x[c]| per row.
+ * Returns 0 and fills msg on the first mismatch. */
+static int check_levels(hc_decoder *d, const float *full, uint64_t rows, uint64_t cols, const float *x, char *msg,
+                        size_t msgsz) {
+    uint64_t ranges[5][2];
+    int nr = row_ranges(rows, ranges);
+    float *y_ref = malloc((rows + 3) * sizeof *y_ref), *y = malloc((rows + 3) * sizeof *y);
+    int ok = 1;
+    for (int ri = 0; ri < nr && ok; ri++) {
+        const uint64_t r0 = ranges[ri][0], r1 = ranges[ri][1];
+        hc_paper_matvec_ref(d, cols, r0, r1, x, y_ref);
+        for (size_t li = 0; li < N_LEVELS && ok; li++) {
+            hc_paper_matvec_fn fn = hc_paper_matvec_for(all_levels[li]);
+            if (!fn) continue;
+            fn(d, cols, r0, r1, x, y);
+            for (uint64_t r = r0; r < r1 && ok; r++) {
+                double exact = 0, mag = 0;
+                if (r < rows)
+                    for (uint64_t c = 0; c < cols; c++) {
+                        double p = (double)full[r * cols + c] * x[c];
+                        exact += p;
+                        mag += fabs(p);
+                    }
+                const double tol = 1e-5 * mag + 1e-30;
+                const double got = y[r - r0];
+                if (!(fabs(got - exact) <= tol) || !(fabs(got - y_ref[r - r0]) <= tol)) {
+                    snprintf(msg, msgsz, "%s %llux%llu rows [%llu,%llu) row %llu: %.9g, decode+dot %.9g, ref %.9g",
+                             hc_paper_simd_name(all_levels[li]), (unsigned long long)rows, (unsigned long long)cols,
+                             (unsigned long long)r0, (unsigned long long)r1, (unsigned long long)r, got, exact,
+                             (double)y_ref[r - r0]);
+                    ok = 0;
+                }
+            }
+        }
+    }
+    free(y_ref);
+    free(y);
+    return ok;
+}
+
+/* ---- dispatch ------------------------------------------------------------- */
+
+TEST(paper_simd_dispatch) {
+    CHECK(hc_paper_simd_supported(HC_PAPER_SIMD_REF));
+    CHECK(hc_paper_matvec_for(HC_PAPER_SIMD_REF) == hc_paper_matvec_ref);
+    for (size_t li = 0; li < N_LEVELS; li++) {
+        int has = hc_paper_simd_supported(all_levels[li]);
+        CHECKF((hc_paper_matvec_for(all_levels[li]) != NULL) == has, "level %s", hc_paper_simd_name(all_levels[li]));
+    }
+    hc_paper_simd sel = hc_paper_simd_selected();
+    CHECK(hc_paper_simd_supported(sel));
+    CHECK(hc_paper_simd_selected() == sel); /* decided once */
+    hc_paper_simd best = HC_PAPER_SIMD_REF;
+    for (size_t li = 0; li < N_LEVELS; li++)
+        if (hc_paper_simd_supported(all_levels[li])) best = all_levels[li];
+    /* HYPERC_SIMD only lowers the level */
+    const char *force = getenv("HYPERC_SIMD");
+    hc_paper_simd expect = best;
+    if (force && strcmp(force, "ref") == 0) expect = HC_PAPER_SIMD_REF;
+    if (force && strcmp(force, "avx2") == 0 && best > HC_PAPER_SIMD_AVX2) expect = HC_PAPER_SIMD_AVX2;
+    CHECKF(sel == expect, "selected %s, expected %s", hc_paper_simd_name(sel), hc_paper_simd_name(expect));
+
+    /* a paper decoder uses the selected level */
+    float w[64];
+    for (int i = 0; i < 64; i++) w[i] = (float)(0.01 * ((i * 37) % 23) - 0.1);
+    hc_encoded e;
+    hc_error err = {0};
+    CHECK_OK(hc_paper_encode_fixed(w, 64, 0.3, 64, 1, &e, &err), &err);
+    hc_decoder *d;
+    CHECK_OK(hc_decoder_open(e.codec, e.params, e.params_len, e.payload, e.payload_len, 64, HC_F32, &d, &err), &err);
+    CHECK(d->matvec == hc_paper_matvec_select());
+    hc_decoder_free(d);
+    hc_encoded_free(&e);
+    if (!hc_paper_simd_supported(HC_PAPER_SIMD_AVX512)) hc_test_skip("no AVX-512 on this CPU");
+}
+
+/* ---- agreement on odd shapes and index widths ----------------------------- */
+
+typedef struct simd_case {
+    uint32_t n, C;   /* codebook size, bands asked for          */
+    double L, scale; /* square side, spread of the weights      */
+    uint32_t u;      /* the index width this gives (checked)    */
+} simd_case;
+
+TEST(paper_simd_matches_reference) {
+    /* u from 1 to 22; L well above the spread gives C = 0, small L all bands */
+    const simd_case cases[] = {
+        {1, 1, 1e3, 0.05, 1},        {7, 1, 1e3, 0.05, 3},        {49, 1, 1e3, 0.05, 6},
+        {1600, 3, 0.1, 0.03, 13},    {6400, 4, 0.1, 0.03, 15},    {380000, 10, 0.02, 0.03, 22},
+    };
+    const uint64_t shapes[][2] = {{1, 1}, {1, 3}, {7, 13}, {33, 65}, {100, 257}, {64, 4096}, {3, 4097}, {2, 8193}};
+    char msg[512];
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const simd_case *k = &cases[ci];
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+            const uint64_t rows = shapes[si][0], cols = shapes[si][1], N = rows * cols;
+            if (k->u == 22 && N > 70000) continue; /* the 32 MB table: small shapes suffice */
+            float *w = gen_heavy(N, k->scale, 0.002 * (double)ci, 100 * ci + si);
+            float *x = gen_x(cols, 7 + si);
+            hc_encoded e;
+            hc_error err = {0};
+            CHECK_OK(hc_paper_encode_fixed(w, N, k->L, k->n, k->C, &e, &err), &err);
+            hc_decoder *d;
+            CHECK_OK(hc_decoder_open(e.codec, e.params, e.params_len, e.payload, e.payload_len, N, HC_F32, &d, &err),
+                     &err);
+            const hc_paper_decoder *pd = (const hc_paper_decoder *)d;
+            /* the tiny shapes have too few pairs to reach the outer bands */
+            if (N >= 1000)
+                CHECKF(pd->u == k->u, "n=%u C=%u %llux%llu: u=%u, expected %u (bands %u)", k->n, k->C,
+                       (unsigned long long)rows, (unsigned long long)cols, pd->u, k->u, pd->p.bands);
+            float *full = malloc(N * sizeof *full);
+            hc_decode_all(d, full);
+            int ok = check_levels(d, full, rows, cols, x, msg, sizeof msg);
+            free(full);
+            hc_decoder_free(d);
+            hc_encoded_free(&e);
+            free(w);
+            free(x);
+            CHECKF(ok, "n=%u C=%u: %s", k->n, k->C, msg);
+        }
+    }
+}
+
+/* The same tensor read with many widths: every row start bit offset and
+ * parity, and rows shorter than one vector group. */
+TEST(paper_simd_every_row_alignment) {
+    const uint64_t N = 24 * 1024;
+    float *w = gen_heavy(N, 0.03, -0.01, 77);
+    hc_encoded e;
+    hc_error err = {0};
+    CHECK_OK(hc_paper_encode_fixed(w, N, 0.1, 1600, 3, &e, &err), &err);
+    hc_decoder *d;
+    CHECK_OK(hc_decoder_open(e.codec, e.params, e.params_len, e.payload, e.payload_len, N, HC_F32, &d, &err), &err);
+    float *full = malloc(N * sizeof *full);
+    hc_decode_all(d, full);
+    char msg[512];
+    int ok = 1;
+    for (uint64_t cols = 1; cols <= 70 && ok; cols++) {
+        float *x = gen_x(cols, cols);
+        ok = check_levels(d, full, N / cols, cols, x, msg, sizeof msg);
+        free(x);
+    }
+    free(full);
+    hc_decoder_free(d);
+    hc_encoded_free(&e);
+    free(w);
+    CHECKF(ok, "%s", msg);
+}
+
+/* ---- damaged payloads ------------------------------------------------------ */
+
+/* Random bytes where indices should be: every level reads only the payload
+ * (exact-size allocation, so ASan sees any over-read) and the table, and
+ * agrees with the reference, NaN rows included. */
+TEST(paper_simd_random_payload) {
+    const uint64_t rows = 9, cols = 301, N = rows * cols;
+    float *w = gen_heavy(N, 0.03, 0, 5);
+    hc_encoded e;
+    hc_error err = {0};
+    CHECK_OK(hc_paper_encode_fixed(w, N, 0.1, 1600, 3, &e, &err), &err);
+    free(w);
+    hc_rng r = {99};
+    float *x = gen_x(cols, 3), *y_ref = malloc(rows * sizeof(float)), *y = malloc(rows * sizeof(float));
+    for (int trial = 0; trial < 4; trial++) {
+        uint8_t *pay = malloc(e.payload_len);
+        for (uint64_t i = 0; i < e.payload_len; i++) pay[i] = (uint8_t)hc_rng_next(&r);
+        /* trial 0: only valid indices (all zero bits decode to P_0) */
+        if (trial == 0) memset(pay, 0, e.payload_len);
+        hc_decoder *d;
+        CHECK_OK(hc_decoder_open(e.codec, e.params, e.params_len, pay, e.payload_len, N, HC_F32, &d, &err), &err);
+        hc_paper_matvec_ref(d, cols, 0, rows, x, y_ref);
+        for (size_t li = 0; li < N_LEVELS; li++) {
+            hc_paper_matvec_fn fn = hc_paper_matvec_for(all_levels[li]);
+            if (!fn) continue;
+            fn(d, cols, 0, rows, x, y);
+            for (uint64_t rr = 0; rr < rows; rr++) {
+                int same = isnan(y[rr]) ? isnan(y_ref[rr]) : fabsf(y[rr] - y_ref[rr]) <= 1e-4f * (1 + fabsf(y_ref[rr]));
+                CHECKF(same, "trial %d %s row %llu: %g vs ref %g", trial, hc_paper_simd_name(all_levels[li]),
+                       (unsigned long long)rr, y[rr], y_ref[rr]);
+            }
+        }
+        hc_decoder_free(d);
+        free(pay);
+    }
+    free(x);
+    free(y_ref);
+    free(y);
+    hc_encoded_free(&e);
+}
