@@ -57,6 +57,7 @@ demo: $(BUILD)/hyperc
 
 bench: $(BUILD)/hyperc $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 	@for b in $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC)); do echo "== $$b"; HYPERC_SHARED=$(SHARED) $$b || exit 1; done
+	@echo "== bench/quality.sh"; HYPERC_SHARED=$(SHARED) bench/quality.sh $(BUILD)
 
 rd: $(BUILD)/hyperc
 	@mkdir -p out

@@ -134,10 +134,14 @@ typedef struct simd_case {
 } simd_case;
 
 TEST(paper_simd_matches_reference) {
-    /* u from 1 to 22; L well above the spread gives C = 0, small L all bands */
+    /* u from 1 to 22; L well above the spread gives C = 0, small L all bands;
+     * C = 20 and C = 10 exceed what one register of band factors holds */
     const simd_case cases[] = {
         {1, 1, 1e3, 0.05, 1},        {7, 1, 1e3, 0.05, 3},        {49, 1, 1e3, 0.05, 6},
-        {1600, 3, 0.1, 0.03, 13},    {6400, 4, 0.1, 0.03, 15},    {380000, 10, 0.02, 0.03, 22},
+        {1600, 3, 0.1, 0.03, 13},    {6400, 4, 0.1, 0.03, 15},    {2000, 20, 0.05, 0.03, 16},
+        {380000, 10, 0.02, 0.03, 22},
+        /* n + 1 = 41 and m = 41: divisors whose float reciprocal rounds low */
+        {40, 3, 0.1, 0.03, 8},       {1681, 2, 0.1, 0.03, 13},
     };
     const uint64_t shapes[][2] = {{1, 1}, {1, 3}, {7, 13}, {33, 65}, {100, 257}, {64, 4096}, {3, 4097}, {2, 8193}};
     char msg[512];
@@ -145,7 +149,7 @@ TEST(paper_simd_matches_reference) {
         const simd_case *k = &cases[ci];
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
             const uint64_t rows = shapes[si][0], cols = shapes[si][1], N = rows * cols;
-            if (k->u == 22 && N > 70000) continue; /* the 32 MB table: small shapes suffice */
+            if (k->u == 22 && si != 2 && si != 4 && si != 6) continue; /* 32 MB tables: a few shapes */
             float *w = gen_heavy(N, k->scale, 0.002 * (double)ci, 100 * ci + si);
             float *x = gen_x(cols, 7 + si);
             hc_encoded e;

@@ -63,7 +63,7 @@ typedef struct hlat_lattice {
 /* Builds the reduced basis of {J in Z^K : J = t g mod 2^m}. */
 void hlat_lattice_init(hlat_lattice *L, uint32_t K, uint32_t m, const uint32_t *g);
 /* Picks a generator for (K, m) by a seeded search (figure of merit: the
- * shortest vector of the lattice relative to the densest possible). */
+ * shortest row of the LLL-reduced basis, i.e. the packing radius). */
 void hlat_generator_search(uint32_t K, uint32_t m, uint32_t tries, uint32_t *g);
 /* Nearest-plane (Babai) lattice point to a real target J* (J units). */
 void hlat_lattice_babai(const hlat_lattice *L, const double *target, int64_t *point);
@@ -114,28 +114,33 @@ const char *hlat_select_kernels(hlat_decoder *d, const char *force);
 
 /* ---- encoder search (hlat_search.c, hlat_search_simd.c) ---------------- */
 #define HLAT_ZINV_N 1024      /* inverse compander table resolution */
-#define HLAT_SCALE_TRIES 12   /* scale codes tried per block (at most) */
+#define HLAT_ISA_REF 0
+#define HLAT_ISA_AVX2 1
+#define HLAT_ISA_AVX512 2
+#define HLAT_SCALE_TRIES 10   /* scale codes tried per block (at most) */
 
 typedef struct hlat_enc_ctx {
     const hlat_params *p;
     uint32_t K, m, B, ncodes;
     int64_t n;                                   /* 2^m                          */
     hlat_lattice L;
-    int64_t box[1u << HLAT_KMAX][HLAT_KMAX];     /* [2^K][K] cell corner offsets */
     float scale_tab[1u << HLAT_SBITS_MAX];       /* [2^sbits]                    */
     float c1, c3, c5, dz;
     double vmax;                                 /* compander output at |z| = 1  */
+    float scale_in;                              /* HLAT_ZINV_N / vmax           */
     float zinv[HLAT_ZINV_N + 2];                 /* |v| = k vmax / N -> |z| - dz  */
-    /* single precision copies for the SIMD search (m <= 30) */
-    int simd_ok;
     float inv_u[HLAT_KMAX][HLAT_KMAX];           /* [K][K] u = J / n -> coefficient */
-    int32_t basis32[HLAT_KMAX][HLAT_KMAX];       /* [K][K]                        */
-    int32_t box32[1u << HLAT_KMAX][HLAT_KMAX];   /* [2^K][K]                      */
+    int32_t basis32[HLAT_KMAX][HLAT_KMAX];       /* [K][K] (SIMD: m <= 30)        */
+    float zunit;                                 /* 2^(1-m): z per unit of J      */
+    int64_t box[1u << HLAT_KMAX][HLAT_KMAX];     /* [2^K][K] cell corner offsets  */
+    int32_t box32[1u << HLAT_KMAX][HLAT_KMAX];   /* [2^K][K] (SIMD: m <= 30)      */
+    float zbox[1u << HLAT_KMAX][HLAT_KMAX];      /* [2^K][K] offsets in z units   */
     /* lane buffers of the SIMD search: lanes = (scale try, group) pairs */
+    int simd_ok, isa;                            /* isa: HLAT_ISA_*               */
     uint32_t lanes_max;
     float *lane_w;                               /* [K][lanes_max] weights        */
     float *lane_s, *lane_inv_s, *lane_err;       /* [lanes_max]                   */
-    int32_t *lane_p0, *lane_mask;                /* [lanes_max]                   */
+    int32_t *lane_t;                             /* [lanes_max] best index        */
 } hlat_enc_ctx;
 
 typedef struct hlat_block_result {

@@ -135,35 +135,6 @@ void hlat_lattice_babai(const hlat_lattice *L, const double *target, int64_t *po
     }
 }
 
-/* Squared length of the shortest vector among the combinations of the
- * reduced basis with coefficients in {-1, 0, 1} (exact for K <= 3 after LLL,
- * a close upper bound above). */
-static long double short_vector2(const hlat_lattice *L) {
-    uint32_t K = L->K;
-    int c[HLAT_KMAX];
-    for (uint32_t i = 0; i < K; i++) c[i] = -1;
-    long double best = -1;
-    for (;;) {
-        int nz = 0;
-        for (uint32_t i = 0; i < K; i++) nz |= c[i];
-        if (nz) {
-            int64_t v[HLAT_KMAX];
-            for (uint32_t d = 0; d < K; d++) {
-                int64_t s = 0;
-                for (uint32_t i = 0; i < K; i++) s += c[i] * L->basis[i][d];
-                v[d] = s;
-            }
-            long double l2 = dot_ll(v, v, K);
-            if (best < 0 || l2 < best) best = l2;
-        }
-        uint32_t i = 0;
-        while (i < K && c[i] == 1) c[i++] = -1;
-        if (i == K) break;
-        c[i]++;
-    }
-    return best;
-}
-
 void hlat_generator_search(uint32_t K, uint32_t m, uint32_t tries, uint32_t *g) {
     uint64_t state = 0x9E3779B97F4A7C15ull ^ ((uint64_t)K << 40) ^ ((uint64_t)m << 32);
     uint64_t mask = (m >= 32) ? 0xFFFFFFFFull : ((1ull << m) - 1);
@@ -182,7 +153,11 @@ void hlat_generator_search(uint32_t K, uint32_t m, uint32_t tries, uint32_t *g) 
         }
         hlat_lattice L;
         hlat_lattice_init(&L, K, m, cand);
-        long double l2 = short_vector2(&L);
+        long double l2 = -1; /* the shortest of the LLL-reduced rows */
+        for (uint32_t i = 0; i < K; i++) {
+            long double r2 = dot_ll(L.basis[i], L.basis[i], K);
+            if (l2 < 0 || r2 < l2) l2 = r2;
+        }
         if (l2 > best) {
             best = l2;
             memcpy(g, cand, K * sizeof *g);

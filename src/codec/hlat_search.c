@@ -2,20 +2,25 @@
  * parameters (scale ladder, compander, dead zone) and finds, block by block,
  * the scale code and the lattice points of least squared error.
  *
- * Per block every scale code from 8 steps above the block's absmax code to 3
- * below is tried (a larger scale can put the largest weight on a finer part
- * of the compander; a smaller one clips it), each by a full search. Per group
- * the target is pulled back through the compander into lattice coordinates
- * J* in [0, 2^m)^K, written in the reduced basis (Babai), and the 2^K lattice
- * points of the basis cell around it are decoded exactly and compared in the
- * weight domain. Measured on the shared models this is within 0.03 dB of a
- * 3^K enumeration. */
+ * Per block every scale code from 7 steps (of 1/16 octave) above the block's
+ * absmax code to 2 below is tried (a larger scale can put the largest weight
+ * on a finer part of the compander, a smaller one clips it; which wins is
+ * close to a coin toss, so the choice itself carries information), each by a
+ * full search. Per group the target is pulled back through the compander
+ * into lattice coordinates J* in [0, 2^m)^K, written in the reduced basis
+ * (Babai), and the 2^K lattice points of the basis cell holding it are
+ * compared in the weight domain. Measured on the shared models this is
+ * within 0.03 dB of a 3^K enumeration around the Babai point, and Babai
+ * rounding alone would lose 1 dB (the compander bends the metric).
+ * Full blocks go to hlat_search_simd.c; this file has the scalar search
+ * (partial blocks, m > 30, CPUs without AVX2), which gives the same bits. */
 #include "hlat.h"
 #include "../common/util.h"
 #include <stdlib.h>
 
-#define SCALE_UP 8       /* scale codes tried above the absmax code        */
-#define SCALE_DOWN 3     /* ... and below                                  */
+#define SCALE_UP 7       /* scale codes tried above the absmax code        */
+#define SCALE_DOWN 2     /* ... and below (10 tries: -0.01 dB against 12) */
+_Static_assert(SCALE_UP + SCALE_DOWN + 1 <= HLAT_SCALE_TRIES, "lane buffers hold HLAT_SCALE_TRIES tries");
 #define STEP_FINE 16     /* scale step, 1/256 octave (1/16 octave)         */
 #define ZERO_SHARE 0.01  /* tensors with >= 1% exact zeros keep them exact */
 #define LOW_ENERGY 0.01  /* blocks below the fine scale range hold <= 1%   */
@@ -30,7 +35,6 @@ static const double density_exps[] = {0.5, 0.65, 0.8};
 #define N_DENSITY (sizeof density_exps / sizeof density_exps[0])
 #define HIST_BINS 256
 #define SAMPLE_BLOCKS 512 /* blocks that judge the compander candidates */
-
 
 /* ===================================================================== */
 /* Compander helpers                                                      */
@@ -52,23 +56,8 @@ static void build_zinv(hlat_enc_ctx *c) {
         }
         c->zinv[k] = (float)(0.5 * (lo + hi));
     }
-}
-
-/* Lattice coordinate target (J units) of a normalised weight v. */
-static inline double target_of(const hlat_enc_ctx *c, double v) {
-    double a = fabs(v) * (HLAT_ZINV_N / c->vmax);
-    double z;
-    if (a >= HLAT_ZINV_N) {
-        z = 1.0 - c->dz;
-    } else {
-        int k = (int)a;
-        double fr = a - k;
-        z = c->zinv[k] + fr * (c->zinv[k + 1] - c->zinv[k]);
-    }
-    if (v == 0) return 0.5 * (double)c->n;
-    z += c->dz;
-    if (v < 0) z = -z;
-    return (z + 1.0) * 0.5 * (double)c->n;
+    c->zinv[HLAT_ZINV_N + 1] = c->zinv[HLAT_ZINV_N];
+    c->scale_in = (float)(HLAT_ZINV_N / c->vmax);
 }
 
 /* Fits the compander to the tensor: histogram of |w| / (block absmax),
@@ -77,18 +66,8 @@ static inline double target_of(const hlat_enc_ctx *c, double v) {
  * z in [0, 1] to |w| / absmax. On the shared models this matches iterating
  * the fit on the searched scales, and gains up to 2 dB over one fixed curve
  * on heavy-tailed tensors. */
-static void fit_compander(const float *w, uint64_t n, uint32_t B, const float *bmax, double density_exp,
-                          double *co) {
-    double hist[HIST_BINS] = {0}, cum[HIST_BINS + 1], tot = 0;
-    for (uint64_t o = 0, b = 0; o < n; o += B, b++) {
-        if (bmax[b] == 0) continue;
-        float inv = 1.0f / bmax[b];
-        uint64_t e = o + B < n ? o + B : n;
-        for (uint64_t i = o; i < e; i++) {
-            int k = (int)(fabsf(w[i]) * inv * HIST_BINS);
-            hist[k < HIST_BINS ? k : HIST_BINS - 1] += 1;
-        }
-    }
+static void fit_compander(const double *hist, double density_exp, double *co) {
+    double cum[HIST_BINS + 1], tot = 0;
     for (int i = 0; i < HIST_BINS; i++) tot += hist[i];
     memcpy(co, comp_default, sizeof comp_default);
     if (tot == 0) return;
@@ -144,7 +123,7 @@ static inline __attribute__((always_inline)) float point_error(const hlat_enc_ct
         float r = hlat_recon(x32, s, c->dz, c->c1, c->c3, c->c5);
         if (c->dz > 0 && w[i] == 0 && r != 0) return INFINITY;
         float d = r - w[i];
-        e += d * d;
+        e = fmaf(d, d, e);
         rec[i] = r;
     }
     return e;
@@ -157,55 +136,90 @@ static inline __attribute__((always_inline)) int in_cube(const int64_t *P, uint3
 }
 
 /* Best codeword for the k (<= K) weights w at scale s: returns the error,
- * sets *t and rec[0..k). */
+ * sets *t and rec[0..k) (exact decodes). The error returned is the single
+ * precision estimate used to compare candidates. This follows the SIMD
+ * lanes of hlat_search_simd.c operation for operation, so every path
+ * encodes alike:
+ *  - target: |w / s| through the inverse compander table, u = (z + 1) / 2;
+ *  - Babai coefficients of u in the reduced basis, rounded down: P0;
+ *  - candidates: the 2^K corners P0 + (0/1 combination of basis rows) of
+ *    the basis cell holding the target, judged by z(P0) + z(offset). */
 static inline __attribute__((always_inline)) float group_search(const hlat_enc_ctx *c, const float *w, uint32_t k,
                                                                 float s, uint32_t *t, float *rec) {
     const uint32_t K = c->K;
-    int zero = 1;
-    for (uint32_t i = 0; i < k; i++) zero &= (w[i] == 0);
-    if (zero) { /* t = n/2 is the lattice point at the centre: exactly 0 */
-        *t = (uint32_t)(c->n / 2);
-        for (uint32_t i = 0; i < k; i++) rec[i] = 0;
-        return 0;
-    }
-    double inv_s = 1.0 / s, J[HLAT_KMAX];
-    for (uint32_t i = 0; i < K; i++) J[i] = i < k ? target_of(c, w[i] * inv_s) : 0.5 * (double)c->n;
-    int64_t P0[HLAT_KMAX], cf[HLAT_KMAX];
-    for (uint32_t j = 0; j < K; j++) {
-        double a = 0;
-        for (uint32_t i = 0; i < K; i++) a += J[i] * c->L.inv[i][j];
-        cf[j] = (int64_t)floor(a);
-    }
+    const float is = 1.0f / s, top = (float)HLAT_ZINV_N - 0x1p-10f;
+    float coef[HLAT_KMAX] = {0}, wv[HLAT_KMAX];
     for (uint32_t d = 0; d < K; d++) {
-        int64_t v = 0;
-        for (uint32_t j = 0; j < K; j++) v += cf[j] * c->L.basis[j][d];
-        P0[d] = v;
+        wv[d] = d < k ? w[d] : 0.0f;
+        float v = wv[d] * is, a = fabsf(v) * c->scale_in;
+        a = a < top ? a : top;
+        int32_t ki = (int32_t)a;
+        float fr = a - (float)ki;
+        float z = fmaf(fr, c->zinv[ki + 1] - c->zinv[ki], c->zinv[ki]) + c->dz;
+        z = v == 0 ? 0.0f : copysignf(z, v);
+        float u = fmaf(z, 0.5f, 0.5f);
+        for (uint32_t j = 0; j < K; j++) coef[j] = fmaf(u, c->inv_u[d][j], coef[j]);
     }
-    float best = INFINITY, r[HLAT_KMAX];
-    for (uint32_t mask = 0; mask < (1u << K); mask++) {
-        int64_t P[HLAT_KMAX];
-        for (uint32_t d = 0; d < K; d++) P[d] = P0[d] + c->box[mask][d];
-        if (!in_cube(P, K, c->n)) continue;
-        float e = point_error(c, P, w, k, s, r);
-        if (e < best) {
+    int64_t P0[HLAT_KMAX] = {0};
+    for (uint32_t j = 0; j < K; j++) {
+        int64_t cf = (int64_t)floorf(coef[j]);
+        for (uint32_t d = 0; d < K; d++) P0[d] += cf * c->L.basis[j][d];
+    }
+    /* the error of a candidate is judged in single precision from z computed
+     * as z(P0) + z(corner offset), as the lanes do; the index found decodes
+     * exactly through hlat_recon */
+    float z0[HLAT_KMAX], s1 = s * c->c1, s3 = s * c->c3, s5 = s * c->c5;
+    for (uint32_t d = 0; d < K; d++) z0[d] = (float)(P0[d] - c->n / 2) * c->zunit;
+    float best = INFINITY;
+    uint32_t bm = 0;
+    for (uint32_t cm = 0; cm < (1u << K); cm++) {
+        int ok = 1;
+        float e = 0;
+        for (uint32_t d = 0; d < K; d++) {
+            int64_t P = P0[d] + c->box[cm][d];
+            ok &= P >= 0 && P < c->n;
+            float z = z0[d] + c->zbox[cm][d];
+            if (c->dz > 0) {
+                float a = fabsf(z);
+                z = z - copysignf(a < c->dz ? a : c->dz, z);
+            }
+            float z2 = z * z;
+            float r = z * fmaf(z2, fmaf(z2, s5, s3), s1);
+            if (c->dz > 0) ok &= !(wv[d] == 0 && r != 0);
+            float diff = r - wv[d];
+            if (d < k) e = fmaf(diff, diff, e);
+        }
+        if (ok && e < best) {
             best = e;
-            *t = (uint32_t)P[0];
-            for (uint32_t i = 0; i < k; i++) rec[i] = r[i];
+            bm = cm;
         }
     }
-    if (best < INFINITY) return best;
-    /* No corner of the cell lies in the cube (a target on its boundary) or
-     * keeps the zeros: nearest-plane rounding of the target pulled inside by
-     * the rounding radius lands in the cube, within that radius of J*. */
-    double rad = c->L.babai_radius, T[HLAT_KMAX];
-    for (uint32_t i = 0; i < K; i++) {
-        double lo = rad, hi = (double)c->n - 1 - rad;
-        T[i] = J[i] < lo ? lo : J[i] > hi ? hi : J[i];
-    }
     int64_t P[HLAT_KMAX];
+    float r[HLAT_KMAX];
+    if (best < INFINITY) { /* decode the winner exactly */
+        for (uint32_t d = 0; d < K; d++) P[d] = P0[d] + c->box[bm][d];
+        if (point_error(c, P, wv, k, s, r) < INFINITY) {
+            *t = (uint32_t)P[0];
+            for (uint32_t i = 0; i < k; i++) rec[i] = r[i];
+            return best;
+        }
+    }
+    /* No candidate lies in the cube (a target on its boundary) or keeps the
+     * zeros: nearest-plane rounding of the target pulled inside by the
+     * rounding radius lands in the cube, within that radius of the target. */
+    double rad = c->L.babai_radius, T[HLAT_KMAX] = {0};
+    for (uint32_t d = 0; d < K; d++) {
+        float v = wv[d] * is, a = fabsf(v) * c->scale_in;
+        a = a < top ? a : top;
+        int32_t ki = (int32_t)a;
+        double z = c->zinv[ki] + (a - ki) * (double)(c->zinv[ki + 1] - c->zinv[ki]) + c->dz;
+        double J = (v == 0 ? 0.5 : (1.0 + (v < 0 ? -z : z)) * 0.5) * (double)c->n;
+        double lo = rad, hi = (double)c->n - 1 - rad;
+        T[d] = J < lo ? lo : J > hi ? hi : J;
+    }
     hlat_lattice_babai(&c->L, T, P);
     if (in_cube(P, K, c->n)) {
-        float e = point_error(c, P, w, k, s, r);
+        float e = point_error(c, P, wv, k, s, r);
         if (e < INFINITY) {
             *t = (uint32_t)P[0];
             for (uint32_t i = 0; i < k; i++) rec[i] = r[i];
@@ -235,7 +249,8 @@ static uint32_t absmax_code(const hlat_enc_ctx *c, float a) {
 
 static inline __attribute__((always_inline)) void block_search_body(const hlat_enc_ctx *c, const float *w, uint32_t len,
                                                                     float bmax, hlat_block_result *best,
-                                                                    hlat_block_result *cur) {
+                                                                    hlat_block_result *cur, int simd,
+                                                                    hlat_group_fn group_fn) {
     const uint32_t K = c->K;
     best->err = INFINITY;
     if (bmax == 0) {
@@ -248,6 +263,7 @@ static inline __attribute__((always_inline)) void block_search_body(const hlat_e
     uint32_t qa = absmax_code(c, bmax);
     uint32_t q0 = qa > SCALE_UP ? qa - SCALE_UP : 0;
     uint32_t q1 = qa + SCALE_DOWN < c->ncodes ? qa + SCALE_DOWN : c->ncodes - 1;
+    if (len == c->B && simd && hlat_block_search_simd(c, w, q0, q1 - q0 + 1, group_fn, best)) return;
     for (uint32_t q = q0; q <= q1; q++) {
         float s = c->scale_tab[q];
         double e = 0;
@@ -264,18 +280,28 @@ static inline __attribute__((always_inline)) void block_search_body(const hlat_e
     }
 }
 
+static float group_search_ref(const hlat_enc_ctx *c, const float *w, uint32_t k, float s, uint32_t *t, float *rec) {
+    return group_search(c, w, k, s, t, rec);
+}
+
 static void block_search_ref(const hlat_enc_ctx *c, const float *w, uint32_t len, float bmax, hlat_block_result *best,
                              hlat_block_result *cur) {
-    block_search_body(c, w, len, bmax, best, cur);
+    block_search_body(c, w, len, bmax, best, cur, 0, group_search_ref);
 }
 
 #if defined(__x86_64__) || defined(__i386__)
 /* The same search with FMA instructions for the compander (bit-identical:
  * fmaf is exactly rounded either way). */
+__attribute__((target("avx2,fma"))) static float group_search_fma(const hlat_enc_ctx *c, const float *w, uint32_t k,
+                                                                    float s, uint32_t *t, float *rec) {
+    return group_search(c, w, k, s, t, rec);
+}
+
+/* ... and with the SIMD search over (scale, group) lanes for full blocks */
 __attribute__((target("avx2,fma"))) static void block_search_fma(const hlat_enc_ctx *c, const float *w, uint32_t len,
                                                                    float bmax, hlat_block_result *best,
                                                                    hlat_block_result *cur) {
-    block_search_body(c, w, len, bmax, best, cur);
+    block_search_body(c, w, len, bmax, best, cur, 1, group_search_fma);
 }
 #endif
 
@@ -283,34 +309,58 @@ __attribute__((target("avx2,fma"))) static void block_search_fma(const hlat_enc_
 /* Tensor-level choices                                                   */
 /* ===================================================================== */
 
-static int cmp_float(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? -1 : x > y;
+/* Block maxima by their float bit pattern >> LEVEL_SHIFT (monotone in the
+ * value for positive floats): 1/8-octave bins. */
+#define LEVEL_SHIFT 20
+#define LEVEL_BINS (1u << (31 - LEVEL_SHIFT))
+
+typedef struct tensor_stats {
+    double hist[HIST_BINS];        /* [HIST_BINS] |w| / block absmax          */
+    uint64_t level[LEVEL_BINS];    /* [LEVEL_BINS] non-zero block maxima      */
+    double level_energy;           /* sum of squared non-zero block maxima    */
+    float bmax_min, bmax_max;      /* smallest non-zero, largest block max    */
+    uint64_t zeros, nonzero_blocks;
+    double sum_sq;
+} tensor_stats;
+
+static inline uint32_t level_of(float a) {
+    uint32_t u;
+    memcpy(&u, &a, 4);
+    return u >> LEVEL_SHIFT;
+}
+
+static float level_top(uint32_t k) { /* upper edge of bin k */
+    uint32_t u = (k + 1) << LEVEL_SHIFT;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
 }
 
 /* Scale ladder: code 0 sits SCALE_UP steps above the largest block; fine
  * steps of 1/16 octave (widened if needed) reach down to the blocks holding
  * all but LOW_ENERGY of the tensor's block-max energy; the last 1/8 of the
  * codes step coarsely down to the smallest non-zero block. */
-static void choose_scales(hlat_params *p, const float *bmax, uint64_t nblocks, double vmax, float *sorted) {
+static void choose_scales(hlat_params *p, const tensor_stats *ts, double vmax) {
     uint32_t ncodes = 1u << p->sbits;
-    uint64_t nz = 0;
-    for (uint64_t b = 0; b < nblocks; b++)
-        if (bmax[b] > 0) sorted[nz++] = bmax[b];
     p->step1 = STEP_FINE;
     p->step2 = STEP_FINE;
     p->nfine = ncodes - 1;
-    if (nz == 0) {
+    if (ts->nonzero_blocks == 0) {
         p->scale_top = 1.0f;
         return;
     }
-    qsort(sorted, (size_t)nz, sizeof *sorted, cmp_float);
-    double top = sorted[nz - 1], tot = 0;
+    double top = ts->bmax_max;
     p->scale_top = (float)(top / vmax * exp2(SCALE_UP * STEP_FINE / 256.0));
-    for (uint64_t i = 0; i < nz; i++) tot += (double)sorted[i] * sorted[i];
-    uint64_t k = 0; /* blocks [0, k] may fall below the fine range */
-    while (k + 1 < nz && (double)(k + 2) * sorted[k + 1] * sorted[k + 1] <= LOW_ENERGY * tot) k++;
-    double lo_fine = sorted[k], lo_all = sorted[0];
+    /* blocks up to level k may fall below the fine range */
+    double lo_fine = ts->bmax_min, below = 0;
+    for (uint32_t k = level_of(ts->bmax_min); k < LEVEL_BINS && k <= level_of(ts->bmax_max); k++) {
+        below += (double)ts->level[k];
+        double hi = level_top(k);
+        if (below * hi * hi > LOW_ENERGY * ts->level_energy) break;
+        lo_fine = hi;
+    }
+    if (lo_fine > top) lo_fine = top;
+    double lo_all = ts->bmax_min;
     double oct_all = log2(top / lo_all) + (SCALE_UP + SCALE_DOWN) * STEP_FINE / 256.0;
     if (oct_all * 256.0 / STEP_FINE <= ncodes - 1) return; /* fine steps reach everything */
     uint32_t tail = ncodes / 8 ? ncodes / 8 : 1;
@@ -330,7 +380,7 @@ static void choose_scales(hlat_params *p, const float *bmax, uint64_t nblocks, d
 
 /* Sets the compander (rescaled so that a dead zone does not shrink its
  * range; rounded to the stored f16), its inverse and the scale ladder. */
-static void setup_compander(hlat_enc_ctx *c, hlat_params *p, const double *co, const float *bmax, uint64_t nblocks) {
+static void setup_compander(hlat_enc_ctx *c, hlat_params *p, const double *co, const tensor_stats *ts) {
     double span = 1.0 - p->dead_zone;
     p->c1 = hc_f16_to_f32(hc_f32_to_f16((float)(co[0] / span)));
     p->c3 = hc_f16_to_f32(hc_f32_to_f16((float)(co[1] / (span * span * span))));
@@ -340,45 +390,71 @@ static void setup_compander(hlat_enc_ctx *c, hlat_params *p, const double *co, c
     c->c5 = p->c5;
     c->dz = p->dead_zone;
     build_zinv(c);
-    choose_scales(p, bmax, nblocks, c->vmax, (float *)bmax + nblocks);
+    choose_scales(p, ts, c->vmax);
     hlat_scale_table(p, c->scale_tab);
 }
 
-static void put_bits(uint8_t *s, uint64_t pos, uint64_t v, uint32_t bits) {
-    for (uint32_t done = 0; done < bits;) {
-        uint64_t byte = (pos + done) >> 3;
-        uint32_t off = (uint32_t)((pos + done) & 7), take = 8 - off;
-        if (take > bits - done) take = bits - done;
-        s[byte] |= (uint8_t)(((v >> done) & ((1u << take) - 1)) << off);
-        done += take;
+/* Sequential LSB-first bit writer (fields of at most 32 bits). */
+typedef struct bit_writer {
+    uint8_t *p;
+    uint64_t acc;
+    uint32_t nacc;
+} bit_writer;
+
+static inline void bits_put(bit_writer *bw, uint32_t v, uint32_t bits) {
+    bw->acc |= (uint64_t)v << bw->nacc;
+    bw->nacc += bits;
+    while (bw->nacc >= 8) {
+        *bw->p++ = (uint8_t)bw->acc;
+        bw->acc >>= 8;
+        bw->nacc -= 8;
     }
+}
+
+static inline void bits_flush(bit_writer *bw) {
+    if (bw->nacc) *bw->p++ = (uint8_t)bw->acc;
+    bw->acc = 0;
+    bw->nacc = 0;
 }
 
 hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *payload, hc_encoded *st,
                         hc_error *err) {
     const uint32_t K = p->K, B = p->block;
-    uint64_t nblocks = n / B + (n % B != 0), zeros = 0, scale_bytes;
+    uint64_t nblocks = n / B + (n % B != 0), scale_bytes;
     hlat_payload_len(p, n, &scale_bytes);
     hlat_enc_ctx *c = calloc(1, sizeof *c);
-    float *bmax = malloc(sizeof(float) * nblocks * 2);
+    tensor_stats *ts = calloc(1, sizeof *ts);
+    float *bmax = malloc(sizeof(float) * nblocks);
     hlat_block_result *res = malloc(2 * sizeof *res);
-    if (!c || !bmax || !res) {
+    if (!c || !ts || !bmax || !res) {
         free(c);
+        free(ts);
         free(bmax);
         free(res);
         return hc_fail(err, HC_E_NOMEM, "hlat: out of memory for %llu blocks", (unsigned long long)nblocks);
     }
-    double sum_sq = 0;
+    ts->bmax_min = INFINITY;
     for (uint64_t b = 0; b < nblocks; b++) {
         uint64_t o = b * B, e = o + B < n ? o + B : n;
         float mx = 0;
         for (uint64_t i = o; i < e; i++) {
             float a = fabsf(w[i]);
             mx = a > mx ? a : mx;
-            zeros += (w[i] == 0);
-            sum_sq += (double)w[i] * w[i];
+            ts->zeros += (w[i] == 0);
+            ts->sum_sq += (double)w[i] * w[i];
         }
         bmax[b] = mx;
+        if (mx == 0) continue;
+        float inv = 1.0f / mx;
+        for (uint64_t i = o; i < e; i++) {
+            int k = (int)(fabsf(w[i]) * inv * HIST_BINS);
+            ts->hist[k < HIST_BINS ? k : HIST_BINS - 1] += 1;
+        }
+        ts->level[level_of(mx)]++;
+        ts->level_energy += (double)mx * mx;
+        ts->nonzero_blocks++;
+        ts->bmax_min = mx < ts->bmax_min ? mx : ts->bmax_min;
+        ts->bmax_max = mx > ts->bmax_max ? mx : ts->bmax_max;
     }
     /* lattice */
     c->p = p;
@@ -388,35 +464,68 @@ hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *pay
     c->n = (int64_t)1 << p->m;
     c->ncodes = 1u << p->sbits;
     hlat_lattice_init(&c->L, K, p->m, p->g);
-    for (uint32_t mask = 0; mask < (1u << K); mask++)
+    c->zunit = (float)ldexp(1.0, 1 - (int)p->m); /* z per unit of J */
+    for (uint32_t cm = 0; cm < (1u << K); cm++)
         for (uint32_t d = 0; d < K; d++) {
             int64_t v = 0;
             for (uint32_t j = 0; j < K; j++)
-                if (mask >> j & 1) v += c->L.basis[j][d];
-            c->box[mask][d] = v;
+                if (cm >> j & 1) v += c->L.basis[j][d];
+            c->box[cm][d] = v;
+            c->box32[cm][d] = (int32_t)v;
+            c->zbox[cm][d] = (float)v * c->zunit;
         }
+    /* the SIMD search keeps coordinates in int32: m <= 30 leaves headroom
+     * for the candidates just outside the cube */
+    c->lanes_max = (HLAT_SCALE_TRIES * (B / K) + 15) & ~15u;
+    c->simd_ok = p->m <= 30 && c->lanes_max <= HLAT_BLOCK_MAX;
+    for (uint32_t i = 0; i < K; i++)
+        for (uint32_t j = 0; j < K; j++) {
+            c->inv_u[i][j] = (float)(c->L.inv[i][j] * (double)c->n);
+            c->basis32[i][j] = (int32_t)c->L.basis[i][j];
+        }
+    if (c->simd_ok) {
+        c->lane_w = malloc(sizeof(float) * c->lanes_max * (K + 3));
+        c->lane_t = malloc(sizeof(int32_t) * c->lanes_max);
+        if (!c->lane_w || !c->lane_t) {
+            c->simd_ok = 0;
+        } else {
+            c->lane_s = c->lane_w + (size_t)c->lanes_max * K;
+            c->lane_inv_s = c->lane_s + c->lanes_max;
+            c->lane_err = c->lane_inv_s + c->lanes_max;
+        }
+    }
     /* dead zone: wide enough that nearest-plane rounding of a zero target
      * (J = n/2) always decodes to exactly 0 */
     p->dead_zone = 0;
-    if (zeros * 100 >= n * (uint64_t)(ZERO_SHARE * 100) && zeros < n) {
+    if (ts->zeros * 100 >= n * (uint64_t)(ZERO_SHARE * 100) && ts->zeros < n) {
         double dz = 2.0 * c->L.babai_radius / (double)c->n * 1.01 + 2.0 / 65536;
         if (dz < 0.5) {
             p->flags |= HLAT_FLAG_DZ;
             p->dead_zone = (float)(ceil(dz * 65536.0) / 65536.0);
         }
     }
+    /* instruction set of the search: the best available, or the one named
+     * by HYPERC_HLAT_SEARCH (ref, avx2, avx512) for tests and measurements;
+     * all produce the same payload */
     void (*search)(const hlat_enc_ctx *, const float *, uint32_t, float, hlat_block_result *, hlat_block_result *) =
         block_search_ref;
+    const char *force = getenv("HYPERC_HLAT_SEARCH");
+    c->isa = HLAT_ISA_REF;
 #if defined(__x86_64__) || defined(__i386__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) search = block_search_fma;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !(force && !strcmp(force, "ref"))) {
+        search = block_search_fma;
+        c->isa = HLAT_ISA_AVX2;
+        if (__builtin_cpu_supports("avx512f") && !(force && !strcmp(force, "avx2"))) c->isa = HLAT_ISA_AVX512;
+    }
 #endif
     /* compander: candidates judged on an evenly spread sample of blocks */
     double co[N_DENSITY][3], best_err = INFINITY;
     uint32_t best = 0;
     uint64_t stride = nblocks > SAMPLE_BLOCKS ? nblocks / SAMPLE_BLOCKS : 1;
     for (uint32_t k = 0; k < N_DENSITY; k++) {
-        fit_compander(w, n, B, bmax, density_exps[k], co[k]);
-        setup_compander(c, p, co[k], bmax, nblocks);
+        fit_compander(ts->hist, density_exps[k], co[k]);
+        setup_compander(c, p, co[k], ts);
         double e = 0;
         for (uint64_t b = 0; b < nblocks && e < best_err; b += stride) {
             uint64_t o = b * B;
@@ -429,16 +538,15 @@ hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *pay
             best = k;
         }
     }
-    setup_compander(c, p, co[best], bmax, nblocks);
-    uint8_t *idx = payload + scale_bytes;
+    setup_compander(c, p, co[best], ts);
+    bit_writer scales = {payload, 0, 0}, idx = {payload + scale_bytes, 0, 0};
     double sae = 0, sse = 0, mx = 0;
     for (uint64_t b = 0; b < nblocks; b++) {
         uint64_t o = b * B;
         uint32_t len = (uint32_t)(o + B < n ? B : n - o);
         search(c, w + o, len, bmax[b], &res[0], &res[1]);
-        put_bits(payload, b * p->sbits, res[0].code, p->sbits);
-        uint64_t g0 = o / K;
-        for (uint32_t g = 0; g * K < len; g++) put_bits(idx, (g0 + g) * p->m, res[0].t[g], p->m);
+        bits_put(&scales, res[0].code, p->sbits);
+        for (uint32_t g = 0; g * K < len; g++) bits_put(&idx, res[0].t[g], p->m);
         for (uint32_t i = 0; i < len; i++) {
             double d = fabs((double)res[0].rec[i] - w[o + i]);
             sae += d;
@@ -446,11 +554,16 @@ hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *pay
             if (d > mx) mx = d;
         }
     }
+    bits_flush(&scales);
+    bits_flush(&idx);
     st->mae = sae / (double)n;
     st->mse = sse / (double)n;
     st->max_abs_err = mx;
-    st->sum_sq = sum_sq;
+    st->sum_sq = ts->sum_sq;
+    free(c->lane_w);
+    free(c->lane_t);
     free(c);
+    free(ts);
     free(bmax);
     free(res);
     return HC_OK;

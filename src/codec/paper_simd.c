@@ -1,21 +1,36 @@
 /* paper_simd.c — fused decode-and-multiply row products for the paper codec:
  * AVX2+FMA and AVX-512 kernels beside the plain-C reference in paper.c, one
- * of them chosen per process from the CPU's features (HYPERC_SIMD=ref|avx2|
- * avx512 can force a lower level).
+ * level chosen per process from the CPU's features (HYPERC_SIMD=ref|avx2|
+ * avx512 can force a lower one).
  *
  * A row's weights are a run of pairs, plus a lone element at each end that
- * falls mid-pair when cols is odd. The kernels take pairs G at a time (G = 8
- * for AVX2, 16 for AVX-512): G indices of u bits span exactly G*u/8 bytes,
- * so every group of a run starts at the same bit offset within its first
- * byte, and the byte shuffle that gives each index its own 32-bit lane, and
- * the per-lane shifts, are constants per run. Each index then fetches its
- * (x, y) float pair from the decode table with one 64-bit gather lane, which
- * lines up with two consecutive entries of x, and an FMA accumulates.
+ * falls mid-pair when cols is odd (done by table lookup). The kernels take
+ * pairs G at a time (G = 8 for AVX2, 16 for AVX-512): G indices of u bits
+ * span exactly G*u/8 bytes, so every group of a run starts at the same bit
+ * offset within its first byte, and the byte shuffle that gives each index
+ * its own 32-bit lane, and the per-lane shifts, are constants per run.
  *
- * Working set: the table (64 KB at u = 13) and a tile of x (COL_TILE floats,
- * 16 KB) stay in L1/L2 while the packed indices stream from memory. */
+ * Each index v then becomes its (x, y) pair in one of two ways:
+ *  - arithmetic (the fast path): the codebook is a formula (ALGORITHM.md):
+ *    v = i + (n+1)k, t = i - 1, r = t mod m, and the point is
+ *    x = cx + g_k (x0 - cx + sx t), y = cy + g_k (y0 - cy + h r), with g_k
+ *    the band's growth factor (1 for k = 0), picked from one register by a
+ *    lane permute; P_0 (i = 0) is c. The divisions are exact float
+ *    multiply-floor steps (divisor_inv). x is split into its even and odd
+ *    entries once per tile, so the x and y weights multiply them directly.
+ *    The weights equal the decode table's within a few float roundings of
+ *    the codebook's scale (|c| + L g_k).
+ *  - table: a 64-bit gather of the (x, y) float pair, which lines up with
+ *    two consecutive x. Used when the band factors do not fit a register
+ *    (C+1 above the lane count), when values could leave float range, and
+ *    for a run holding an index past the codebook (damaged payload: NaN, as
+ *    the table gives). Gathers cost about a cycle per pair, so this path
+ *    runs at less than half the arithmetic one's speed with AVX-512.
+ * Working set: a tile of x (COL_TILE floats, and its split copies) and the
+ * table or constants stay in L1/L2 while the packed indices stream once. */
 #include "paper.h"
 #include "bitpack.h"
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +42,10 @@
 #define HC_PAPER_X86 0
 #endif
 
-#define ROW_BLOCK 8   /* rows that share one tile of x                       */
-#define COL_TILE 4096 /* columns per tile of x; even, so only a row's start   */
-                      /* decides whether a tile begins mid-pair               */
+#define COL_TILE 4096 /* columns of x per tile; even, so a row's start alone */
+                      /* decides whether its tiles begin mid-pair            */
 
+#if HC_PAPER_X86 /* everything up to the dispatch serves the x86 kernels */
 /* ===================================================================== */
 /* Scalar pieces shared by every level                                    */
 /* ===================================================================== */
@@ -41,8 +56,6 @@ static inline uint32_t pair_index(const hc_paper_decoder *d, uint64_t j) {
 }
 
 /* sum over pairs j in [j0, j1) of table(j) . (xp[2(j-j0)], xp[2(j-j0)+1]) */
-typedef float (*pairs_dot_fn)(const hc_paper_decoder *d, uint64_t j0, uint64_t j1, const float *xp);
-
 static float pairs_dot_scalar(const hc_paper_decoder *d, uint64_t j0, uint64_t j1, const float *xp) {
     float s0 = 0, s1 = 0;
     for (uint64_t j = j0; j < j1; j++, xp += 2) {
@@ -53,42 +66,15 @@ static float pairs_dot_scalar(const hc_paper_decoder *d, uint64_t j0, uint64_t j
     return s0 + s1;
 }
 
-/* sum over i < count of W[e + i] * x[i]: the lone halves of pairs at an odd
- * start or end scalar, the whole pairs in between by `dot`. */
-static double span_dot(const hc_paper_decoder *d, uint64_t e, uint64_t count, const float *x, pairs_dot_fn dot) {
-    float lone = 0;
-    if (count && (e & 1)) {
-        lone = d->table[2 * (size_t)pair_index(d, e >> 1) + 1] * x[0];
-        e++;
-        x++;
-        count--;
-    }
-    const uint64_t j0 = e >> 1, np = count >> 1;
-    double s = np ? (double)dot(d, j0, j0 + np, x) : 0.0;
-    if (count & 1) lone += d->table[2 * (size_t)pair_index(d, j0 + np)] * x[count - 1];
-    return s + (double)lone;
+/* Whole groups of g pairs from pair j0 whose unaligned `reach`-byte loads
+ * stay inside the payload (byte j0*u/8 is inside it, as j0 < npairs). */
+static inline uint64_t safe_groups(const hc_paper_decoder *d, uint64_t j0, uint64_t j1, uint32_t g, uint32_t reach) {
+    const uint64_t avail = d->payload_len - ((j0 * d->u) >> 3), stride = (uint64_t)g * d->u / 8;
+    uint64_t ng = (j1 - j0) / g;
+    const uint64_t ng_safe = avail >= reach ? (avail - reach) / stride + 1 : 0;
+    return ng < ng_safe ? ng : ng_safe;
 }
 
-/* Rows [row0, row1) in blocks of ROW_BLOCK; within a block x is walked in
- * tiles of COL_TILE columns, each tile's partial sums kept in double. */
-static void rows_product(const hc_paper_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
-                         float *y, pairs_dot_fn dot) {
-    const uint64_t rows = cols ? d->base.n / cols : 0;
-    for (uint64_t rb = row0; rb < row1; rb += ROW_BLOCK) {
-        const uint64_t re = row1 - rb < ROW_BLOCK ? row1 : rb + ROW_BLOCK;
-        const uint64_t rv = re < rows ? re : (rb < rows ? rows : rb); /* rows with weights */
-        double acc[ROW_BLOCK] = {0};
-        for (uint64_t c0 = 0; c0 < cols; c0 += COL_TILE) {
-            const uint64_t k = cols - c0 < COL_TILE ? cols - c0 : COL_TILE;
-            for (uint64_t r = rb; r < rv; r++) acc[r - rb] += span_dot(d, r * cols + c0, k, x + c0, dot);
-        }
-        for (uint64_t r = rb; r < re; r++) y[r - row0] = (float)acc[r - rb]; /* rows past the tensor: 0 */
-    }
-}
-
-/* ===================================================================== */
-/* Group layout: where each of G indices sits relative to its group       */
-/* ===================================================================== */
 /* Index k of a group whose first index starts at bit `bo` (0..7) of byte 0
  * starts at bit s = bo + k u: its bytes begin at s / 8 and it sits s % 8
  * bits up from there. With u <= 22, s % 8 + u <= 29 bits fit one 32-bit
@@ -99,7 +85,142 @@ static inline void index_place(uint32_t bo, uint32_t u, uint32_t k, uint32_t *by
     *shift = s & 7;
 }
 
-#if HC_PAPER_X86
+/* ===================================================================== */
+/* Arithmetic decoding: per-band constants                                */
+/* ===================================================================== */
+
+#define ARITH_MAX_BANDS 16 /* band constants per register (AVX-512 lanes)   */
+#define ARITH_LIMIT 1e30   /* coordinates beyond this: table path           */
+
+typedef struct arith_tab {
+    float grow[ARITH_MAX_BANDS]; /* g_k for k <= C; 1 for k = 0          */
+    float sx, x0c;       /* x = cx + g (x0c + sx t)                          */
+    float h, y0c;        /* y = cy + g (y0c + h r)                           */
+    float np1, inv_np1;  /* n + 1 and divisor_inv(n + 1)                     */
+    float m, inv_m;      /* grid rows m and divisor_inv(m)                   */
+    float t_p0;          /* the t that marks P_0: n if banded (see below), else -1 */
+    float cx, cy;        /* P_0, as the table stores it                      */
+    uint32_t used;       /* (n+1)(C+1): indices from here decode to NaN      */
+    int banded;          /* C > 0                                            */
+} arith_tab;
+
+/* 1/d rounded up to a float. For integers -1 <= w < 2^22 and 1 <= d <= 2^22,
+ * floor(w * divisor_inv(d)) in float is exactly q = floor(w / d): the exact
+ * product lies in [w/d, w/d + 0.5/d), so in [q, q + 1 - 0.5/d], and rounding
+ * it to a float can neither go below the float q nor reach q + 1 (half an
+ * ulp there is under 0.5/d). With 1/d rounded to nearest instead, d = 41
+ * already fails at w = 41. Checked exhaustively over w for 21 divisors. The
+ * remainder w - q d is then exact by FMA. */
+static float divisor_inv(uint32_t d) {
+    float f = (float)(1.0 / d);
+    if ((double)f * d < 1.0) f = nextafterf(f, 2.0f);
+    return f;
+}
+
+/* The table's point of index i + (n+1)k is c + (P_i - c) g_k, with
+ * P_i = (x0 + t sx, y0 + r h). Banded kernels divide w = v - 1 by n + 1:
+ * for i >= 1 that gives k and t directly, and for i = 0 (the lanes replaced
+ * by P_0) t = n, which no other index gives. Returns 0 when the kernel's
+ * register holds fewer than C+1 bands or the values could leave float
+ * range. */
+static int arith_setup(const hc_paper_decoder *d, uint32_t max_bands, arith_tab *a) {
+    const hc_paper_params *p = &d->p;
+    if (p->bands + 1 > max_bands || p->bands + 1 > ARITH_MAX_BANDS) return 0;
+    hc_paper_codebook cb;
+    hc_paper_codebook_init(&cb, p->cx, p->cy, p->L, p->n);
+    hc_paper_bands b;
+    hc_paper_bands_init(&b, p->L, p->d_max, p->bands);
+    memset(a, 0, sizeof *a);
+    const double x0c = cb.x0 - p->cx, y0c = cb.y0 - p->cy;
+    const double reach = fabs(p->cx) + fabs(p->cy) + fabs(x0c) + cb.sx * p->n + fabs(y0c) + cb.h * cb.m;
+    for (uint32_t k = 0; k <= p->bands; k++) {
+        const double g = k ? b.grow[k] : 1.0;
+        if (!(g * reach < ARITH_LIMIT)) return 0;
+        a->grow[k] = (float)g;
+    }
+    a->sx = (float)cb.sx;
+    a->x0c = (float)x0c;
+    a->h = (float)cb.h;
+    a->y0c = (float)y0c;
+    a->np1 = (float)(p->n + 1);
+    a->inv_np1 = divisor_inv(p->n + 1);
+    a->m = (float)cb.m;
+    a->inv_m = divisor_inv(cb.m);
+    a->banded = p->bands > 0;
+    a->t_p0 = a->banded ? (float)p->n : -1.0f;
+    a->cx = (float)p->cx;
+    a->cy = (float)p->cy;
+    a->used = (p->n + 1) * (p->bands + 1);
+    return 1;
+}
+
+/* An index v < 2^23 as float bits: (v | FLOAT_MAGIC) is the float 2^23 + v,
+ * so one OR and one subtraction give v - 1 as a float (exact). */
+#define FLOAT_MAGIC 0x4B000000u
+#define FLOAT_MAGIC_PLUS_1 8388609.0f
+
+/* ===================================================================== */
+/* Row driver                                                             */
+/* ===================================================================== */
+
+/* sum over pairs [j0, j1) against interleaved x (xp) */
+typedef float (*gather_dot_fn)(const hc_paper_decoder *d, uint64_t j0, uint64_t j1, const float *xp);
+/* the same against x split into xa (first of each pair) and xb (second);
+ * xp is the interleaved x, for the table path */
+typedef float (*arith_dot_fn)(const hc_paper_decoder *d, const arith_tab *a, uint64_t j0, uint64_t j1,
+                              const float *xa, const float *xb, const float *xp);
+
+typedef struct level_kernels {
+    gather_dot_fn gather;
+    arith_dot_fn arith;  /* NULL: table path only                   */
+    uint32_t arith_bands; /* arith takes C+1 <= this                 */
+} level_kernels;
+
+/* Rows [row0, row1) one tile of x at a time: each tile is split (per start
+ * parity) once and serves every row; rows' partial sums add up in y. */
+static void rows_product(const hc_paper_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
+                         float *y, const level_kernels *kn) {
+    const uint64_t rows = cols ? d->base.n / cols : 0;
+    const uint64_t rv = row1 < rows ? row1 : rows; /* rows [row0, rv) have weights */
+    for (uint64_t r = row0; r < row1; r++) y[r - row0] = 0;
+    if (row0 >= rv) return;
+    arith_tab at;
+    const int arith = kn->arith && arith_setup(d, kn->arith_bands, &at);
+    const float *tab = d->table;
+    float xa[2][COL_TILE / 2], xb[2][COL_TILE / 2]; /* per parity of the tile's first element */
+    for (uint64_t c0 = 0; c0 < cols; c0 += COL_TILE) {
+        const uint64_t k = cols - c0 < COL_TILE ? cols - c0 : COL_TILE;
+        const float *xt = x + c0;
+        int split[2] = {0, 0};
+        for (uint64_t r = row0; r < rv; r++) {
+            uint64_t e = r * cols + c0, cnt = k;
+            const int par = (int)(e & 1);
+            float lone = 0;
+            if (par) {
+                lone = tab[2 * (size_t)pair_index(d, e >> 1) + 1] * xt[0];
+                e++;
+                cnt--;
+            }
+            const uint64_t j0 = e >> 1, np = cnt >> 1;
+            float s = 0;
+            if (np && arith) {
+                if (!split[par]) {
+                    for (uint64_t i = 0; i < np; i++) {
+                        xa[par][i] = xt[par + 2 * i];
+                        xb[par][i] = xt[par + 2 * i + 1];
+                    }
+                    split[par] = 1;
+                }
+                s = kn->arith(d, &at, j0, j0 + np, xa[par], xb[par], xt + par);
+            } else if (np) {
+                s = kn->gather(d, j0, j0 + np, xt + par);
+            }
+            if (cnt & 1) lone += tab[2 * (size_t)pair_index(d, j0 + np)] * xt[par + cnt - 1];
+            y[r - row0] += s + lone;
+        }
+    }
+}
+
 /* ===================================================================== */
 /* AVX2 + FMA: 8 pairs per group                                          */
 /* ===================================================================== */
@@ -108,6 +229,39 @@ static inline void index_place(uint32_t bo, uint32_t u, uint32_t k, uint32_t *by
  * bytes for u <= 22); the two loads fill the two 128-bit halves, and an
  * in-half byte shuffle moves each index's 4 bytes into its dword. A group
  * reads at most 32 bytes from its start. */
+#define AVX2_REACH 32
+
+typedef struct group8 {
+    __m256i shuf, shift, mask, magic;
+    uint32_t b4; /* byte offset of the second half's load */
+} group8;
+
+/* magic: OR'ed into each index (0, or FLOAT_MAGIC for the float form) */
+__attribute__((target("avx2,fma"))) static void group8_init(group8 *g, uint32_t bo, uint32_t u, uint32_t mask,
+                                                            uint32_t magic) {
+    uint8_t ctrl[32];
+    uint32_t shift[8], unused;
+    index_place(bo, u, 4, &g->b4, &unused);
+    for (uint32_t k = 0; k < 8; k++) {
+        uint32_t b, s;
+        index_place(bo, u, k, &b, &s);
+        const uint32_t base = k < 4 ? 0 : g->b4;
+        shift[k] = s;
+        for (uint32_t i = 0; i < 4; i++) ctrl[4 * k + i] = (uint8_t)(b - base + i);
+    }
+    g->shuf = _mm256_loadu_si256((const __m256i *)(const void *)ctrl);
+    g->shift = _mm256_loadu_si256((const __m256i *)(const void *)shift);
+    g->mask = _mm256_set1_epi32((int)mask);
+    g->magic = _mm256_set1_epi32((int)magic);
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256i unpack8(const group8 *g, const uint8_t *q) {
+    __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)q);
+    __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)(q + g->b4));
+    __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+    __m256i v = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(raw, g->shuf), g->shift), g->mask);
+    return _mm256_or_si256(v, g->magic);
+}
 
 __attribute__((target("avx2,fma"))) static inline float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -116,20 +270,7 @@ __attribute__((target("avx2,fma"))) static inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-typedef struct group8 {
-    __m256i shuf, shift, mask;
-    uint32_t b4; /* byte offset of the second half's load */
-} group8;
-
-__attribute__((target("avx2,fma"), always_inline)) static inline __m256i unpack8(const group8 *g, const uint8_t *q) {
-    __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)q);
-    __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)(q + g->b4));
-    __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
-    __m256i v = _mm256_shuffle_epi8(raw, g->shuf);
-    return _mm256_and_si256(_mm256_srlv_epi32(v, g->shift), g->mask);
-}
-
-/* The 8 pairs of indices v times x[0..16): two gathers of 4 (x, y) pairs. */
+/* ---- table path: two gathers of 4 (x, y) pairs per group ---------------- */
 __attribute__((target("avx2,fma"), always_inline)) static inline void fma8(const double *tab, __m256i v,
                                                                           const float *xq, __m256 *a0, __m256 *a1) {
     __m256d t0 = _mm256_i32gather_pd(tab, _mm256_castsi256_si128(v), 8);
@@ -138,36 +279,16 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void fma8(const
     *a1 = _mm256_fmadd_ps(_mm256_castpd_ps(t1), _mm256_loadu_ps(xq + 8), *a1);
 }
 
-__attribute__((target("avx2,fma"))) static float pairs_dot_avx2(const hc_paper_decoder *d, uint64_t j0, uint64_t j1,
-                                                               const float *xp) {
+__attribute__((target("avx2,fma"))) static float gather_dot_avx2(const hc_paper_decoder *d, uint64_t j0, uint64_t j1,
+                                                                const float *xp) {
     const uint32_t u = d->u;
-    const uint64_t bit0 = j0 * u, byte0 = bit0 >> 3;
-    const uint32_t bo = (uint32_t)(bit0 & 7);
-    /* groups whose 32-byte reach stays inside the payload (byte0 < len as j0 < npairs) */
-    const uint64_t avail = d->payload_len - byte0;
-    uint64_t ng = (j1 - j0) / 8;
-    const uint64_t ng_safe = avail >= 32 ? (avail - 32) / u + 1 : 0;
-    if (ng > ng_safe) ng = ng_safe;
-    float tail_sum = pairs_dot_scalar(d, j0 + 8 * ng, j1, xp + 16 * ng);
-    if (ng == 0) return tail_sum;
-
+    const uint64_t ng = safe_groups(d, j0, j1, 8, AVX2_REACH);
+    const float tail = pairs_dot_scalar(d, j0 + 8 * ng, j1, xp + 16 * ng);
+    if (ng == 0) return tail;
     group8 g;
-    uint8_t ctrl[32];
-    uint32_t shift[8], b_first;
-    index_place(bo, u, 4, &g.b4, &b_first);
-    for (uint32_t k = 0; k < 8; k++) {
-        uint32_t b, s;
-        index_place(bo, u, k, &b, &s);
-        uint32_t base = k < 4 ? 0 : g.b4;
-        shift[k] = s;
-        for (uint32_t i = 0; i < 4; i++) ctrl[4 * k + i] = (uint8_t)(b - base + i);
-    }
-    g.shuf = _mm256_loadu_si256((const __m256i *)(const void *)ctrl);
-    g.shift = _mm256_loadu_si256((const __m256i *)(const void *)shift);
-    g.mask = _mm256_set1_epi32((int)d->mask);
-
+    group8_init(&g, (uint32_t)((j0 * u) & 7), u, d->mask, 0);
     const double *tab = (const double *)(const void *)d->table;
-    const uint8_t *q = d->payload + byte0;
+    const uint8_t *q = d->payload + ((j0 * u) >> 3);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     uint64_t k = 0;
     for (; k + 2 <= ng; k += 2, q += 2 * (size_t)u, xp += 32) {
@@ -176,12 +297,82 @@ __attribute__((target("avx2,fma"))) static float pairs_dot_avx2(const hc_paper_d
         fma8(tab, v1, xp + 16, &a2, &a3);
     }
     if (k < ng) fma8(tab, unpack8(&g, q), xp, &a0, &a1);
-    return hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))) + tail_sum;
+    return hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))) + tail;
+}
+
+/* ---- arithmetic path ------------------------------------------------------ */
+typedef struct arith8 {
+    __m256 grow, one, sx, x0c, h, y0c, np1, inv_np1, m, inv_m, t_p0, cx, cy, magic1;
+} arith8;
+
+/* One group: vm holds FLOAT_MAGIC | v per lane; adds the x weights times xa
+ * to acc_a and the y weights times xb to acc_b. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+arith8_group(const arith8 *c, __m256i vm, const float *xa, const float *xb, __m256 *acc_a, __m256 *acc_b,
+             const int banded) {
+    __m256 t = _mm256_sub_ps(_mm256_castsi256_ps(vm), c->magic1); /* w = v - 1 */
+    __m256 g = c->one;
+    if (banded) {
+        const __m256 band = _mm256_floor_ps(_mm256_mul_ps(t, c->inv_np1));
+        t = _mm256_fnmadd_ps(band, c->np1, t);
+        g = _mm256_permutevar8x32_ps(c->grow, _mm256_cvttps_epi32(band));
+    }
+    const __m256 r = _mm256_fnmadd_ps(_mm256_floor_ps(_mm256_mul_ps(t, c->inv_m)), c->m, t);
+    g = _mm256_andnot_ps(_mm256_cmp_ps(t, c->t_p0, _CMP_EQ_OQ), g); /* P_0 lanes: weight c */
+    const __m256 wx = _mm256_fmadd_ps(g, _mm256_fmadd_ps(t, c->sx, c->x0c), c->cx);
+    const __m256 wy = _mm256_fmadd_ps(g, _mm256_fmadd_ps(r, c->h, c->y0c), c->cy);
+    *acc_a = _mm256_fmadd_ps(wx, _mm256_loadu_ps(xa), *acc_a);
+    *acc_b = _mm256_fmadd_ps(wy, _mm256_loadu_ps(xb), *acc_b);
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline float
+arith_run_avx2(const hc_paper_decoder *d, const arith_tab *a, uint64_t j0, uint64_t j1, const float *xa,
+               const float *xb, const float *xp, const int banded) {
+    const uint32_t u = d->u;
+    const uint64_t ng = safe_groups(d, j0, j1, 8, AVX2_REACH);
+    if (ng == 0) return pairs_dot_scalar(d, j0, j1, xp);
+    group8 g;
+    group8_init(&g, (uint32_t)((j0 * u) & 7), u, d->mask, FLOAT_MAGIC);
+    arith8 c;
+    c.grow = _mm256_loadu_ps(a->grow), c.one = _mm256_set1_ps(1.0f);
+    c.sx = _mm256_set1_ps(a->sx), c.x0c = _mm256_set1_ps(a->x0c);
+    c.h = _mm256_set1_ps(a->h), c.y0c = _mm256_set1_ps(a->y0c);
+    c.np1 = _mm256_set1_ps(a->np1), c.inv_np1 = _mm256_set1_ps(a->inv_np1);
+    c.m = _mm256_set1_ps(a->m), c.inv_m = _mm256_set1_ps(a->inv_m), c.t_p0 = _mm256_set1_ps(a->t_p0);
+    c.cx = _mm256_set1_ps(a->cx), c.cy = _mm256_set1_ps(a->cy), c.magic1 = _mm256_set1_ps(FLOAT_MAGIC_PLUS_1);
+    const uint8_t *q = d->payload + ((j0 * u) >> 3);
+    __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0;
+    __m256i vmax = _mm256_setzero_si256();
+    uint64_t k = 0;
+    for (; k + 2 <= ng; k += 2, q += 2 * (size_t)u) {
+        const __m256i v0 = unpack8(&g, q), v1 = unpack8(&g, q + u);
+        vmax = _mm256_max_epu32(vmax, _mm256_max_epu32(v0, v1));
+        arith8_group(&c, v0, xa + 8 * k, xb + 8 * k, &a0, &b0, banded);
+        arith8_group(&c, v1, xa + 8 * k + 8, xb + 8 * k + 8, &a1, &b1, banded);
+    }
+    if (k < ng) {
+        const __m256i v0 = unpack8(&g, q);
+        vmax = _mm256_max_epu32(vmax, v0);
+        arith8_group(&c, v0, xa + 8 * k, xb + 8 * k, &a0, &b0, banded);
+    }
+    uint32_t lanes[8];
+    _mm256_storeu_si256((__m256i *)(void *)lanes, vmax);
+    for (int l = 0; l < 8; l++)
+        if (lanes[l] >= (FLOAT_MAGIC | a->used)) return gather_dot_avx2(d, j0, j1, xp); /* NaN entries */
+    const __m256 sum = _mm256_add_ps(_mm256_add_ps(a0, b0), _mm256_add_ps(a1, b1));
+    return hsum8(sum) + pairs_dot_scalar(d, j0 + 8 * ng, j1, xp + 16 * ng);
+}
+
+__attribute__((target("avx2,fma"))) static float arith_dot_avx2(const hc_paper_decoder *d, const arith_tab *a,
+                                                               uint64_t j0, uint64_t j1, const float *xa,
+                                                               const float *xb, const float *xp) {
+    return a->banded ? arith_run_avx2(d, a, j0, j1, xa, xb, xp, 1) : arith_run_avx2(d, a, j0, j1, xa, xb, xp, 0);
 }
 
 static void matvec_avx2(const hc_decoder *base, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
                         float *y) {
-    rows_product((const hc_paper_decoder *)base, cols, row0, row1, x, y, pairs_dot_avx2);
+    static const level_kernels kn = {gather_dot_avx2, arith_dot_avx2, 8};
+    rows_product((const hc_paper_decoder *)base, cols, row0, row1, x, y, &kn);
 }
 
 /* ===================================================================== */
@@ -191,39 +382,14 @@ static void matvec_avx2(const hc_decoder *base, uint64_t cols, uint64_t row0, ui
  * serves indices 4q..4q+3: a dword permute brings it the 16 bytes from
  * dword (byte of index 4q) / 4, which cover those indices' bytes (at most
  * 3 + 13 of them), then the in-lane byte shuffle, shift and mask as AVX2. */
+#define AVX512_REACH 64
 
 typedef struct group16 {
-    __m512i perm, shuf, shift, mask;
+    __m512i perm, shuf, shift, mask, magic;
 } group16;
 
-__attribute__((target("avx512f,avx512bw"), always_inline)) static inline __m512i unpack16(const group16 *g,
-                                                                                         const uint8_t *q) {
-    __m512i raw = _mm512_loadu_si512((const void *)q);
-    __m512i v = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(g->perm, raw), g->shuf);
-    return _mm512_and_si512(_mm512_srlv_epi32(v, g->shift), g->mask);
-}
-
-__attribute__((target("avx512f,avx512bw"), always_inline)) static inline void
-fma16(const double *tab, __m512i v, const float *xq, __m512 *a0, __m512 *a1) {
-    __m512d t0 = _mm512_i32gather_pd(_mm512_castsi512_si256(v), tab, 8);
-    __m512d t1 = _mm512_i32gather_pd(_mm512_extracti64x4_epi64(v, 1), tab, 8);
-    *a0 = _mm512_fmadd_ps(_mm512_castpd_ps(t0), _mm512_loadu_ps(xq), *a0);
-    *a1 = _mm512_fmadd_ps(_mm512_castpd_ps(t1), _mm512_loadu_ps(xq + 16), *a1);
-}
-
-__attribute__((target("avx512f,avx512bw"))) static float pairs_dot_avx512(const hc_paper_decoder *d, uint64_t j0,
-                                                                         uint64_t j1, const float *xp) {
-    const uint32_t u = d->u;
-    const uint64_t bit0 = j0 * u, byte0 = bit0 >> 3;
-    const uint32_t bo = (uint32_t)(bit0 & 7);
-    const uint64_t avail = d->payload_len - byte0;
-    uint64_t ng = (j1 - j0) / 16;
-    const uint64_t ng_safe = avail >= 64 ? (avail - 64) / (2 * (uint64_t)u) + 1 : 0;
-    if (ng > ng_safe) ng = ng_safe;
-    float tail_sum = pairs_dot_scalar(d, j0 + 16 * ng, j1, xp + 32 * ng);
-    if (ng == 0) return tail_sum;
-
-    group16 g;
+__attribute__((target("avx512f,avx512bw"))) static void group16_init(group16 *g, uint32_t bo, uint32_t u,
+                                                                     uint32_t mask, uint32_t magic) {
     uint8_t ctrl[64];
     uint32_t perm[16], shift[16];
     for (uint32_t q = 0; q < 4; q++) {
@@ -238,13 +404,40 @@ __attribute__((target("avx512f,avx512bw"))) static float pairs_dot_avx512(const 
             for (uint32_t i = 0; i < 4; i++) ctrl[4 * k + i] = (uint8_t)(b - 4 * dword + i);
         }
     }
-    g.perm = _mm512_loadu_si512((const void *)perm);
-    g.shuf = _mm512_loadu_si512((const void *)ctrl);
-    g.shift = _mm512_loadu_si512((const void *)shift);
-    g.mask = _mm512_set1_epi32((int)d->mask);
+    g->perm = _mm512_loadu_si512((const void *)perm);
+    g->shuf = _mm512_loadu_si512((const void *)ctrl);
+    g->shift = _mm512_loadu_si512((const void *)shift);
+    g->mask = _mm512_set1_epi32((int)mask);
+    g->magic = _mm512_set1_epi32((int)magic);
+}
 
+/* (v & mask) | magic in one ternary-logic op (truth table 0xEA) */
+__attribute__((target("avx512f,avx512bw"), always_inline)) static inline __m512i unpack16(const group16 *g,
+                                                                                         const uint8_t *q) {
+    __m512i raw = _mm512_loadu_si512((const void *)q);
+    __m512i v = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(g->perm, raw), g->shuf);
+    return _mm512_ternarylogic_epi32(_mm512_srlv_epi32(v, g->shift), g->mask, g->magic, 0xEA);
+}
+
+/* ---- table path ----------------------------------------------------------- */
+__attribute__((target("avx512f,avx512bw"), always_inline)) static inline void
+fma16(const double *tab, __m512i v, const float *xq, __m512 *a0, __m512 *a1) {
+    __m512d t0 = _mm512_i32gather_pd(_mm512_castsi512_si256(v), tab, 8);
+    __m512d t1 = _mm512_i32gather_pd(_mm512_extracti64x4_epi64(v, 1), tab, 8);
+    *a0 = _mm512_fmadd_ps(_mm512_castpd_ps(t0), _mm512_loadu_ps(xq), *a0);
+    *a1 = _mm512_fmadd_ps(_mm512_castpd_ps(t1), _mm512_loadu_ps(xq + 16), *a1);
+}
+
+__attribute__((target("avx512f,avx512bw"))) static float gather_dot_avx512(const hc_paper_decoder *d, uint64_t j0,
+                                                                          uint64_t j1, const float *xp) {
+    const uint32_t u = d->u;
+    const uint64_t ng = safe_groups(d, j0, j1, 16, AVX512_REACH);
+    const float tail = pairs_dot_scalar(d, j0 + 16 * ng, j1, xp + 32 * ng);
+    if (ng == 0) return tail;
+    group16 g;
+    group16_init(&g, (uint32_t)((j0 * u) & 7), u, d->mask, 0);
     const double *tab = (const double *)(const void *)d->table;
-    const uint8_t *q = d->payload + byte0;
+    const uint8_t *q = d->payload + ((j0 * u) >> 3);
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     uint64_t k = 0;
     for (; k + 2 <= ng; k += 2, q += 4 * (size_t)u, xp += 64) {
@@ -253,12 +446,83 @@ __attribute__((target("avx512f,avx512bw"))) static float pairs_dot_avx512(const 
         fma16(tab, v1, xp + 32, &a2, &a3);
     }
     if (k < ng) fma16(tab, unpack16(&g, q), xp, &a0, &a1);
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))) + tail_sum;
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))) + tail;
+}
+
+/* ---- arithmetic path ------------------------------------------------------ */
+typedef struct arith16 {
+    __m512 grow, one, sx, x0c, h, y0c, np1, inv_np1, m, inv_m, t_p0, cx, cy, magic1;
+} arith16;
+
+#define FLOOR_MODE (_MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
+
+/* As arith8_group; P_0 lanes keep c through the FMA's lane mask. */
+__attribute__((target("avx512f,avx512bw"), always_inline)) static inline void
+arith16_group(const arith16 *c, __m512i vm, const float *xa, const float *xb, __m512 *acc_a, __m512 *acc_b,
+              const int banded) {
+    __m512 t = _mm512_sub_ps(_mm512_castsi512_ps(vm), c->magic1); /* w = v - 1 */
+    __m512 g = c->one;
+    if (banded) {
+        const __m512 band = _mm512_roundscale_ps(_mm512_mul_ps(t, c->inv_np1), FLOOR_MODE);
+        t = _mm512_fnmadd_ps(band, c->np1, t);
+        g = _mm512_permutexvar_ps(_mm512_cvttps_epi32(band), c->grow);
+    }
+    const __m512 r = _mm512_fnmadd_ps(_mm512_roundscale_ps(_mm512_mul_ps(t, c->inv_m), FLOOR_MODE), c->m, t);
+    const __mmask16 not_p0 = _mm512_cmp_ps_mask(t, c->t_p0, _CMP_NEQ_OQ);
+    const __m512 wx = _mm512_mask3_fmadd_ps(g, _mm512_fmadd_ps(t, c->sx, c->x0c), c->cx, not_p0);
+    const __m512 wy = _mm512_mask3_fmadd_ps(g, _mm512_fmadd_ps(r, c->h, c->y0c), c->cy, not_p0);
+    *acc_a = _mm512_fmadd_ps(wx, _mm512_loadu_ps(xa), *acc_a);
+    *acc_b = _mm512_fmadd_ps(wy, _mm512_loadu_ps(xb), *acc_b);
+}
+
+__attribute__((target("avx512f,avx512bw"), always_inline)) static inline float
+arith_run_avx512(const hc_paper_decoder *d, const arith_tab *a, uint64_t j0, uint64_t j1, const float *xa,
+                 const float *xb, const float *xp, const int banded) {
+    const uint32_t u = d->u;
+    const uint64_t ng = safe_groups(d, j0, j1, 16, AVX512_REACH);
+    if (ng == 0) return pairs_dot_scalar(d, j0, j1, xp);
+    group16 g;
+    group16_init(&g, (uint32_t)((j0 * u) & 7), u, d->mask, FLOAT_MAGIC);
+    arith16 c;
+    c.grow = _mm512_loadu_ps(a->grow), c.one = _mm512_set1_ps(1.0f);
+    c.sx = _mm512_set1_ps(a->sx), c.x0c = _mm512_set1_ps(a->x0c);
+    c.h = _mm512_set1_ps(a->h), c.y0c = _mm512_set1_ps(a->y0c);
+    c.np1 = _mm512_set1_ps(a->np1), c.inv_np1 = _mm512_set1_ps(a->inv_np1);
+    c.m = _mm512_set1_ps(a->m), c.inv_m = _mm512_set1_ps(a->inv_m), c.t_p0 = _mm512_set1_ps(a->t_p0);
+    c.cx = _mm512_set1_ps(a->cx), c.cy = _mm512_set1_ps(a->cy), c.magic1 = _mm512_set1_ps(FLOAT_MAGIC_PLUS_1);
+    const uint8_t *q = d->payload + ((j0 * u) >> 3);
+    __m512 a0 = _mm512_setzero_ps(), b0 = a0, a1 = a0, b1 = a0;
+    __m512i vmax = _mm512_setzero_si512();
+    uint64_t k = 0;
+    for (; k + 2 <= ng; k += 2, q += 4 * (size_t)u) {
+        const __m512i v0 = unpack16(&g, q), v1 = unpack16(&g, q + 2 * u);
+        vmax = _mm512_max_epu32(vmax, _mm512_max_epu32(v0, v1));
+        arith16_group(&c, v0, xa + 16 * k, xb + 16 * k, &a0, &b0, banded);
+        arith16_group(&c, v1, xa + 16 * k + 16, xb + 16 * k + 16, &a1, &b1, banded);
+    }
+    if (k < ng) {
+        const __m512i v0 = unpack16(&g, q);
+        vmax = _mm512_max_epu32(vmax, v0);
+        arith16_group(&c, v0, xa + 16 * k, xb + 16 * k, &a0, &b0, banded);
+    }
+    if (_mm512_reduce_max_epu32(vmax) >= (FLOAT_MAGIC | a->used))
+        return gather_dot_avx512(d, j0, j1, xp); /* NaN entries: the table decides */
+    const __m512 sum = _mm512_add_ps(_mm512_add_ps(a0, b0), _mm512_add_ps(a1, b1));
+    return _mm512_reduce_add_ps(sum) + pairs_dot_scalar(d, j0 + 16 * ng, j1, xp + 32 * ng);
+}
+
+__attribute__((target("avx512f,avx512bw"))) static float arith_dot_avx512(const hc_paper_decoder *d,
+                                                                         const arith_tab *a, uint64_t j0,
+                                                                         uint64_t j1, const float *xa,
+                                                                         const float *xb, const float *xp) {
+    return a->banded ? arith_run_avx512(d, a, j0, j1, xa, xb, xp, 1)
+                     : arith_run_avx512(d, a, j0, j1, xa, xb, xp, 0);
 }
 
 static void matvec_avx512(const hc_decoder *base, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
                           float *y) {
-    rows_product((const hc_paper_decoder *)base, cols, row0, row1, x, y, pairs_dot_avx512);
+    static const level_kernels kn = {gather_dot_avx512, arith_dot_avx512, 16};
+    rows_product((const hc_paper_decoder *)base, cols, row0, row1, x, y, &kn);
 }
 #endif /* HC_PAPER_X86 */
 
