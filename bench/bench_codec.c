@@ -52,11 +52,11 @@ typedef struct setting {
 static const setting settings[] = {
     {"paper-llm", "paper-llm", NULL, 0},
     {"paper auto-L", "default", "paper", 0},
-    {"default", "default", NULL, 0},
+    {"default (hlat)", "default", NULL, 0},
+    {"hlat m=21", "default", "hlat", 21},
     {"q4b", "default", "q4b", 0},
     {"q8b", "default", "q8b", 0},
     {"qkm 4-bit", "default", "qkm", 4},
-    {"hlat 4-bit", "default", "hlat", 4},
 };
 
 static int make_opts(const setting *s, hc_opts *o) {

@@ -150,9 +150,14 @@ typedef struct hc_opts {
     double target_snr;          /* > 0: smallest file with SNR >= this (dB)    */
     /* which tensors are coded */
     uint64_t min_elems;         /* smaller float tensors stay lossless         */
+    const char *keep;           /* comma-separated glob patterns (fnmatch) of
+                                   tensor names kept lossless, or NULL        */
 } hc_opts;
 
 void hc_opts_default(hc_opts *o);
+/* 1 if a tensor is coded under o: a codable dtype, at least o->min_elems
+ * (and 2) weights, a lossy codec, and no o->keep pattern matching its name. */
+int hc_opts_codes_tensor(const hc_opts *o, const hc_tensor_info *ti);
 /* name: "paper-llm", "paper-vision", "default". Returns HC_E_ARG if unknown. */
 hc_status hc_opts_preset(hc_opts *o, const char *name, hc_error *err);
 

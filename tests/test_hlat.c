@@ -347,9 +347,12 @@ TEST(hlat_bad_input_refused) {
     hc_opts o = hlat_opts(4, 17, 32);
     hc_encoded e;
     hc_error err = {0};
-    CHECK(hc_encode(w, 64, &o, &e, &err) == HC_E_ARG);
+    /* non-finite weights are not coded: the tensor stays lossless */
+    CHECK(hc_encode(w, 64, &o, &e, &err) == HC_OK && e.codec == HC_CODEC_RAW);
+    hc_encoded_free(&e);
     w[3] = INFINITY;
-    CHECK(hc_encode(w, 64, &o, &e, &err) == HC_E_ARG);
+    CHECK(hc_encode(w, 64, &o, &e, &err) == HC_OK && e.codec == HC_CODEC_RAW);
+    hc_encoded_free(&e);
     w[3] = 1;
     o = hlat_opts(4, 17, 30); /* block not a multiple of dim */
     CHECK(hc_encode(w, 64, &o, &e, &err) == HC_E_ARG);
@@ -412,4 +415,21 @@ TEST(hlat_stories260k_beats_kquant_at_4_5_bpw) {
     double snr = -10 * log10(wn / sn), bpw = bits / sn;
     CHECKF(bpw <= 4.5, "%.3f bpw", bpw);
     CHECKF(snr >= 23.8, "SNR %.2f dB at %.3f bpw, need 23.8", snr, bpw);
+}
+
+/* A tensor holding NaN or Inf (a -inf attention mask) is kept lossless. */
+TEST(hlat_nonfinite_kept_raw) {
+    float w[256];
+    for (int i = 0; i < 256; i++) w[i] = (float)((i % 17) - 8) * 0.01f;
+    w[5] = -INFINITY;
+    w[9] = NAN;
+    hc_opts o;
+    hc_opts_default(&o);
+    CHECK(o.codec == HC_CODEC_HLAT);
+    hc_encoded e;
+    hc_error err;
+    hc_error_clear(&err);
+    CHECK_OK(hc_encode(w, 256, &o, &e, &err), &err);
+    CHECK(e.codec == HC_CODEC_RAW && e.payload_len == sizeof w && memcmp(e.payload, w, sizeof w) == 0);
+    hc_encoded_free(&e);
 }

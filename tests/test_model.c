@@ -247,3 +247,58 @@ TEST(cli_end_to_end_resnet20) {
     CHECK(run(args, log) == 1);
     CHECK(file_contains(log, "CRC") || file_contains(log, "crc") || file_contains(log, "corrupt"));
 }
+
+/* --bpw: the allocation stays within the budget and does at least as well as
+ * the uniform setting of the same rate; --snr: the floor is met. */
+TEST(model_rate_allocation) {
+    const char *in = hc_test_shared("models/resnet20.safetensors");
+    if (!in) return;
+    char p[512];
+    snprintf(p, sizeof p, "%s/plan.hyc", hc_test_tmpdir());
+    hc_error err;
+    hc_error_clear(&err);
+    hc_opts o;
+    hc_opts_default(&o);
+    o.bits = 17; /* uniform: 17/4 + 6/32 bits per weight */
+    hc_model_report uni, plan, fl;
+    CHECK_OK(hc_compress_file(in, p, &o, 2, 1, NULL, NULL, &uni, &err), &err);
+    double uni_bpw = uni.bits_coded / (double)uni.weights_coded;
+    hc_opts_default(&o);
+    o.target_bpw = uni_bpw;
+    CHECK_OK(hc_compress_file(in, p, &o, 2, 1, NULL, NULL, &plan, &err), &err);
+    CHECK(plan.weights_coded == uni.weights_coded);
+    CHECKF(plan.bits_coded <= uni_bpw * (double)plan.weights_coded + 1e-6, "planned %.4f bpw over budget %.4f",
+           plan.bits_coded / (double)plan.weights_coded, uni_bpw);
+    CHECKF(plan.nmse_coded <= uni.nmse_coded * 1.001, "planned nmse %.4e worse than uniform %.4e", plan.nmse_coded,
+           uni.nmse_coded);
+    hc_opts_default(&o);
+    o.target_snr = 30;
+    CHECK_OK(hc_compress_file(in, p, &o, 2, 1, NULL, NULL, &fl, &err), &err);
+    CHECKF(fl.nmse_coded <= pow(10, -3.0), "snr floor 30 dB missed: nmse %.4e", fl.nmse_coded);
+    /* impossible budgets are refused with a reason */
+    hc_opts_default(&o);
+    o.target_bpw = 1.0;
+    hc_error_clear(&err);
+    CHECK(hc_compress_file(in, p, &o, 2, 1, NULL, NULL, NULL, &err) == HC_E_ARG);
+    CHECK(strstr(err.msg, "bpw") != NULL);
+}
+
+TEST(model_keep_patterns) {
+    hc_opts o;
+    hc_opts_default(&o);
+    hc_tensor_info ti;
+    memset(&ti, 0, sizeof ti);
+    ti.dtype = HC_F32;
+    ti.nelem = 1 << 16;
+    snprintf(ti.name, sizeof ti.name, "layers.3.attention.wv.weight");
+    CHECK(hc_opts_codes_tensor(&o, &ti));
+    o.keep = "tok_embeddings.weight,*.wv.weight";
+    CHECK(!hc_opts_codes_tensor(&o, &ti));
+    o.keep = "*.wq.weight";
+    CHECK(hc_opts_codes_tensor(&o, &ti));
+    ti.dtype = HC_I64;
+    CHECK(!hc_opts_codes_tensor(&o, &ti));
+    ti.dtype = HC_BF16;
+    ti.nelem = 100;
+    CHECK(!hc_opts_codes_tensor(&o, &ti));
+}

@@ -301,6 +301,7 @@ TEST(paper_band_rule) {
     for (uint64_t i = 0; i < N; i++) w[i] = (float)(0.3 + 0.01 * (hc_rng_uniform(&r) - 0.5));
     hc_opts o;
     hc_opts_default(&o);
+    o.codec = HC_CODEC_PAPER; /* the default codec is hlat */
     o.rect_l = 0.05;
     hc_encoded e;
     hc_error err = {0};
@@ -359,6 +360,7 @@ TEST(paper_choice_of_c_and_n) {
     CHECK(mae[2][3] < mae[2][1]); /* more bands help on heavy tails */
     hc_opts o;
     hc_opts_default(&o);
+    o.codec = HC_CODEC_PAPER; /* the default codec is hlat */
     o.rect_l = 0.1;
     o.bands_max = 4;
     /* targets: none, each MAE exactly, and everything */
@@ -415,6 +417,7 @@ TEST(paper_roundtrip_within_bound) {
         hc_opts o;
         hc_error err = {0};
         CHECK_OK(hc_opts_preset(&o, cases[c].preset, &err), &err);
+        o.codec = HC_CODEC_PAPER; /* "default" names the hlat codec */
         o.loss_limit = 0;
         if (cases[c].rect_l > 0) o.rect_l = cases[c].rect_l;
         hc_encoded e;
@@ -437,6 +440,7 @@ TEST(paper_roundtrip_within_bound) {
     /* N = 0 */
     hc_opts o;
     hc_opts_default(&o);
+    o.codec = HC_CODEC_PAPER; /* the default codec is hlat */
     hc_encoded e;
     hc_error err = {0};
     float dummy = 0;
@@ -484,6 +488,7 @@ TEST(paper_real_tensors_within_bound) {
             hc_opts o;
             hc_error err = {0};
             CHECK_OK(hc_opts_preset(&o, presets[ps], &err), &err);
+            o.codec = HC_CODEC_PAPER; /* "default" names the hlat codec */
             o.loss_limit = 0; /* the bound holds for the coded path; RAW is lossless */
             hc_encoded e;
             CHECK_OK(hc_encode(all + t[i].off, t[i].n, &o, &e, &err), &err);
@@ -540,6 +545,7 @@ TEST(paper_fallback_to_raw) {
     w[77] = NAN;
     w[78] = -INFINITY;
     hc_opts_default(&o);
+    o.codec = HC_CODEC_PAPER; /* the default codec is hlat */
     CHECK_OK(hc_encode(w, N, &o, &e, &err), &err);
     CHECK(e.codec == HC_CODEC_RAW && memcmp(e.payload, w, N * 4) == 0);
     hc_encoded_free(&e);
@@ -547,18 +553,23 @@ TEST(paper_fallback_to_raw) {
     /* bad options */
     w[77] = w[78] = 0;
     hc_opts_default(&o);
+    o.codec = HC_CODEC_PAPER; /* the default codec is hlat */
     o.bands_max = 0;
     CHECK(hc_encode(w, N, &o, &e, &err) == HC_E_ARG);
     hc_opts_default(&o);
+    o.codec = HC_CODEC_PAPER; /* the default codec is hlat */
     o.points[0] = 1u << 22;
     CHECK(hc_encode(w, N, &o, &e, &err) == HC_E_ARG);
     hc_opts_default(&o);
+    o.codec = HC_CODEC_PAPER; /* the default codec is hlat */
     o.n_points = 0;
     CHECK(hc_encode(w, N, &o, &e, &err) == HC_E_ARG);
     hc_opts_default(&o);
+    o.codec = HC_CODEC_PAPER; /* the default codec is hlat */
     o.rect_l = NAN;
     CHECK(hc_encode(w, N, &o, &e, &err) == HC_E_ARG);
     hc_opts_default(&o);
+    o.codec = HC_CODEC_PAPER; /* the default codec is hlat */
     o.rect_l_sigmas = 0;
     CHECK(hc_encode(w, N, &o, &e, &err) == HC_E_ARG);
     free(w);
@@ -582,6 +593,7 @@ TEST(paper_open_refuses_corrupt) {
     float *w = gen_tensor(N, 0.1, 1, 0.0, 21);
     hc_opts o;
     hc_opts_default(&o);
+    o.codec = HC_CODEC_PAPER; /* the default codec is hlat */
     hc_encoded e;
     hc_error err = {0};
     CHECK_OK(hc_encode(w, N, &o, &e, &err), &err);
@@ -655,6 +667,7 @@ TEST(paper_decode_ranges) {
         float *w = gen_tensor(N, 0.05, 1, 0.0, 31 + s);
         hc_opts o;
         hc_opts_default(&o);
+        o.codec = HC_CODEC_PAPER; /* the default codec is hlat */
         hc_encoded e;
         hc_error err = {0};
         CHECK_OK(hc_encode(w, N, &o, &e, &err), &err);
@@ -698,6 +711,7 @@ TEST(paper_matvec_odd_shapes) {
         float *w = gen_tensor(N, 0.05, 1, 0.001, 50 + s);
         hc_opts o;
         hc_opts_default(&o);
+        o.codec = HC_CODEC_PAPER; /* the default codec is hlat */
         hc_encoded e;
         hc_error err = {0};
         CHECK_OK(hc_encode(w, N, &o, &e, &err), &err);
@@ -746,6 +760,7 @@ TEST(paper_auto_l_rule) {
     double sigma = sqrt(ss / (2.0 * np));
     hc_opts o;
     hc_opts_default(&o);
+    o.codec = HC_CODEC_PAPER; /* the default codec is hlat */
     CHECK(o.rect_l <= 0 && o.rect_l_sigmas == 3.5);
     hc_encoded e;
     hc_error err = {0};

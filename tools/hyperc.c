@@ -76,7 +76,7 @@ static void compress_usage(FILE *f) {
             "  -o FILE             output .hyc file (required)\n"
             "  -f, --force         overwrite OUT if it exists\n"
             "  --preset NAME       default | paper-llm | paper-vision\n"
-            "  --codec NAME        paper | hlat | q8b | q4b | qkm | raw\n"
+            "  --codec NAME        hlat (default) | paper | qkm | q4b | q8b | raw\n"
             "  --rect-l L          paper codec: side of the square, in weight units\n"
             "                      (default: derived from each tensor's spread)\n"
             "  --points N[,N...]   paper codec: codebook sizes tried in order (1600)\n"
@@ -84,12 +84,14 @@ static void compress_usage(FILE *f) {
             "  --loss-target X     paper codec: stop trying bands once MAE <= X\n"
             "  --loss-max X        paper codec: next codebook size while MAE > X\n"
             "  --loss-limit X      paper codec: keep a tensor lossless if MAE > X\n"
-            "  --bits B            block codecs: bits per weight of the codes\n"
-            "  --block N           block codecs: weights per scale block\n"
-            "  --dim K             hlat: weights per trajectory point\n"
+            "  --bits B            qkm: bits per weight of the codes (4);\n"
+            "                      hlat: index bits per group of --dim weights (17)\n"
+            "  --block N           block codecs: weights per scale block (32)\n"
+            "  --dim K             hlat: weights per trajectory point (4)\n"
             "  --bpw X             size budget: average bits per coded weight\n"
             "  --snr DB            quality floor: smallest file with SNR >= DB\n"
-            "  --min-elems N       smaller tensors stay lossless (4096)\n"
+            "  --min-elems N       smaller tensors stay lossless (1024)\n"
+            "  --keep GLOB[,GLOB]  tensors whose names match stay lossless\n"
             "  --threads N         worker threads (default: all cores)\n"
             "  -q, --quiet         print nothing but errors\n"
             "\n"
@@ -181,7 +183,7 @@ int cli_parse_codec_option(hc_opts *o, const char *opt, const char *val, hc_erro
             return 0;
         }
     struct { const char *name; uint32_t *u; long lo, hi; } iopts[] = {
-        {"--bands", &o->bands_max, 1, 64}, {"--bits", &o->bits, 1, 16},
+        {"--bands", &o->bands_max, 1, 64}, {"--bits", &o->bits, 1, 32},
         {"--block", &o->block, 1, 1 << 20}, {"--dim", &o->dim, 1, 16},
     };
     for (size_t k = 0; k < sizeof iopts / sizeof iopts[0]; k++)
@@ -194,6 +196,10 @@ int cli_parse_codec_option(hc_opts *o, const char *opt, const char *val, hc_erro
             *iopts[k].u = (uint32_t)iv;
             return 0;
         }
+    if (!strcmp(opt, "--keep")) {
+        o->keep = val;
+        return 0;
+    }
     if (!strcmp(opt, "--min-elems")) {
         if (cli_parse_int(val, 0, (long)(~0ul >> 1), &iv)) {
             hc_fail(err, HC_E_ARG, "--min-elems: '%s' is not a non-negative integer", val);

@@ -230,8 +230,8 @@ static hc_status hlat_encode(const float *w, uint64_t n, const hc_opts *o, hc_en
     if (s) return s;
     if (n == 0) return hc_fail(err, HC_E_ARG, "hlat: empty tensor");
     for (uint64_t i = 0; i < n; i++)
-        if (!isfinite(w[i]))
-            return hc_fail(err, HC_E_ARG, "hlat: weight %llu is not finite (%g)", (unsigned long long)i, (double)w[i]);
+        if (!isfinite(w[i])) /* NaN/Inf (e.g. a -inf mask): keep the tensor lossless, as the other codecs do */
+            return hc_codec_raw_vt.encode(w, n, o, out, err);
     hlat_params p;
     memset(&p, 0, sizeof p);
     p.K = K;

@@ -52,7 +52,9 @@ static inline float block_scale(const hlat_decoder *d, uint64_t b) {
     return d->scale_tab[code];
 }
 
-/* Unpacks groups [g0, g0 + cnt) into indices tt[] and block scales ss[]. */
+/* Unpacks groups [g0, g0 + cnt) into indices tt[] and block scales ss[].
+ * The callers' arrays have 16 spare entries, zeroed once, so that vector
+ * loads past a tile's end read defined values. */
 static inline void unpack_tile(const hlat_decoder *d, uint64_t g0, uint32_t cnt, uint32_t *tt, float *ss) {
     const uint64_t per_block = d->p.block / d->p.K;
     uint64_t b = g0 / per_block, r = g0 % per_block;
@@ -150,8 +152,8 @@ __attribute__((target("avx2,fma"))) static void groups_decode_avx2(const hlat_de
                                                                     float *out) {
     const uint32_t K = d->p.K;
     lanes8 L = lanes8_init(d);
-    uint32_t tt[TILE_GROUPS + 8];
-    float ss[TILE_GROUPS + 8];
+    uint32_t tt[TILE_GROUPS + 16] = {0};
+    float ss[TILE_GROUPS + 16] = {0};
     while (ng > 0) {
         uint32_t cnt = ng < TILE_GROUPS ? (uint32_t)ng : TILE_GROUPS;
         unpack_tile(d, g0, cnt, tt, ss);
@@ -173,8 +175,8 @@ __attribute__((target("avx2,fma"))) static float groups_dot_avx2(const hlat_deco
                                                                    const float *x) {
     const uint32_t K = d->p.K;
     lanes8 L = lanes8_init(d);
-    uint32_t tt[TILE_GROUPS + 8];
-    float ss[TILE_GROUPS + 8];
+    uint32_t tt[TILE_GROUPS + 16] = {0};
+    float ss[TILE_GROUPS + 16] = {0};
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     float tail = 0;
     while (ng > 0) {
@@ -251,8 +253,8 @@ __attribute__((target("avx512f"))) static void groups_decode_avx512(const hlat_d
                                                                      uint64_t ng, float *out) {
     const uint32_t K = d->p.K;
     lanes16 L = lanes16_init(d);
-    uint32_t tt[TILE_GROUPS + 16];
-    float ss[TILE_GROUPS + 16];
+    uint32_t tt[TILE_GROUPS + 16] = {0};
+    float ss[TILE_GROUPS + 16] = {0};
     while (ng > 0) {
         uint32_t cnt = ng < TILE_GROUPS ? (uint32_t)ng : TILE_GROUPS;
         unpack_tile(d, g0, cnt, tt, ss);
@@ -272,8 +274,8 @@ __attribute__((target("avx512f"))) static float groups_dot_avx512(const hlat_dec
                                                                    const float *x) {
     const uint32_t K = d->p.K;
     lanes16 L = lanes16_init(d);
-    uint32_t tt[TILE_GROUPS + 16];
-    float ss[TILE_GROUPS + 16];
+    uint32_t tt[TILE_GROUPS + 16] = {0};
+    float ss[TILE_GROUPS + 16] = {0};
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     while (ng > 0) {
         uint32_t cnt = ng < TILE_GROUPS ? (uint32_t)ng : TILE_GROUPS;

@@ -312,7 +312,7 @@ static int encode_super(const qkm_layout *L, const float *x, uint64_t m, uint8_t
 }
 
 static hc_status qkm_encode(const float *w, uint64_t n, const hc_opts *o, hc_encoded *out, hc_error *err) {
-    uint32_t bits = o->bits, block = o->block ? o->block : 32;
+    uint32_t bits = o->bits ? o->bits : 4, block = o->block ? o->block : 32;
     hc_status s = qkm_check_shape(bits, block, err);
     if (s) return s;
     if (n == 0) return hc_fail(err, HC_E_ARG, "qkm codec: empty tensor");

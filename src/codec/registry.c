@@ -2,6 +2,7 @@
  * entry points that dispatch through it. */
 #include "codec.h"
 #include "../common/util.h"
+#include <fnmatch.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -36,7 +37,7 @@ int hc_codec_parse(const char *name, hc_codec_id *out) {
 
 void hc_opts_default(hc_opts *o) {
     memset(o, 0, sizeof *o);
-    o->codec = HC_CODEC_PAPER;
+    o->codec = HC_CODEC_HLAT;
     o->rect_l = 0;         /* derived from the spread of each tensor */
     o->rect_l_sigmas = 3.5; /* best mean NMSE on the shared models (docs/ALGORITHM.md) */
     o->points[0] = 1600;
@@ -45,10 +46,27 @@ void hc_opts_default(hc_opts *o) {
     o->loss_target = 0;    /* relative targets are not used by default */
     o->loss_max = 0;
     o->loss_limit = 0;
-    o->bits = 4;
-    o->block = 32;
-    o->dim = 2;
+    o->bits = 0;  /* 0: the codec's own default (qkm 4 bits/weight, hlat 4*dim+1 bits/group) */
+    o->block = 0; /* 0: the codec's own default (32) */
+    o->dim = 0;   /* 0: the codec's own default (hlat: 4) */
     o->min_elems = 1024; /* smaller tensors (norms, biases) stay lossless */
+}
+
+int hc_opts_codes_tensor(const hc_opts *o, const hc_tensor_info *ti) {
+    if (o->codec == HC_CODEC_RAW || !hc_dtype_is_codable(ti->dtype) || ti->nelem < o->min_elems || ti->nelem < 2)
+        return 0;
+    for (const char *p = o->keep; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char pat[512];
+        if (len > 0 && len < sizeof pat) {
+            memcpy(pat, p, len);
+            pat[len] = 0;
+            if (fnmatch(pat, ti->name, 0) == 0) return 0;
+        }
+        p = end ? end + 1 : p + len;
+    }
+    return 1;
 }
 
 hc_status hc_opts_preset(hc_opts *o, const char *name, hc_error *err) {

@@ -43,11 +43,6 @@ typedef struct compress_ctx {
     double sum_sq_coded, sum_err_coded;
 } compress_ctx;
 
-static int tensor_is_coded(const hc_tensor_info *ti, const hc_opts *o) {
-    return o->codec != HC_CODEC_RAW && hc_dtype_is_codable(ti->dtype) && ti->nelem >= o->min_elems &&
-           ti->nelem >= 2;
-}
-
 /* Codes tensor i into r (no locks held). */
 static void code_tensor(compress_ctx *cx, size_t i, job_result *r) {
     const hc_tensor_info *ti = hc_st_info(cx->st, i);
@@ -56,7 +51,7 @@ static void code_tensor(compress_ctx *cx, size_t i, job_result *r) {
     r->status = HC_OK;
     r->keep_original = 1;
     const hc_opts *o = cx->per_tensor ? &cx->per_tensor[i] : cx->opts;
-    if (tensor_is_coded(ti, o)) {
+    if (hc_opts_codes_tensor(o, ti)) {
         const float *w = (const float *)hc_st_data(cx->st, i);
         float *tmp = NULL;
         if (ti->dtype != HC_F32 || ((uintptr_t)w & 3)) {

@@ -38,6 +38,18 @@ size_t hc_codec_ladder(const hc_opts *base, hc_opts *out, size_t max) {
             k++;
         }
         break;
+    case HC_CODEC_HLAT: {
+        /* index bits per group of K: from ~2.4 to ~7.7 bits per weight at
+         * K = 4 (m <= 30 keeps the vectorised search) */
+        uint32_t K = base->dim ? base->dim : 4, lo = 2 * K + 1, hi = 8 * K < 30 ? 8 * K : 30;
+        for (uint32_t m = lo; m <= hi && k < max; m++) {
+            out[k] = *base;
+            out[k].dim = K;
+            out[k].bits = m;
+            k++;
+        }
+        break;
+    }
     default:
         if (max) out[k++] = *base;
         break;
@@ -132,7 +144,7 @@ hc_status hc_plan_model(const hc_safetensors *st, const hc_opts *o, int threads,
     if (!tensor) return hc_fail(err, HC_E_NOMEM, "out of memory");
     for (size_t i = 0; i < count; i++) {
         const hc_tensor_info *ti = hc_st_info(st, i);
-        if (hc_dtype_is_codable(ti->dtype) && ti->nelem >= o->min_elems && ti->nelem >= 2) {
+        if (hc_opts_codes_tensor(o, ti)) {
             tensor[nt++] = i;
             weights += ti->nelem;
         }
