@@ -53,7 +53,7 @@ static const setting settings[] = {
     {"paper-llm", "paper-llm", NULL, 0},
     {"paper auto-L", "default", "paper", 0},
     {"default (hlat)", "default", NULL, 0},
-    {"hlat m=21", "default", "hlat", 21},
+    {"hlat m=17", "default", "hlat", 17},
     {"q4b", "default", "q4b", 0},
     {"q8b", "default", "q8b", 0},
     {"qkm 4-bit", "default", "qkm", 4},

@@ -14,8 +14,9 @@ trap 'rm -rf "$out"' EXIT
 settings=(
   "paper-llm|--preset paper-llm"
   "default|"
-  "default 5.5 bpw|--bpw 5.5"
-  "default 4.5 bpw|--bpw 4.5"
+  "hlat m=17|--bits 17"
+  "default --bpw 5.5|--bpw 5.5"
+  "default --bpw 4.5|--bpw 4.5"
 )
 model=$shared/models/stories260K.safetensors
 ppl() { "$bin" perplexity "$1" --tokenizer "$shared/models/tok512.bin" --text "$shared/data/tinystories_val.txt" --ctx 256 2>/dev/null | awk '/^perplexity/{print $2}'; }
@@ -36,12 +37,12 @@ py=/usr/bin/python3
 if $py -c 'import torch, numpy' 2>/dev/null; then
   r56=$shared/models/resnet56.safetensors
   files=("$r56"); labels=("float32")
-  for s in "paper-vision|--preset paper-vision" "default|" "default 4.5 bpw|--bpw 4.5"; do
+  for s in "paper-vision|--preset paper-vision" "default|" "default --bpw 4.5|--bpw 4.5"; do
     label=${s%%|*}; opts=${s#*|}; f=$out/r56-${#files[@]}
     # shellcheck disable=SC2086
     "$bin" compress "$r56" -o "$f.hyc" -f -q $opts
     "$bin" decompress "$f.hyc" -o "$f.safetensors" -f -q
-    files+=("$f.safetensors"); labels+=("$label ($("$bin" info "$f.hyc" | awk '/^weights/{print $4}') bpw)")
+    files+=("$f.safetensors"); labels+=("$label ($("$bin" info "$f.hyc" | awk '/^weights/{print $6}') bpw)")
   done
   echo
   echo "ResNet-56 CIFAR-10 top-1 (cifar10_test_from_jpg.bin): ${labels[*]}"

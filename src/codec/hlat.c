@@ -206,7 +206,7 @@ static hc_status resolve_settings(const hc_opts *o, uint64_t n, uint32_t *K, uin
             if (setting_bpw(*K, mm, *B, HLAT_DEF_SBITS, n, HLAT_PARAMS_BYTES) <= o->target_bpw) best = mm;
         *m = best;
     } else {
-        *m = o->bits ? o->bits : 4 * *K + 1;
+        *m = o->bits ? o->bits : 5 * *K + 1; /* 5.44 bits per weight at K = 4, B = 32 */
     }
     if (*m < *K || *m > HLAT_MMAX)
         return hc_fail(err, HC_E_ARG, "hlat: bits (index bits per group of %u) = %u not in %u..%d", *K, *m, *K, HLAT_MMAX);

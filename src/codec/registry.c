@@ -46,7 +46,7 @@ void hc_opts_default(hc_opts *o) {
     o->loss_target = 0;    /* relative targets are not used by default */
     o->loss_max = 0;
     o->loss_limit = 0;
-    o->bits = 0;  /* 0: the codec's own default (qkm 4 bits/weight, hlat 4*dim+1 bits/group) */
+    o->bits = 0;  /* 0: the codec's own default (qkm 4 bits/weight, hlat 5*dim+1 bits/group) */
     o->block = 0; /* 0: the codec's own default (32) */
     o->dim = 0;   /* 0: the codec's own default (hlat: 4) */
     o->min_elems = 1024; /* smaller tensors (norms, biases) stay lossless */
