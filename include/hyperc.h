@@ -152,6 +152,7 @@ typedef struct hc_opts {
     uint64_t min_elems;         /* smaller float tensors stay lossless         */
     const char *keep;           /* comma-separated glob patterns (fnmatch) of
                                    tensor names kept lossless, or NULL        */
+    uint32_t threads;           /* encoder threads for one tensor (0 or 1: one) */
 } hc_opts;
 
 void hc_opts_default(hc_opts *o);

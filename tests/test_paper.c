@@ -778,3 +778,36 @@ TEST(paper_auto_l_rule) {
     hc_encoded_free(&e);
     free(w);
 }
+
+/* Splitting one tensor's searches over threads changes nothing: the same
+ * parameters and payload for 1, 2 and 3 threads (an odd count exercises the
+ * pad pair and a partial last chunk of pairs). */
+TEST(paper_threads_same_bytes) {
+    const uint64_t n = (2u << 20) + 1;
+    float *w = gen_tensor(n, 0.004, 1, 0.001, 77);
+    hc_opts presets[2];
+    hc_error err;
+    CHECK_OK(hc_opts_preset(&presets[0], "paper-llm", &err), &err);
+    hc_opts_default(&presets[1]); /* automatic L */
+    presets[1].codec = HC_CODEC_PAPER;
+    for (int k = 0; k < 2; k++) {
+        hc_encoded ref;
+        presets[k].threads = 1;
+        CHECK_OK(hc_encode(w, n, &presets[k], &ref, &err), &err);
+        CHECK(ref.codec == HC_CODEC_PAPER);
+        for (uint32_t t = 2; t <= 3; t++) {
+            hc_encoded e;
+            presets[k].threads = t;
+            CHECK_OK(hc_encode(w, n, &presets[k], &e, &err), &err);
+            int same = e.codec == ref.codec && e.params_len == ref.params_len &&
+                       !memcmp(e.params, ref.params, ref.params_len) && e.payload_len == ref.payload_len &&
+                       !memcmp(e.payload, ref.payload, ref.payload_len) && e.mae == ref.mae &&
+                       e.max_abs_err == ref.max_abs_err;
+            hc_encoded_free(&e);
+            if (!same) hc_encoded_free(&ref);
+            CHECKF(same, "preset %d: %u threads code differently from one", k, t);
+        }
+        hc_encoded_free(&ref);
+    }
+    free(w);
+}

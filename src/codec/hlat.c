@@ -250,7 +250,9 @@ static hc_status hlat_encode(const float *w, uint64_t n, const hc_opts *o, hc_en
     out->payload_len = len;
     /* hlat_quantize settles the data-dependent parameters (scales, compander,
      * dead zone) before it quantises. */
-    s = hlat_quantize(w, n, &p, out->payload, out, err);
+    /* one thread unless the tensor is large enough to pay for more */
+    int threads = (o->threads > 1 && n >= ((uint64_t)1 << 20)) ? (int)(o->threads < 64 ? o->threads : 64) : 1;
+    s = hlat_quantize(w, n, &p, out->payload, out, threads, err);
     if (s) return s;
     out->codec = HC_CODEC_HLAT;
     out->params_len = hlat_params_write(&p, out->params);

@@ -161,9 +161,11 @@ int hlat_block_search_simd(const hlat_enc_ctx *c, const float *w, uint32_t q0, u
 
 /* Settles the data-dependent fields of p (scale ladder, compander, dead
  * zone; K, m, sbits, block and g must be set), quantises the tensor into
- * payload (hlat_payload_len bytes, zeroed) and fills the error statistics. */
+ * payload (hlat_payload_len bytes, zeroed) and fills the error statistics.
+ * The block search runs on up to `threads` threads (<= 1: the caller's);
+ * the output does not depend on the thread count. */
 hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *payload,
-                        hc_encoded *stats, hc_error *err);
+                        hc_encoded *stats, int threads, hc_error *err);
 
 /* ---- settings ---------------------------------------------------------- */
 /* The codec's settings from about 2.5 to 8 bits per weight, in increasing

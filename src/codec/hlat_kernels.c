@@ -9,7 +9,13 @@
  * into an accumulator with x (matvec), so weights never exist in memory in
  * float form during a product. Lanes follow hlat_recon operation by
  * operation, so every kernel decodes bit-identically. Group sizes that do
- * not divide the vector width (K = 3, 5, 6, 7) use the reference. */
+ * not divide the vector width (K = 3, 5, 6, 7) use the reference.
+ *
+ * For K = 4 (the default) with m <= 25 and blocks of whole 32-weight steps,
+ * AVX-512 VBMI kernels skip the scalar unpacking: each step of 8 groups
+ * unpacks from one 32-byte load by byte permutes and shifts, and the fused
+ * product applies the block scale once per block (see "AVX-512 fused
+ * product, K = 4"). Ragged row ends go to the tiled kernels. */
 #include "hlat.h"
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +210,76 @@ __attribute__((target("avx2,fma"))) static float groups_dot_avx2(const hlat_deco
     return _mm_cvtss_f32(h) + tail;
 }
 
+/* The AVX2 form of the K = 4 step product (see "AVX-512 fused product,
+ * K = 4" for the folding): a vector holds 2 groups, each index read by one
+ * 4-byte broadcast load at its byte and aligned by a variable shift. Steps
+ * whose 4-byte loads could pass the stream's end are left to the caller. */
+typedef struct fused8 {
+    __m256i shift[4], gmul;       /* per vector of a step: bit offsets       */
+    __m256 c1, c3, c5, dz;        /* folded coefficients, dz in y units       */
+    uint32_t byte[8];             /* [8] byte of each group of a step          */
+} fused8;
+
+__attribute__((target("avx2,fma"))) static fused8 fused8_init(const hlat_decoder *d) {
+    fused8 F;
+    for (int v = 0; v < 4; v++) {
+        int32_t sh[8];
+        for (int l = 0; l < 8; l++) sh[l] = (int32_t)(((uint32_t)(2 * v + l / 4) * d->p.m) & 7);
+        F.shift[v] = _mm256_loadu_si256((const __m256i *)sh);
+    }
+    for (uint32_t j = 0; j < 8; j++) F.byte[j] = (j * d->p.m) >> 3;
+    int32_t gm[8];
+    for (int l = 0; l < 8; l++) gm[l] = (int32_t)d->gshift[l % 4];
+    F.gmul = _mm256_loadu_si256((const __m256i *)gm);
+    F.c1 = _mm256_set1_ps(ldexpf(d->p.c1, 32));
+    F.c3 = _mm256_set1_ps(ldexpf(d->p.c3, 32 - 62));
+    F.c5 = _mm256_set1_ps(ldexpf(d->p.c5, 32 - 124));
+    F.dz = _mm256_set1_ps(ldexpf(d->p.dead_zone, 31));
+    return F;
+}
+
+static inline int32_t load_le32(const uint8_t *p) {
+    uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    return (int32_t)v;
+}
+
+/* sum of weights [32 u0, 32 u1) times x[0 .. 32 (u1 - u0)), scaled */
+__attribute__((target("avx2,fma"), always_inline)) static inline float
+steps_dot_k4_avx2(const hlat_decoder *d, const fused8 *F, uint64_t u0, uint64_t u1, const float *x, int use_dz) {
+    const uint64_t steps_per_block = d->p.block / 32;
+    const float unfold = 0x1p-63f;
+    const __m256i centre = _mm256_set1_epi32((int)0x80000000u);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    uint64_t b = u0 / steps_per_block, left = (b + 1) * steps_per_block - u0;
+    __m256 acc = _mm256_setzero_ps(), accb = _mm256_setzero_ps();
+    for (uint64_t u = u0; u < u1; u++, x += 32) {
+        const uint8_t *base = d->idx + u * d->p.m;
+        for (int v = 0; v < 4; v++) {
+            __m256i t = _mm256_set_m128i(_mm_set1_epi32(load_le32(base + F->byte[2 * v + 1])),
+                                         _mm_set1_epi32(load_le32(base + F->byte[2 * v])));
+            t = _mm256_srlv_epi32(t, F->shift[v]);
+            __m256 y = _mm256_cvtepi32_ps(_mm256_xor_si256(_mm256_mullo_epi32(t, F->gmul), centre));
+            if (use_dz) {
+                __m256 a = _mm256_andnot_ps(sign, y);
+                y = _mm256_sub_ps(y, _mm256_or_ps(_mm256_min_ps(a, F->dz), _mm256_and_ps(sign, y)));
+            }
+            __m256 y2 = _mm256_mul_ps(y, y);
+            __m256 p = _mm256_fmadd_ps(y2, _mm256_fmadd_ps(y2, F->c5, F->c3), F->c1);
+            accb = _mm256_fmadd_ps(_mm256_mul_ps(y, p), _mm256_loadu_ps(x + 8 * v), accb);
+        }
+        if (--left == 0 || u + 1 == u1) {
+            acc = _mm256_fmadd_ps(accb, _mm256_set1_ps(block_scale(d, b) * unfold), acc);
+            accb = _mm256_setzero_ps();
+            b++;
+            left = steps_per_block;
+        }
+    }
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
 /* ===================================================================== */
 /* AVX-512: 16 lanes                                                      */
 /* ===================================================================== */
@@ -297,6 +373,165 @@ __attribute__((target("avx512f"))) static float groups_dot_avx512(const hlat_dec
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
+
+/* ===================================================================== */
+/* AVX-512 fused product, K = 4: 8 groups (32 weights, m bytes) per step  */
+/* ===================================================================== */
+
+/* Every run of 8 groups starts on a byte, so one unaligned 32-byte load
+ * holds a step's indices at fixed bit offsets: a byte permute (vpermb) puts
+ * each group's 4 bytes in its K lanes, a variable shift aligns the index,
+ * and the bits above it need no mask, as the multiply by g_i << (32 - m)
+ * pushes them out of the 32-bit word. Centring (x32 ^ 2^31) is done on the
+ * packed bytes: flipping bit m-1 of t adds 2^(m-1) g 2^(32-m) = 2^31 (mod
+ * 2^32, g odd) to the product, so the flip may come before it. Powers of two are folded out of the
+ * lanes: with y = 2^31 z (the integer as converted), z p(z^2) =
+ * 2^-31-E y P(y^2) where P's coefficients are c1 2^E, c3 2^(E-62),
+ * c5 2^(E-124); the factor 2^(-31-E) and the block scale are applied once
+ * per block to the block's partial sum. E = 32 keeps every coefficient a
+ * normal float and the partial sums far from overflow. Needs m <= 25 (index
+ * plus offset within 32 bits) and whole steps per block (B % 32 == 0). */
+#define FOLD_E 32
+
+typedef struct fused16 {
+    __m512i bytepat[2], shift[2], gmul;   /* per step half: lanes -> bytes, offsets */
+    __m256i centre;                       /* bit m-1 of each of the 8 indices */
+    __m512 c1, c3, c5, dz;                /* folded coefficients, dz in y units */
+} fused16;
+
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static fused16 fused16_init(const hlat_decoder *d) {
+    fused16 F;
+    for (int h = 0; h < 2; h++) {
+        uint8_t bp[64];
+        int32_t sh[16];
+        for (int l = 0; l < 16; l++) {
+            uint32_t pos = (uint32_t)(4 * h + l / 4) * d->p.m;
+            for (int b = 0; b < 4; b++) bp[4 * l + b] = (uint8_t)((pos >> 3) + (uint32_t)b);
+            sh[l] = (int32_t)(pos & 7);
+        }
+        F.bytepat[h] = _mm512_loadu_si512(bp);
+        F.shift[h] = _mm512_loadu_si512(sh);
+    }
+    uint8_t centre[32] = {0};
+    for (uint32_t j = 0; j < 8; j++) {
+        uint32_t bit = j * d->p.m + d->p.m - 1;
+        centre[bit >> 3] = (uint8_t)(centre[bit >> 3] | (1u << (bit & 7)));
+    }
+    F.centre = _mm256_loadu_si256((const __m256i *)centre);
+    int32_t gm[16];
+    for (int l = 0; l < 16; l++) gm[l] = (int32_t)d->gshift[l % 4];
+    F.gmul = _mm512_loadu_si512(gm);
+    F.c1 = _mm512_set1_ps(ldexpf(d->p.c1, FOLD_E));
+    F.c3 = _mm512_set1_ps(ldexpf(d->p.c3, FOLD_E - 62));
+    F.c5 = _mm512_set1_ps(ldexpf(d->p.c5, FOLD_E - 124));
+    F.dz = _mm512_set1_ps(ldexpf(d->p.dead_zone, 31));
+    return F;
+}
+
+/* The 32 index bytes of step u, centred (see above). */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"), always_inline)) static inline __m512i
+fused16_load(const hlat_decoder *d, const fused16 *F, uint64_t u) {
+    uint64_t at = u * d->p.m;
+    __m256i raw;
+    if (at + 32 <= d->idx_len) {
+        raw = _mm256_loadu_si256((const __m256i *)(d->idx + at));
+    } else { /* the stream's last bytes: a masked load reads no further */
+        uint64_t left = d->idx_len > at ? d->idx_len - at : 0;
+        raw = _mm512_castsi512_si256(_mm512_maskz_loadu_epi8((__mmask64)((1ull << left) - 1), d->idx + at));
+    }
+    return _mm512_castsi256_si512(_mm256_xor_si256(raw, F->centre));
+}
+
+/* y = 2^31 z, as converted, for the 16 weights of one half of a step. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"), always_inline)) static inline __m512
+fused16_y(const fused16 *F, __m512i raw, int h) {
+    __m512i t = _mm512_srlv_epi32(_mm512_permutexvar_epi8(F->bytepat[h], raw), F->shift[h]);
+    return _mm512_cvtepi32_ps(_mm512_mullo_epi32(t, F->gmul));
+}
+
+/* y P(y^2) for the 16 weights of one half of a step (see above). */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"), always_inline)) static inline __m512
+fused16_half(const fused16 *F, __m512i raw, int h, int use_dz) {
+    __m512 y = fused16_y(F, raw, h);
+    if (use_dz) {
+        __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+        __m512i yi = _mm512_castps_si512(y);
+        __m512 a = _mm512_castsi512_ps(_mm512_andnot_si512(sign, yi));
+        __m512i cut = _mm512_castps_si512(_mm512_min_ps(a, F->dz));
+        y = _mm512_sub_ps(y, _mm512_castsi512_ps(_mm512_or_si512(cut, _mm512_and_si512(sign, yi))));
+    }
+    __m512 y2 = _mm512_mul_ps(y, y);
+    __m512 p = _mm512_fmadd_ps(y2, _mm512_fmadd_ps(y2, F->c5, F->c3), F->c1);
+    return _mm512_mul_ps(y, p);
+}
+
+/* sum of weights [32 u0, 32 u1) times x[0 .. 32 (u1 - u0)) */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"), always_inline)) static inline float
+steps_dot_k4(const hlat_decoder *d, const fused16 *F, uint64_t u0, uint64_t u1, const float *x, int use_dz) {
+    const uint64_t steps_per_block = d->p.block / 32;
+    const float unfold = ldexpf(1.0f, -31 - FOLD_E);
+    __m512 acc = _mm512_setzero_ps();
+    /* one flat loop (the block's partial sum closed when its last step is
+     * done) keeps the step constants in registers */
+    uint64_t b = u0 / steps_per_block, left = (b + 1) * steps_per_block - u0;
+    __m512 accb = _mm512_setzero_ps();
+    for (uint64_t u = u0; u < u1; u++, x += 32) {
+        __m512i raw = fused16_load(d, F, u);
+        accb = _mm512_fmadd_ps(fused16_half(F, raw, 0, use_dz), _mm512_loadu_ps(x), accb);
+        accb = _mm512_fmadd_ps(fused16_half(F, raw, 1, use_dz), _mm512_loadu_ps(x + 16), accb);
+        if (--left == 0 || u + 1 == u1) {
+            acc = _mm512_fmadd_ps(accb, _mm512_set1_ps(block_scale(d, b) * unfold), acc);
+            accb = _mm512_setzero_ps();
+            b++;
+            left = steps_per_block;
+        }
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+/* Decodes weights [32 u0, 32 u1) to out, operation for operation as
+ * hlat_recon (the centring and the unpacking are exact integer steps). */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"), always_inline)) static inline void
+steps_decode_k4(const hlat_decoder *d, uint64_t u0, uint64_t u1, float *out, int use_dz) {
+    const fused16 F = fused16_init(d);
+    const uint64_t steps_per_block = d->p.block / 32;
+    const __m512 c1 = _mm512_set1_ps(d->p.c1), c3 = _mm512_set1_ps(d->p.c3), c5 = _mm512_set1_ps(d->p.c5);
+    const __m512 dz = _mm512_set1_ps(d->p.dead_zone), unit = _mm512_set1_ps(0x1p-31f);
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+    uint64_t b = u0 / steps_per_block, left = (b + 1) * steps_per_block - u0;
+    __m512 s = _mm512_set1_ps(block_scale(d, b));
+    for (uint64_t u = u0; u < u1; u++, out += 32) { /* flat, as steps_dot_k4 */
+        if (left-- == 0) {
+            s = _mm512_set1_ps(block_scale(d, ++b));
+            left = steps_per_block - 1;
+        }
+        __m512i raw = fused16_load(d, &F, u);
+        for (int h = 0; h < 2; h++) {
+            __m512 z = _mm512_mul_ps(fused16_y(&F, raw, h), unit);
+            if (use_dz) {
+                __m512i zi = _mm512_castps_si512(z);
+                __m512 a = _mm512_castsi512_ps(_mm512_andnot_si512(sign, zi));
+                __m512i cut = _mm512_castps_si512(_mm512_min_ps(a, dz));
+                z = _mm512_sub_ps(z, _mm512_castsi512_ps(_mm512_or_si512(cut, _mm512_and_si512(sign, zi))));
+            }
+            __m512 z2 = _mm512_mul_ps(z, z);
+            __m512 p = _mm512_fmadd_ps(z2, _mm512_fmadd_ps(z2, c5, c3), c1);
+            _mm512_storeu_ps(out + 16 * h, _mm512_mul_ps(s, _mm512_mul_ps(z, p)));
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void steps_decode_k4_plain(const hlat_decoder *d,
+                                                                                          uint64_t u0, uint64_t u1,
+                                                                                          float *out) {
+    steps_decode_k4(d, u0, u1, out, 0);
+}
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void steps_decode_k4_dz(const hlat_decoder *d,
+                                                                                       uint64_t u0, uint64_t u1,
+                                                                                       float *out) {
+    steps_decode_k4(d, u0, u1, out, 1);
+}
+
 #endif
 
 /* ===================================================================== */
@@ -352,6 +587,36 @@ static void hlat_matvec_avx2(const hc_decoder *b, uint64_t cols, uint64_t row0, 
     for (uint64_t r = row0; r < row1; r++)
         y[r - row0] = dot_range((const hlat_decoder *)b, r * cols, cols, x, groups_dot_avx2);
 }
+/* K = 4, whole steps per block: each row's steps by steps_dot_k4_avx2 as
+ * far as the stream allows 4-byte loads, the rest by the tiled kernel. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+rows_dot_k4_avx2(const hlat_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x, float *y,
+                 int use_dz) {
+    const fused8 F = fused8_init(d);
+    /* step u reads bytes [u m, u m + 32) at most */
+    const uint64_t u_safe = d->idx_len >= 32 ? (d->idx_len - 32) / d->p.m + 1 : 0;
+    for (uint64_t r = row0; r < row1; r++) {
+        uint64_t s = r * cols, e = s + cols, u0 = (s + 31) / 32, u1 = e / 32;
+        if (u1 > u_safe) u1 = u_safe;
+        if (u1 <= u0) {
+            y[r - row0] = dot_range(d, s, cols, x, groups_dot_avx2);
+            continue;
+        }
+        float acc = steps_dot_k4_avx2(d, &F, u0, u1, x + (32 * u0 - s), use_dz);
+        if (32 * u0 > s) acc += dot_range(d, s, 32 * u0 - s, x, groups_dot_avx2);
+        if (e > 32 * u1) acc += dot_range(d, 32 * u1, e - 32 * u1, x + (32 * u1 - s), groups_dot_avx2);
+        y[r - row0] = acc;
+    }
+}
+__attribute__((target("avx2,fma"))) static void hlat_matvec_avx2_k4(const hc_decoder *b, uint64_t cols,
+                                                                      uint64_t row0, uint64_t row1, const float *x,
+                                                                      float *y) {
+    const hlat_decoder *d = (const hlat_decoder *)b;
+    if (d->p.dead_zone > 0)
+        rows_dot_k4_avx2(d, cols, row0, row1, x, y, 1);
+    else
+        rows_dot_k4_avx2(d, cols, row0, row1, x, y, 0);
+}
 static void hlat_decode_avx512(const hc_decoder *b, uint64_t start, uint64_t count, float *out) {
     decode_range((const hlat_decoder *)b, start, count, out, groups_decode_avx512);
 }
@@ -359,6 +624,44 @@ static void hlat_matvec_avx512(const hc_decoder *b, uint64_t cols, uint64_t row0
                                float *y) {
     for (uint64_t r = row0; r < row1; r++)
         y[r - row0] = dot_range((const hlat_decoder *)b, r * cols, cols, x, groups_dot_avx512);
+}
+/* K = 4 with whole 32-weight steps per block: whole steps by the step
+ * kernels, the ragged ends by the tiled ones. */
+static void hlat_decode_avx512_k4(const hc_decoder *b, uint64_t start, uint64_t count, float *out) {
+    const hlat_decoder *d = (const hlat_decoder *)b;
+    uint64_t end = start + count, u0 = (start + 31) / 32, u1 = end / 32;
+    if (u1 <= u0) {
+        decode_range(d, start, count, out, groups_decode_avx512);
+        return;
+    }
+    if (32 * u0 > start) decode_range(d, start, 32 * u0 - start, out, groups_decode_avx512);
+    (d->p.dead_zone > 0 ? steps_decode_k4_dz : steps_decode_k4_plain)(d, u0, u1, out + (32 * u0 - start));
+    if (end > 32 * u1) decode_range(d, 32 * u1, end - 32 * u1, out + (32 * u1 - start), groups_decode_avx512);
+}
+/* Same split for each row of the product (the step constants built once). */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"), always_inline)) static inline void
+rows_dot_k4(const hlat_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x, float *y,
+            int use_dz) {
+    const fused16 F = fused16_init(d);
+    for (uint64_t r = row0; r < row1; r++) {
+        uint64_t s = r * cols, e = s + cols, u0 = (s + 31) / 32, u1 = e / 32;
+        if (u1 <= u0) {
+            y[r - row0] = dot_range(d, s, cols, x, groups_dot_avx512);
+            continue;
+        }
+        float acc = steps_dot_k4(d, &F, u0, u1, x + (32 * u0 - s), use_dz);
+        if (32 * u0 > s) acc += dot_range(d, s, 32 * u0 - s, x, groups_dot_avx512);
+        if (e > 32 * u1) acc += dot_range(d, 32 * u1, e - 32 * u1, x + (32 * u1 - s), groups_dot_avx512);
+        y[r - row0] = acc;
+    }
+}
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void
+hlat_matvec_avx512_k4(const hc_decoder *b, uint64_t cols, uint64_t row0, uint64_t row1, const float *x, float *y) {
+    const hlat_decoder *d = (const hlat_decoder *)b;
+    if (d->p.dead_zone > 0)
+        rows_dot_k4(d, cols, row0, row1, x, y, 1);
+    else
+        rows_dot_k4(d, cols, row0, row1, x, y, 0);
 }
 #endif
 
@@ -377,10 +680,17 @@ const char *hlat_select_kernels(hlat_decoder *d, const char *force) {
         d->base.decode = hlat_decode_avx512;
         d->base.matvec = hlat_matvec_avx512;
         name = "avx512";
+        if (d->p.K == 4 && d->p.m <= 25 && d->p.block % 32 == 0 && __builtin_cpu_supports("avx512bw") &&
+            __builtin_cpu_supports("avx512vbmi"))
+        {
+            d->base.decode = hlat_decode_avx512_k4;
+            d->base.matvec = hlat_matvec_avx512_k4;
+        }
     } else if (k_ok && !want_ref && has2) {
         d->base.decode = hlat_decode_avx2;
         d->base.matvec = hlat_matvec_avx2;
         name = "avx2";
+        if (d->p.K == 4 && d->p.m <= 25 && d->p.block % 32 == 0) d->base.matvec = hlat_matvec_avx2_k4;
     }
 #else
     (void)force;

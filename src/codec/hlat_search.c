@@ -417,7 +417,132 @@ static inline void bits_flush(bit_writer *bw) {
     bw->nacc = 0;
 }
 
-hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *payload, hc_encoded *st,
+/* ===================================================================== */
+/* Block search over chunks of blocks                                     */
+/* ===================================================================== */
+
+/* Blocks per work item: a multiple of 8, so every chunk's scale codes and
+ * indices start on a byte of their streams and chunks write disjoint bytes;
+ * fixed, so the error sums (added chunk by chunk in order) do not depend on
+ * the thread count. */
+#define CHUNK_BLOCKS 1024
+_Static_assert(CHUNK_BLOCKS % 8 == 0, "chunks must start on whole bytes");
+
+typedef void (*block_search_fn)(const hlat_enc_ctx *, const float *, uint32_t, float, hlat_block_result *,
+                                hlat_block_result *);
+
+typedef struct chunk_job {
+    const float *w;
+    uint64_t n, nblocks, scale_bytes;
+    const hlat_params *p;
+    uint8_t *payload;
+    const float *bmax;             /* [nblocks]                                */
+    block_search_fn search;
+    hlat_enc_ctx **ctx;            /* [threads] search state per thread        */
+    hlat_block_result **res;       /* [threads] two results per thread         */
+    double *sae, *sse, *mx;        /* [chunks] error statistics per chunk      */
+} chunk_job;
+
+static void quantize_chunk(void *arg, uint64_t ci, int tid) {
+    const chunk_job *jb = (const chunk_job *)arg;
+    const hlat_params *p = jb->p;
+    const uint32_t K = p->K, B = p->block;
+    const hlat_enc_ctx *c = jb->ctx[tid];
+    hlat_block_result *res = jb->res[tid];
+    uint64_t b0 = ci * CHUNK_BLOCKS, b1 = b0 + CHUNK_BLOCKS < jb->nblocks ? b0 + CHUNK_BLOCKS : jb->nblocks;
+    /* b0 is a multiple of 8 and every block before it is full */
+    bit_writer scales = {jb->payload + b0 * p->sbits / 8, 0, 0};
+    bit_writer idx = {jb->payload + jb->scale_bytes + b0 * (B / K) * p->m / 8, 0, 0};
+    double sae = 0, sse = 0, mx = 0;
+    for (uint64_t b = b0; b < b1; b++) {
+        uint64_t o = b * B;
+        uint32_t len = (uint32_t)(o + B < jb->n ? B : jb->n - o);
+        jb->search(c, jb->w + o, len, jb->bmax[b], &res[0], &res[1]);
+        bits_put(&scales, res[0].code, p->sbits);
+        for (uint32_t g = 0; g * K < len; g++) bits_put(&idx, res[0].t[g], p->m);
+        for (uint32_t i = 0; i < len; i++) {
+            double d = fabs((double)res[0].rec[i] - jb->w[o + i]);
+            sae += d;
+            sse += d * d;
+            if (d > mx) mx = d;
+        }
+    }
+    bits_flush(&scales);
+    bits_flush(&idx);
+    jb->sae[ci] = sae;
+    jb->sse[ci] = sse;
+    jb->mx[ci] = mx;
+}
+
+/* Thread tid >= 1 gets a copy of the search state with its own lanes and
+ * results; returns 0 if out of memory. */
+static int thread_state(const hlat_enc_ctx *c, hlat_enc_ctx **ctx, hlat_block_result **res) {
+    *ctx = malloc(sizeof **ctx);
+    *res = malloc(2 * sizeof **res);
+    if (!*ctx || !*res) return 0;
+    **ctx = *c;
+    (*ctx)->lane_w = NULL;
+    (*ctx)->lane_t = NULL;
+    if (c->simd_ok) {
+        (*ctx)->lane_w = malloc(sizeof(float) * c->lanes_max * (c->K + 3));
+        (*ctx)->lane_t = malloc(sizeof(int32_t) * c->lanes_max);
+        if (!(*ctx)->lane_w || !(*ctx)->lane_t) return 0;
+        (*ctx)->lane_s = (*ctx)->lane_w + (size_t)c->lanes_max * c->K;
+        (*ctx)->lane_inv_s = (*ctx)->lane_s + c->lanes_max;
+        (*ctx)->lane_err = (*ctx)->lane_inv_s + c->lanes_max;
+    }
+    return 1;
+}
+
+static void thread_state_free(hlat_enc_ctx *ctx, hlat_block_result *res) {
+    if (ctx) {
+        free(ctx->lane_w);
+        free(ctx->lane_t);
+    }
+    free(ctx);
+    free(res);
+}
+
+/* Quantises every block into the payload; the statistics go to st. */
+static hc_status quantize_blocks(const hlat_enc_ctx *c, const float *w, uint64_t n, uint64_t nblocks,
+                                 uint64_t scale_bytes, const hlat_params *p, uint8_t *payload, const float *bmax,
+                                 block_search_fn search, hlat_block_result *res0, int threads, hc_encoded *st,
+                                 hc_error *err) {
+    uint64_t nchunks = (nblocks + CHUNK_BLOCKS - 1) / CHUNK_BLOCKS;
+    if (threads < 1) threads = 1;
+    if ((uint64_t)threads > nchunks) threads = (int)nchunks;
+    hlat_enc_ctx **ctx = calloc((size_t)threads, sizeof *ctx);
+    hlat_block_result **res = calloc((size_t)threads, sizeof *res);
+    double *sums = malloc(3 * sizeof(double) * (size_t)nchunks);
+    int ok = ctx && res && sums;
+    if (ok) {
+        ctx[0] = (hlat_enc_ctx *)c; /* the caller's thread searches with the caller's state */
+        res[0] = res0;
+        for (int t = 1; t < threads && ok; t++) ok = thread_state(c, &ctx[t], &res[t]);
+    }
+    if (ok) {
+        chunk_job jb = {w, n, nblocks, scale_bytes, p, payload, bmax, search, ctx, res,
+                        sums, sums + nchunks, sums + 2 * nchunks};
+        hc_parallel_for(threads, nchunks, quantize_chunk, &jb);
+        double sae = 0, sse = 0, mx = 0;
+        for (uint64_t ci = 0; ci < nchunks; ci++) {
+            sae += jb.sae[ci];
+            sse += jb.sse[ci];
+            if (jb.mx[ci] > mx) mx = jb.mx[ci];
+        }
+        st->mae = sae / (double)n;
+        st->mse = sse / (double)n;
+        st->max_abs_err = mx;
+    }
+    for (int t = 1; ctx && res && t < threads; t++) thread_state_free(ctx[t], res[t]);
+    free(ctx);
+    free(res);
+    free(sums);
+    if (!ok) return hc_fail(err, HC_E_NOMEM, "hlat: out of memory for %d search threads", threads);
+    return HC_OK;
+}
+
+hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *payload, hc_encoded *st, int threads,
                         hc_error *err) {
     const uint32_t K = p->K, B = p->block;
     uint64_t nblocks = n / B + (n % B != 0), scale_bytes;
@@ -507,8 +632,7 @@ hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *pay
     /* instruction set of the search: the best available, or the one named
      * by HYPERC_HLAT_SEARCH (ref, avx2, avx512) for tests and measurements;
      * all produce the same payload */
-    void (*search)(const hlat_enc_ctx *, const float *, uint32_t, float, hlat_block_result *, hlat_block_result *) =
-        block_search_ref;
+    block_search_fn search = block_search_ref;
     const char *force = getenv("HYPERC_HLAT_SEARCH");
     c->isa = HLAT_ISA_REF;
 #if defined(__x86_64__) || defined(__i386__)
@@ -539,26 +663,7 @@ hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *pay
         }
     }
     setup_compander(c, p, co[best], ts);
-    bit_writer scales = {payload, 0, 0}, idx = {payload + scale_bytes, 0, 0};
-    double sae = 0, sse = 0, mx = 0;
-    for (uint64_t b = 0; b < nblocks; b++) {
-        uint64_t o = b * B;
-        uint32_t len = (uint32_t)(o + B < n ? B : n - o);
-        search(c, w + o, len, bmax[b], &res[0], &res[1]);
-        bits_put(&scales, res[0].code, p->sbits);
-        for (uint32_t g = 0; g * K < len; g++) bits_put(&idx, res[0].t[g], p->m);
-        for (uint32_t i = 0; i < len; i++) {
-            double d = fabs((double)res[0].rec[i] - w[o + i]);
-            sae += d;
-            sse += d * d;
-            if (d > mx) mx = d;
-        }
-    }
-    bits_flush(&scales);
-    bits_flush(&idx);
-    st->mae = sae / (double)n;
-    st->mse = sse / (double)n;
-    st->max_abs_err = mx;
+    hc_status s = quantize_blocks(c, w, n, nblocks, scale_bytes, p, payload, bmax, search, res, threads, st, err);
     st->sum_sq = ts->sum_sq;
     free(c->lane_w);
     free(c->lane_t);
@@ -566,5 +671,5 @@ hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *pay
     free(ts);
     free(bmax);
     free(res);
-    return HC_OK;
+    return s;
 }

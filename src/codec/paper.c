@@ -350,7 +350,28 @@ typedef struct enc_state {
     uint32_t *idx;    /* [npairs] chosen index per pair                    */
     uint32_t *trial;  /* [n_outer] indices of the C being tried, pair order */
     uint32_t *best;   /* [n_outer] indices of the best C so far            */
+    int threads;      /* threads of the searches (1: the caller alone)     */
+    uint64_t nchunks; /* work items of ENC_CHUNK_PAIRS pairs               */
+    uint64_t *chunk_outer; /* [nchunks] position in trial of a chunk's first outer pair */
+    double *chunk_sum;     /* [nchunks] error sum of a chunk's pairs         */
 } enc_state;
+
+/* The searches run over fixed chunks of pairs, on one thread or several;
+ * error sums are kept per chunk and added in chunk order, so the result
+ * does not depend on the thread count. */
+#define ENC_CHUNK_PAIRS ((uint64_t)1 << 16)
+#define ENC_PARALLEL_MIN ((uint64_t)1 << 20) /* fewer weights: one thread */
+
+static inline void chunk_range(const enc_state *e, uint64_t c, uint64_t *j0, uint64_t *j1) {
+    *j0 = c * ENC_CHUNK_PAIRS;
+    *j1 = *j0 + ENC_CHUNK_PAIRS < e->npairs ? *j0 + ENC_CHUNK_PAIRS : e->npairs;
+}
+
+static double chunk_total(const enc_state *e) {
+    double sum = 0;
+    for (uint64_t c = 0; c < e->nchunks; c++) sum += e->chunk_sum[c];
+    return sum;
+}
 
 static inline void pair_at(const enc_state *e, uint64_t j, double *x, double *y) {
     *x = e->w[2 * j];
@@ -399,11 +420,32 @@ static inline int pair_is_outer(const enc_state *e, uint64_t j) {
     return !in_band0(e->L / 2, x - e->cx, y - e->cy);
 }
 
+static void count_outer_chunk(void *ctx, uint64_t c, int tid) {
+    (void)tid;
+    enc_state *e = (enc_state *)ctx;
+    uint64_t j0, j1, count = 0;
+    chunk_range(e, c, &j0, &j1);
+    for (uint64_t j = j0; j < j1; j++) count += (uint64_t)pair_is_outer(e, j);
+    e->chunk_outer[c] = count;
+}
+
 /* Counts the outer pairs and allocates their index arrays (the outer pairs
  * are re-found by the same test in pair order; no list is kept). */
 static hc_status enc_find_outer(enc_state *e, hc_error *err) {
+    e->nchunks = (e->npairs + ENC_CHUNK_PAIRS - 1) / ENC_CHUNK_PAIRS;
+    size_t nc = (size_t)(e->nchunks ? e->nchunks : 1);
+    e->chunk_outer = malloc(nc * sizeof *e->chunk_outer);
+    e->chunk_sum = malloc(nc * sizeof *e->chunk_sum);
+    if (!e->chunk_outer || !e->chunk_sum)
+        return hc_fail(err, HC_E_NOMEM, "paper codec: cannot allocate %llu work items",
+                       (unsigned long long)e->nchunks);
+    hc_parallel_for(e->threads, e->nchunks, count_outer_chunk, e);
     e->n_outer = 0;
-    for (uint64_t j = 0; j < e->npairs; j++) e->n_outer += (uint64_t)pair_is_outer(e, j);
+    for (uint64_t c = 0; c < e->nchunks; c++) { /* counts -> first positions */
+        uint64_t count = e->chunk_outer[c];
+        e->chunk_outer[c] = e->n_outer;
+        e->n_outer += count;
+    }
     size_t bytes = (size_t)(e->n_outer ? e->n_outer : 1) * sizeof(uint32_t);
     e->trial = malloc(bytes);
     e->best = malloc(bytes);
@@ -415,11 +457,27 @@ static hc_status enc_find_outer(enc_state *e, hc_error *err) {
     return HC_OK;
 }
 
+/* One search over all chunks: the codebook, bands and decode table of the
+ * (n, C) being tried. */
+typedef struct enc_job {
+    enc_state *e;
+    const hc_paper_codebook *cb;
+    const hc_paper_bands *b;
+    const float *tab;
+} enc_job;
+
 /* Band-0 pairs: nearest point of the unshrunk pair; same for every C. */
-static double enc_band0(enc_state *e, const hc_paper_codebook *cb, const float *tab) {
+static void band0_chunk(void *ctx, uint64_t c, int tid) {
+    (void)tid;
+    const enc_job *jb = (const enc_job *)ctx;
+    enc_state *e = jb->e;
+    const hc_paper_codebook *cb = jb->cb;
+    const float *tab = jb->tab;
     const double half = e->L / 2;
     double sum = 0;
-    for (uint64_t j = 0; j < e->npairs; j++) {
+    uint64_t j0, j1;
+    chunk_range(e, c, &j0, &j1);
+    for (uint64_t j = j0; j < j1; j++) {
         double x, y;
         pair_at(e, j, &x, &y);
         if (!in_band0(half, x - e->cx, y - e->cy)) continue;
@@ -427,14 +485,28 @@ static double enc_band0(enc_state *e, const hc_paper_codebook *cb, const float *
         e->idx[j] = v;
         sum += pair_abs_err(e, j, tab, v);
     }
-    return sum;
+    e->chunk_sum[c] = sum;
+}
+
+static double enc_band0(enc_state *e, const hc_paper_codebook *cb, const float *tab) {
+    enc_job jb = {e, cb, NULL, tab};
+    hc_parallel_for(e->threads, e->nchunks, band0_chunk, &jb);
+    return chunk_total(e);
 }
 
 /* Outer pairs with C bands: shrink into the disk of radius L/2, search. */
-static double enc_outer(enc_state *e, const hc_paper_codebook *cb, const hc_paper_bands *b, const float *tab) {
+static void outer_chunk(void *ctx, uint64_t c, int tid) {
+    (void)tid;
+    const enc_job *jb = (const enc_job *)ctx;
+    enc_state *e = jb->e;
+    const hc_paper_codebook *cb = jb->cb;
+    const hc_paper_bands *b = jb->b;
+    const float *tab = jb->tab;
     const uint32_t stride = cb->n + 1;
     double sum = 0;
-    for (uint64_t j = 0, o = 0; j < e->npairs; j++) {
+    uint64_t j0, j1;
+    chunk_range(e, c, &j0, &j1);
+    for (uint64_t j = j0, o = e->chunk_outer[c]; j < j1; j++) {
         if (!pair_is_outer(e, j)) continue;
         double x, y;
         pair_at(e, j, &x, &y);
@@ -445,7 +517,23 @@ static double enc_outer(enc_state *e, const hc_paper_codebook *cb, const hc_pape
         e->trial[o++] = v;
         sum += pair_abs_err(e, j, tab, v);
     }
-    return sum;
+    e->chunk_sum[c] = sum;
+}
+
+static double enc_outer(enc_state *e, const hc_paper_codebook *cb, const hc_paper_bands *b, const float *tab) {
+    enc_job jb = {e, cb, b, tab};
+    hc_parallel_for(e->threads, e->nchunks, outer_chunk, &jb);
+    return chunk_total(e);
+}
+
+/* The best C's indices of a chunk's outer pairs into idx. */
+static void scatter_best_chunk(void *ctx, uint64_t c, int tid) {
+    (void)tid;
+    enc_state *e = (enc_state *)ctx;
+    uint64_t j0, j1;
+    chunk_range(e, c, &j0, &j1);
+    for (uint64_t j = j0, o = e->chunk_outer[c]; j < j1; j++)
+        if (pair_is_outer(e, j)) e->idx[j] = e->best[o++];
 }
 
 typedef struct enc_plan {
@@ -503,9 +591,7 @@ static hc_status enc_search(enc_state *e, const enc_plan *plan, hc_paper_params 
         p->u = hc_paper_index_bits(n, best_c);
         if (best_mae <= plan->loss_max) break;
     }
-    if (e->n_outer)
-        for (uint64_t j = 0, o = 0; j < e->npairs; j++)
-            if (pair_is_outer(e, j)) e->idx[j] = e->best[o++];
+    if (e->n_outer) hc_parallel_for(e->threads, e->nchunks, scatter_best_chunk, e);
     *mae_out = best_mae;
     return HC_OK;
 }
@@ -514,6 +600,39 @@ static void enc_free(enc_state *e) {
     free(e->idx);
     free(e->trial);
     free(e->best);
+    free(e->chunk_outer);
+    free(e->chunk_sum);
+}
+
+/* Error statistics of one chunk's weights against the decode table. */
+typedef struct finish_job {
+    const enc_state *e;
+    const float *tab;
+    double *sums; /* [nchunks][4] sum |d|, sum d^2, max |d|, sum w^2 */
+} finish_job;
+
+static void finish_chunk(void *ctx, uint64_t c, int tid) {
+    (void)tid;
+    const finish_job *jb = (const finish_job *)ctx;
+    const enc_state *e = jb->e;
+    const float *tab = jb->tab;
+    uint64_t j0, j1;
+    chunk_range(e, c, &j0, &j1);
+    uint64_t i1 = 2 * j1 < e->nw ? 2 * j1 : e->nw;
+    double sae = 0, sse = 0, mx = 0, ss = 0;
+    for (uint64_t i = 2 * j0; i < i1; i++) {
+        double wi = e->w[i];
+        double d = fabs(wi - (double)tab[2 * (uint64_t)e->idx[i >> 1] + (i & 1)]);
+        sae += d;
+        sse += d * d;
+        ss += wi * wi;
+        if (d > mx) mx = d;
+    }
+    double *out = jb->sums + 4 * c;
+    out[0] = sae;
+    out[1] = sse;
+    out[2] = mx;
+    out[3] = ss;
 }
 
 /* Packs e->idx, writes params, and measures the errors with the table the
@@ -526,9 +645,13 @@ static hc_status enc_finish(enc_state *e, const hc_paper_params *p, hc_encoded *
     float *tab;
     hc_status s = table_build(p, &tab, err);
     if (s) return s;
+    double *sums = malloc(4 * sizeof(double) * (size_t)(e->nchunks ? e->nchunks : 1));
     out->payload = malloc(bytes ? (size_t)bytes : 1);
-    if (!out->payload) {
+    if (!out->payload || !sums) {
         free(tab);
+        free(sums);
+        free(out->payload);
+        out->payload = NULL;
         return hc_fail(err, HC_E_NOMEM, "paper codec: cannot allocate %llu payload bytes", (unsigned long long)bytes);
     }
     hc_bitpack_pack(e->idx, e->npairs, p->u, out->payload);
@@ -536,15 +659,16 @@ static hc_status enc_finish(enc_state *e, const hc_paper_params *p, hc_encoded *
     out->codec = HC_CODEC_PAPER;
     hc_paper_params_write(p, out->params);
     out->params_len = HC_PAPER_PARAMS_LEN;
+    finish_job jb = {e, tab, sums};
+    hc_parallel_for(e->threads, e->nchunks, finish_chunk, &jb);
     double sae = 0, sse = 0, mx = 0, ss = 0;
-    for (uint64_t i = 0; i < e->nw; i++) {
-        double wi = e->w[i];
-        double d = fabs(wi - (double)tab[2 * (uint64_t)e->idx[i >> 1] + (i & 1)]);
-        sae += d;
-        sse += d * d;
-        ss += wi * wi;
-        if (d > mx) mx = d;
+    for (uint64_t c = 0; c < e->nchunks; c++) { /* in chunk order: the same sums for any thread count */
+        sae += sums[4 * c];
+        sse += sums[4 * c + 1];
+        mx = sums[4 * c + 2] > mx ? sums[4 * c + 2] : mx;
+        ss += sums[4 * c + 3];
     }
+    free(sums);
     free(tab);
     out->mae = e->nw ? sae / (double)e->nw : 0;
     out->mse = e->nw ? sse / (double)e->nw : 0;
@@ -653,6 +777,7 @@ static hc_status paper_encode(const float *w, uint64_t nw, const hc_opts *o, hc_
     /* NaN/Inf (e.g. a -inf mask buffer) cannot be coded: keep it lossless */
     if (!finite) return hc_codec_raw_vt.encode(w, nw, o, out, err);
     e.L = (o->rect_l > 0) ? o->rect_l : hc_paper_auto_l(o->rect_l_sigmas, e.rms, e.cx, e.cy);
+    e.threads = (o->threads > 1 && nw >= ENC_PARALLEL_MIN) ? (int)(o->threads < 256 ? o->threads : 256) : 1;
     enc_plan plan = {o->points, o->n_points, 1, o->bands_max, o->loss_target, o->loss_max};
     hc_paper_params p;
     double mae;

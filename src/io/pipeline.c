@@ -34,6 +34,7 @@ typedef struct compress_ctx {
     hc_model_report *rep;
     size_t count;
     size_t window;
+    int threads;         /* threads of the whole run                         */
     job_result *res;
     size_t next_write;   /* index of the next tensor to write                */
     int failed;          /* set on the first error: everyone stops           */
@@ -43,6 +44,9 @@ typedef struct compress_ctx {
     double sum_sq_coded, sum_err_coded;
 } compress_ctx;
 
+/* Weights from which one tensor is coded by several threads. */
+#define PARALLEL_TENSOR_MIN ((uint64_t)4 << 20)
+
 /* Codes tensor i into r (no locks held). */
 static void code_tensor(compress_ctx *cx, size_t i, job_result *r) {
     const hc_tensor_info *ti = hc_st_info(cx->st, i);
@@ -51,6 +55,14 @@ static void code_tensor(compress_ctx *cx, size_t i, job_result *r) {
     r->status = HC_OK;
     r->keep_original = 1;
     const hc_opts *o = cx->per_tensor ? &cx->per_tensor[i] : cx->opts;
+    /* a large tensor would leave the other threads idle at the end of the
+     * run: its encoder splits it over all threads (same output either way) */
+    hc_opts big;
+    if (ti->nelem >= PARALLEL_TENSOR_MIN && cx->threads > 1 && o->threads <= 1) {
+        big = *o;
+        big.threads = (uint32_t)cx->threads;
+        o = &big;
+    }
     if (hc_opts_codes_tensor(o, ti)) {
         const float *w = (const float *)hc_st_data(cx->st, i);
         float *tmp = NULL;
@@ -191,6 +203,7 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
     cx.user = user;
     cx.rep = rep;
     cx.count = hc_st_count(st);
+    cx.threads = threads;
     cx.window = (size_t)threads * 2;
     cx.res = calloc(cx.window, sizeof *cx.res);
     if (!cx.res) {
