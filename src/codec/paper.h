@@ -101,6 +101,11 @@ typedef struct hc_paper_decoder {
 
 /* Writes the decoded weights of pairs [j0, j1) (2 floats per pair, the pad
  * element included) to out. */
+/* index -> point table of 2^u float pairs (unused entries NaN); malloc'd. */
+hc_status hc_paper_table_build(const hc_paper_params *p, float **out, hc_error *err);
+/* The codec's open() (paper_dec.c). */
+hc_status hc_paper_open(const uint8_t *params, uint32_t params_len, const uint8_t *payload, uint64_t payload_len,
+                        uint64_t nw, hc_dtype dtype, hc_decoder **out, hc_error *err);
 void hc_paper_decode_pairs(const hc_paper_decoder *d, uint64_t j0, uint64_t j1, float *out);
 
 /* ---- row products: reference (paper.c), SIMD and dispatch (paper_simd.c) */
