@@ -53,7 +53,7 @@ demo: $(BUILD)/hyperc
 	@mkdir -p out
 	$(BUILD)/hyperc compress $(MODEL) -o out/demo.hyc -f
 	$(BUILD)/hyperc decompress out/demo.hyc -o out/demo.safetensors -f
-	$(BUILD)/hyperc compare $(MODEL) out/demo.safetensors
+	$(BUILD)/hyperc compare -q $(MODEL) out/demo.safetensors
 
 bench: $(BUILD)/hyperc $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 	@for b in $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC)); do echo "== $$b"; HYPERC_SHARED=$(SHARED) $$b || exit 1; done

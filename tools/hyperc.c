@@ -284,7 +284,7 @@ int cmd_compress(int argc, char **argv) {
         printf("  ratio   %.3fx   (%.3f bits per weight over the whole file)\n",
                rep.bytes_out ? (double)rep.bytes_in / (double)rep.bytes_out : 0,
                rep.weights_total ? 8.0 * (double)rep.bytes_out / (double)rep.weights_total : 0);
-        printf("  coded   %llu of %llu weights at %.3f bpw, nmse %.3e (SNR %.2f dB)\n",
+        printf("  coded   %llu of %llu weights at %.3f bpw, mean nmse %.3e (SNR %.2f dB; per tensor, size-weighted)\n",
                (unsigned long long)rep.weights_coded, (unsigned long long)rep.weights_total, bpw, rep.nmse_coded,
                cli_snr_db(rep.nmse_coded));
         printf("  time    %.3f s (%.1f M weights/s)\n", rep.seconds,
