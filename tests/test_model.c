@@ -302,3 +302,61 @@ TEST(model_keep_patterns) {
     ti.nelem = 100;
     CHECK(!hc_opts_codes_tensor(&o, &ti));
 }
+
+/* F16 and BF16 tensors are coded through float32 and come back in their
+ * own dtype; an integer tensor passes through bit-exact. */
+TEST(model_f16_bf16_roundtrip) {
+    const hc_dtype kinds[2] = {HC_F16, HC_BF16};
+    for (int k = 0; k < 2; k++) {
+        char in[512], hyc[512], back[512];
+        snprintf(in, sizeof in, "%s/half%d.safetensors", hc_test_tmpdir(), k);
+        snprintf(hyc, sizeof hyc, "%s/half%d.hyc", hc_test_tmpdir(), k);
+        snprintf(back, sizeof back, "%s/half%d-back.safetensors", hc_test_tmpdir(), k);
+        hc_tensor_info ti[2];
+        memset(ti, 0, sizeof ti);
+        snprintf(ti[0].name, sizeof ti[0].name, "w");
+        ti[0].dtype = kinds[k];
+        ti[0].ndim = 2;
+        ti[0].shape[0] = 96;
+        ti[0].shape[1] = 128;
+        ti[0].nelem = 96 * 128;
+        ti[0].nbytes = ti[0].nelem * 2;
+        snprintf(ti[1].name, sizeof ti[1].name, "step");
+        ti[1].dtype = HC_I64;
+        ti[1].ndim = 1;
+        ti[1].shape[0] = 3;
+        ti[1].nelem = 3;
+        ti[1].nbytes = 24;
+        float *f = malloc(ti[0].nelem * 4);
+        uint16_t *h = malloc(ti[0].nbytes);
+        CHECK(f && h);
+        hc_rng r = {7 + (uint64_t)k};
+        for (uint64_t i = 0; i < ti[0].nelem; i++) f[i] = (float)(0.02 * hc_rng_normal(&r));
+        hc_from_f32(kinds[k], f, h, ti[0].nelem);
+        int64_t steps[3] = {1, -2, 1LL << 40};
+        const char *meta = "{\"format\":\"pt\"}";
+        hc_error err;
+        hc_error_clear(&err);
+        hc_st_writer *w = NULL;
+        CHECK_OK(hc_st_writer_open(in, ti, 2, meta, strlen(meta), 1, &w, &err), &err);
+        CHECK_OK(hc_st_writer_put(w, 0, h, &err), &err);
+        CHECK_OK(hc_st_writer_put(w, 1, steps, &err), &err);
+        CHECK_OK(hc_st_writer_finish(w, &err), &err);
+        hc_opts o;
+        hc_opts_default(&o);
+        CHECK_OK(hc_compress_file(in, hyc, &o, 2, 1, NULL, NULL, NULL, &err), &err);
+        CHECK_OK(hc_decompress_file(hyc, back, 2, 1, &err), &err);
+        hc_hyc *hh = NULL;
+        CHECK_OK(hc_hyc_open(hyc, &hh, &err), &err);
+        CHECK(hc_hyc_get(hh, 0)->codec == HC_CODEC_HLAT && hc_hyc_get(hh, 1)->codec == HC_CODEC_RAW);
+        hc_hyc_close(hh);
+        CHECK(check_restored(in, hyc, back, 0.01) == 0);
+        hc_safetensors *st = NULL;
+        CHECK_OK(hc_st_open(back, &st, &err), &err);
+        CHECK(hc_st_info(st, 0)->dtype == kinds[k]);
+        CHECK(memcmp(hc_st_data(st, 1), steps, sizeof steps) == 0);
+        hc_st_close(st);
+        free(f);
+        free(h);
+    }
+}
