@@ -52,6 +52,9 @@ int hc_test_failed(void); /* 1 once the current test has failed */
  * marks the test skipped when missing, or failed when CI=true. */
 const char *hc_test_shared(const char *rel);
 
+/* The whole file at path (malloc'd, *len bytes), or NULL. */
+uint8_t *hc_test_slurp(const char *path, size_t *len);
+
 /* A fresh temporary directory for this run (removed at exit). */
 const char *hc_test_tmpdir(void);
 

@@ -47,22 +47,6 @@ static int count_files(const char *dir) {
     return n;
 }
 
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
 /* ===================================================================== */
 /* Test tensors                                                           */
 /* ===================================================================== */
@@ -330,7 +314,7 @@ TEST(hyc_writer_matches_reference_encoder) {
     const char *path = join(fresh_dir("ref"), "m.hyc");
     CHECK_OK(write_tensors(path, t, NS, md_sample, MD_LEN, &err), &err);
     size_t len;
-    uint8_t *img = slurp(path, &len);
+    uint8_t *img = hc_test_slurp(path, &len);
     ref_opts o = {.writer = "hyperc " HC_VERSION_STRING};
     ref_image r;
     ref_build(t, NS, md_sample, MD_LEN, &o, &r);
@@ -354,7 +338,7 @@ TEST(hyc_format_doc_example) {
     const char *path = join(fresh_dir("doc"), "w.hyc");
     CHECK_OK(write_tensors(path, &t, 1, NULL, 0, &err), &err);
     size_t len;
-    uint8_t *b = slurp(path, &len);
+    uint8_t *b = hc_test_slurp(path, &len);
     CHECK(b && len == 208);
     int ok = memcmp(b, "\x89HYC\r\n\x1a\n", 8) == 0 && hc_get_u16(b + 8) == 1 && hc_get_u16(b + 10) == 0 &&
              hc_get_u32(b + 12) == 64 && hc_get_u64(b + 24) == 208 && hc_get_u64(b + 32) == 72 &&
@@ -526,7 +510,7 @@ TEST(hyc_writer_refuses_overwrite) {
     hc_hyc_writer *w = (hc_hyc_writer *)1;
     CHECK(hc_hyc_writer_open(path, 0, &w, &err) == HC_E_EXISTS && w == NULL && strstr(err.msg, "x.hyc"));
     size_t len;
-    uint8_t *b = slurp(path, &len);
+    uint8_t *b = hc_test_slurp(path, &len);
     int kept = b && len == 5 && memcmp(b, "hello", 5) == 0;
     free(b);
     CHECK(kept && count_files(dir) == 1);

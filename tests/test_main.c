@@ -58,6 +58,22 @@ const char *hc_test_shared(const char *rel) {
     return NULL;
 }
 
+uint8_t *hc_test_slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    *len = n > 0 ? (size_t)n : 0;
+    return b;
+}
+
 static char tmpdir[256];
 static void rm_tmpdir(void) {
     if (tmpdir[0]) {

@@ -43,22 +43,6 @@ static uint8_t *make_image(const char *hdr, size_t hlen, size_t dlen, size_t *le
     return b;
 }
 
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
 static int file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
@@ -304,7 +288,7 @@ TEST(st_read_stories260K) {
     hc_safetensors *st;
     CHECK_OK(hc_st_open(path, &st, &err), &err);
     size_t flen;
-    uint8_t *file = slurp(path, &flen);
+    uint8_t *file = hc_test_slurp(path, &flen);
     uint64_t hlen = 0;
     const char *meta_raw = NULL;
     size_t meta_raw_len = 0;
@@ -400,7 +384,7 @@ TEST(st_roundtrip_real_files) {
         /* these files were written by another tool in the reference layout:
          * ours must be byte-identical */
         size_t la, lb;
-        uint8_t *fa = slurp(path, &la), *fb = slurp(out, &lb);
+        uint8_t *fa = hc_test_slurp(path, &la), *fb = hc_test_slurp(out, &lb);
         CHECK(fa && fb && la == lb && memcmp(fa, fb, la) == 0);
         free(fa);
         free(fb);
@@ -461,7 +445,7 @@ TEST(st_writer_synthetic_all_dtypes) {
     CHECK(hc_json_object_get(m, ml, "esc", v, sizeof v) && strcmp(v, "a\"b\xc3\xa9") == 0);
     /* the raw header: padded with spaces to a multiple of 8, names escaped */
     size_t flen;
-    uint8_t *file = slurp(path, &flen);
+    uint8_t *file = hc_test_slurp(path, &flen);
     uint64_t hlen = hc_get_u64(file);
     const char *h = (const char *)file + 8;
     CHECK(hlen % 8 == 0 && h[0] == '{');
@@ -524,10 +508,10 @@ TEST(st_writer_refusals_and_crash_safety) {
     CHECK(file_exists(path));
     /* an existing file is refused unless overwrite is set, and kept intact */
     size_t len0, len1;
-    uint8_t *before = slurp(path, &len0);
+    uint8_t *before = hc_test_slurp(path, &len0);
     w = (hc_st_writer *)1;
     CHECK(hc_st_writer_open(path, t, 1, NULL, 0, 0, &w, &err) == HC_E_EXISTS && w == NULL);
-    uint8_t *after = slurp(path, &len1);
+    uint8_t *after = hc_test_slurp(path, &len1);
     CHECK(before && after && len0 == len1 && memcmp(before, after, len0) == 0);
     free(before);
     free(after);
