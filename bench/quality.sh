@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # quality.sh — what compression costs a real model, measured in one run:
 #   stories260K perplexity on tinystories_val.txt (ctx 256, docs/PERPLEXITY.md),
-#   float32 against each setting, with bits per weight side by side; and,
+#   float32 against each setting, with bits per weight side by side (the
+#   --calib rows calibrate on text sampled from the model itself, never on
+#   the evaluation text); and,
 #   when Debian's python3-torch is installed, ResNet-56 CIFAR-10 top-1
 #   (bench/cifar_eval.py) for the same settings.
 # usage: bench/quality.sh [BUILD_DIR]   (HYPERC_SHARED defaults to ../shared)
@@ -17,6 +19,9 @@ settings=(
   "hlat m=17|--bits 17"
   "default --bpw 5.5|--bpw 5.5"
   "default --bpw 4.5|--bpw 4.5"
+  "default --calib self|--calib self"
+  "--bpw 5.5 --calib self|--bpw 5.5 --calib self"
+  "--bpw 4.5 --calib self|--bpw 4.5 --calib self"
 )
 model=$shared/models/stories260K.safetensors
 ppl() { "$bin" perplexity "$1" --tokenizer "$shared/models/tok512.bin" --text "$shared/data/tinystories_val.txt" --ctx 256 2>/dev/null | awk '/^perplexity/{print $2}'; }

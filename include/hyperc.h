@@ -153,6 +153,10 @@ typedef struct hc_opts {
     const char *keep;           /* comma-separated glob patterns (fnmatch) of
                                    tensor names kept lossless, or NULL        */
     uint32_t threads;           /* encoder threads for one tensor (0 or 1: one) */
+    /* calibration: input statistics of the model's matrices (hc_calib), or
+       NULL. Matrices found in it are coded with error feedback
+       (hc_encode_matrix); not owned, must outlive the call. */
+    const struct hc_calib *calib;
 } hc_opts;
 
 void hc_opts_default(hc_opts *o);
@@ -172,6 +176,9 @@ typedef struct hc_encoded {
     uint64_t payload_len;
     /* measured on the tensor as coded (float32 domain) */
     double mae, mse, max_abs_err, sum_sq; /* sum_sq = sum of w^2              */
+    /* with calibration (hc_encode_matrix): the error of the layer's outputs,
+       tr(D H D^T) / tr(W H W^T) for D = W - W'; 0 otherwise */
+    double out_nmse;
 } hc_encoded;
 
 void hc_encoded_free(hc_encoded *e);
@@ -181,6 +188,37 @@ void hc_encoded_free(hc_encoded *e);
  * (loss limit); RAW payloads then hold float32. */
 hc_status hc_encode(const float *w, uint64_t n, const hc_opts *o,
                     hc_encoded *out, hc_error *err);
+
+/* ---- calibration and error feedback ---------------------------------- */
+/* The input statistics of a model's matrices: for a matrix W of shape
+ * (rows, cols) used as y = W x, H = mean over calibration inputs of x x^T
+ * (cols x cols). Built by hc_llm_calibrate (hyperc_llm.h) or by the caller. */
+typedef struct hc_calib hc_calib;
+hc_status hc_calib_new(hc_calib **out, hc_error *err);
+void hc_calib_free(hc_calib *c);
+/* Stores a copy of H (dim x dim, row-major, symmetric positive
+ * semi-definite) for the tensor `name`; a second call for a name replaces
+ * it. dim is at most HC_CALIB_DIM_MAX. */
+#define HC_CALIB_DIM_MAX 16384u
+hc_status hc_calib_add(hc_calib *c, const char *name, uint32_t dim, const float *H, hc_error *err);
+/* H of `name` and its dim, or NULL. */
+const float *hc_calib_find(const hc_calib *c, const char *name, uint32_t *dim);
+size_t hc_calib_count(const hc_calib *c);
+/* The loss the model suffers per unit of NMSE of tensor `name` (measured by
+ * hc_llm_sensitivity); rate allocation (target_bpw / target_snr) minimises
+ * the sum of weight * NMSE over tensors when weights are present. 0: none. */
+hc_status hc_calib_set_weight(hc_calib *c, const char *name, double weight, hc_error *err);
+double hc_calib_weight(const hc_calib *c, const char *name);
+
+/* Encodes a (rows, cols) matrix so that its products with the calibration
+ * inputs suffer least: the quantisation error of each group of weights is
+ * fed back into the weights of the same row not yet quantised, through the
+ * inverse of H (cols x cols) — the optimal-brain-surgeon update that GPTQ
+ * uses, with this library's codecs as the quantiser; docs/ALGORITHM.md.
+ * No retraining: only W is read. Fills out->out_nmse. Codecs without
+ * feedback support (and H == NULL) encode as hc_encode. */
+hc_status hc_encode_matrix(const float *w, uint64_t rows, uint64_t cols, const float *H,
+                           const hc_opts *o, hc_encoded *out, hc_error *err);
 
 /* A decoder: a codec's ready state for one stored tensor. It points into the
  * payload (which must outlive it) and holds only small tables. */

@@ -236,6 +236,34 @@ hc_status hc_llm_perplexity(const hc_llm_model *m, const hc_tokenizer *t, const 
                             size_t len, int ctx, long max_windows, int threads,
                             hc_llm_ppl_result *r, hc_error *err);
 
+/* ===================================================================== */
+/* Calibration (compression with error feedback, hc_encode_matrix)        */
+/* ===================================================================== */
+
+/* Runs the model over tokens in non-overlapping windows of ctx tokens
+ * (<= 0: the model's seq_len; a last window of >= 2 tokens counts) and
+ * collects for every weight matrix H = mean of x x^T over the inputs x it
+ * multiplies, under the tensor names of the model's source (wq, wk, wv
+ * share one; w1, w3 another). A classifier shared with the token embedding
+ * gets the classifier's inputs under the embedding's name. Cost: one
+ * forward pass plus width^2 per input vector and site. */
+hc_status hc_llm_calibrate(const hc_llm_model *m, const int *tokens, size_t n_tokens, int ctx,
+                           int threads, hc_calib **out, hc_error *err);
+
+/* Measures, for every weight matrix that probe codes, how much the mean
+ * next-token loss on tokens rises per unit of NMSE when that matrix alone
+ * is coded with probe (and calib's statistics, error feedback), and stores
+ * it with hc_calib_set_weight. One forward pass over tokens per matrix. */
+hc_status hc_llm_sensitivity(const hc_llm_model *m, const int *tokens, size_t n_tokens, int ctx,
+                             const hc_opts *probe, int threads, hc_calib *calib, hc_error *err);
+
+/* Calibration data without text: n_tokens tokens of sequences sampled from
+ * the model itself (temperature 1, seeded), each BOS then up to len - 1
+ * tokens (len is clamped to seq_len; a sampled BOS ends a sequence early),
+ * concatenated. *tokens is malloc'd. */
+hc_status hc_llm_sample_corpus(const hc_llm_model *m, size_t n_tokens, int len, uint64_t seed, int threads,
+                               int **tokens, size_t *n_out, hc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,7 @@
 /* cmd_llm.c — `hyperc generate` and `hyperc perplexity`: text generation
  * and perplexity of llama-family models read from .hyc, safetensors or
  * llama2.c checkpoints. */
+#include "cli.h"
 #include "commands.h"
 #include "hyperc.h"
 #include "hyperc_llm.h"
@@ -297,6 +298,64 @@ int cmd_perplexity(int argc, char **argv) {
     }
     free(text);
     hc_tok_free(t);
+    hc_llm_free(m);
+    return rc;
+}
+
+/* ---- calibration for `hyperc compress --calib` ------------------------------ */
+int cli_build_calib(const char *model_path, const char *source, const char *tokenizer, long n_tokens, int threads,
+                    int quiet, const hc_opts *o, hc_calib **out) {
+    *out = NULL;
+    hc_error err;
+    hc_error_clear(&err);
+    double t0 = cli_now();
+    hc_llm_model *m = NULL;
+    if (hc_llm_open(model_path, NULL, &m, &err)) {
+        fprintf(stderr, "hyperc compress: --calib needs a llama-family model: %s\n", err.msg);
+        return HC_EXIT_FAIL;
+    }
+    int *tokens = NULL, rc = HC_EXIT_OK;
+    size_t n = 0;
+    const hc_llm_config *cfg = hc_llm_config_of(m);
+    hc_status s;
+    if (!strcmp(source, "self")) {
+        s = hc_llm_sample_corpus(m, (size_t)n_tokens, cfg->seq_len, 1234, threads, &tokens, &n, &err);
+    } else {
+        char *text = NULL;
+        size_t len = 0;
+        hc_tokenizer *tok = NULL;
+        if (!tokenizer) {
+            fprintf(stderr, "hyperc compress: --calib FILE needs --tokenizer (or use --calib self)\n");
+            hc_llm_free(m);
+            return HC_EXIT_USAGE;
+        }
+        if (!read_file(source, &text, &len)) {
+            hc_llm_free(m);
+            return HC_EXIT_FAIL;
+        }
+        s = hc_tok_open(tokenizer, cfg->vocab_size, &tok, &err);
+        if (!s) s = hc_tok_encode(tok, text, len, 1, 0, &tokens, &n, &err);
+        if (!s && n > (size_t)n_tokens) n = (size_t)n_tokens;
+        hc_tok_free(tok);
+        free(text);
+    }
+    if (!s) s = hc_llm_calibrate(m, tokens, n, 0, threads, out, &err);
+    if (!s && o->target_bpw > 0) {
+        /* rate allocation: weigh each matrix by what its error costs the
+         * model, probed near the middle of the codec's range */
+        hc_opts probe = *o;
+        probe.target_bpw = probe.target_snr = 0;
+        if (probe.codec == HC_CODEC_HLAT) probe.bits = 17;
+        s = hc_llm_sensitivity(m, tokens, n, 0, &probe, threads, *out, &err);
+    }
+    if (s) {
+        fprintf(stderr, "hyperc compress: calibration from '%s': %s\n", source, err.msg);
+        rc = HC_EXIT_FAIL;
+    } else if (!quiet) {
+        printf("calibration: %zu tokens (%s), statistics for %zu matrices, %.2f s\n", n,
+               strcmp(source, "self") ? source : "sampled from the model", hc_calib_count(*out), cli_now() - t0);
+    }
+    free(tokens);
     hc_llm_free(m);
     return rc;
 }

@@ -16,4 +16,13 @@ int cmd_rd(int argc, char **argv);         /* tools/cmd_rd.c   */
 /* Exit codes shared by all commands. */
 enum { HC_EXIT_OK = 0, HC_EXIT_FAIL = 1, HC_EXIT_USAGE = 2 };
 
+/* Calibration statistics for `compress --calib`: source is "self" (text
+ * sampled from the model) or a text file read with `tokenizer`; at most
+ * n_tokens tokens. With a size budget in o (target_bpw) also each matrix's
+ * sensitivity. Prints one line unless quiet. Returns an exit status. */
+struct hc_calib;
+struct hc_opts;
+int cli_build_calib(const char *model_path, const char *source, const char *tokenizer, long n_tokens, int threads,
+                    int quiet, const struct hc_opts *o, struct hc_calib **out);
+
 #endif

@@ -92,6 +92,12 @@ static void compress_usage(FILE *f) {
             "  --snr DB            quality floor: smallest file with SNR >= DB\n"
             "  --min-elems N       smaller tensors stay lossless (1024)\n"
             "  --keep GLOB[,GLOB]  tensors whose names match stay lossless\n"
+            "  --calib SRC         llama models: code each matrix with error feedback\n"
+            "                      from calibration inputs (docs/ALGORITHM.md): SRC is\n"
+            "                      'self' (text sampled from the model itself) or a\n"
+            "                      text file (needs --tokenizer)\n"
+            "  --tokenizer FILE    llama2.c tokenizer for --calib FILE\n"
+            "  --calib-tokens N    calibration tokens (16384)\n"
             "  --threads N         worker threads (default: all cores)\n"
             "  -q, --quiet         print nothing but errors\n"
             "\n"
@@ -212,9 +218,9 @@ int cli_parse_codec_option(hc_opts *o, const char *opt, const char *val, hc_erro
 }
 
 int cmd_compress(int argc, char **argv) {
-    const char *in = NULL, *out = NULL;
+    const char *in = NULL, *out = NULL, *calib_src = NULL, *tokenizer = NULL;
     int force = 0, quiet = 0;
-    long threads = 0;
+    long threads = 0, calib_tokens = 16384;
     hc_opts o;
     hc_opts_default(&o);
     hc_error err;
@@ -245,6 +251,21 @@ int cmd_compress(int argc, char **argv) {
                 }
                 continue;
             }
+            if (!strcmp(a, "--calib")) {
+                calib_src = v;
+                continue;
+            }
+            if (!strcmp(a, "--tokenizer")) {
+                tokenizer = v;
+                continue;
+            }
+            if (!strcmp(a, "--calib-tokens")) {
+                if (cli_parse_int(v, 2, 1l << 30, &calib_tokens)) {
+                    fprintf(stderr, "hyperc compress: --calib-tokens: '%s' is not in 2..2^30\n", v);
+                    return HC_EXIT_USAGE;
+                }
+                continue;
+            }
             int r = cli_parse_codec_option(&o, a, v, &err);
             if (r < 0) {
                 fprintf(stderr, "hyperc compress: %s\n", err.msg);
@@ -265,9 +286,16 @@ int cmd_compress(int argc, char **argv) {
         compress_usage(stderr);
         return HC_EXIT_USAGE;
     }
+    hc_calib *calib = NULL;
+    if (calib_src) {
+        int rc = cli_build_calib(in, calib_src, tokenizer, calib_tokens, (int)threads, quiet, &o, &calib);
+        if (rc) return rc;
+        o.calib = calib;
+    }
     progress_state ps = {quiet, !quiet && isatty(2), cli_now()};
     hc_model_report rep;
     hc_status s = hc_compress_file(in, out, &o, (int)threads, force, on_tensor, &ps, &rep, &err);
+    hc_calib_free(calib);
     if (ps.bar) fprintf(stderr, "\r\033[K");
     if (s != HC_OK) {
         fprintf(stderr, "hyperc compress: %s\n", err.msg);

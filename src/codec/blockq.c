@@ -262,5 +262,5 @@ static hc_status q4b_open(const uint8_t *params, uint32_t params_len, const uint
     return qb_open(&q4b_kind, params, params_len, payload, payload_len, n, out, err);
 }
 
-const hc_codec_vt hc_codec_q8b_vt = {HC_CODEC_Q8B, "q8b", q8b_encode, q8b_open};
-const hc_codec_vt hc_codec_q4b_vt = {HC_CODEC_Q4B, "q4b", q4b_encode, q4b_open};
+const hc_codec_vt hc_codec_q8b_vt = {HC_CODEC_Q8B, "q8b", q8b_encode, q8b_open, NULL};
+const hc_codec_vt hc_codec_q4b_vt = {HC_CODEC_Q4B, "q4b", q4b_encode, q4b_open, NULL};

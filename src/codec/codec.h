@@ -23,6 +23,11 @@ typedef struct hc_codec_vt {
     hc_status (*open)(const uint8_t *params, uint32_t params_len, const uint8_t *payload,
                       uint64_t payload_len, uint64_t n, hc_dtype dtype, hc_decoder **out,
                       hc_error *err);
+    /* Optional (NULL: not supported): encodes a (rows, cols) matrix with
+     * error feedback through U, the (cols, cols) upper factor with
+     * H^-1 = U^T U (feedback.c). Same duties as encode. */
+    hc_status (*encode_matrix)(const float *w, uint64_t rows, uint64_t cols, const float *U, const hc_opts *o,
+                               hc_encoded *out, hc_error *err);
 } hc_codec_vt;
 
 extern const hc_codec_vt hc_codec_raw_vt;
@@ -36,6 +41,12 @@ const hc_codec_vt *hc_codec_get(hc_codec_id id);
 /* Fills e->mae/mse/max_abs_err/sum_sq by decoding e against w (chunked, no
  * full-size temporary). Used by encoders that do not track errors inline. */
 hc_status hc_encoded_measure(const float *w, uint64_t n, hc_encoded *e, hc_error *err);
+
+/* U (d, d), upper triangular, with (H + damping)^-1 = U^T U (feedback.c). */
+hc_status hc_feedback_factor(const float *H, uint32_t d, float *U, hc_error *err);
+/* tr(D H D^T) / tr(W H W^T), D = W - decode(e), for the (rows, cols) w. */
+hc_status hc_feedback_out_nmse(const float *w, uint64_t rows, uint64_t cols, const float *H, const hc_encoded *e,
+                               double *out_nmse, hc_error *err);
 
 /* Generic row-range product by decoding a row at a time (the reference). */
 void hc_matvec_ref(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1,

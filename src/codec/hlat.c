@@ -224,7 +224,9 @@ double hc_hlat_bpw(const hc_opts *o, uint64_t n) {
 /* Encoder driver                                                         */
 /* ===================================================================== */
 
-static hc_status hlat_encode(const float *w, uint64_t n, const hc_opts *o, hc_encoded *out, hc_error *err) {
+/* U: NULL, or the feedback factor of w read as (n / cols, cols). */
+static hc_status hlat_encode_with(const float *w, uint64_t n, const hc_opts *o, uint64_t cols, const float *U,
+                                  hc_encoded *out, hc_error *err) {
     uint32_t K, m, B;
     hc_status s = resolve_settings(o, n, &K, &m, &B, err);
     if (s) return s;
@@ -252,11 +254,21 @@ static hc_status hlat_encode(const float *w, uint64_t n, const hc_opts *o, hc_en
      * dead zone) before it quantises. */
     /* one thread unless the tensor is large enough to pay for more */
     int threads = (o->threads > 1 && n >= ((uint64_t)1 << 20)) ? (int)(o->threads < 64 ? o->threads : 64) : 1;
-    s = hlat_quantize(w, n, &p, out->payload, out, threads, err);
+    if (U && (cols == 0 || cols % K || n % cols)) U = NULL; /* groups must not straddle rows */
+    s = hlat_quantize(w, n, &p, out->payload, out, threads, cols, U, err);
     if (s) return s;
     out->codec = HC_CODEC_HLAT;
     out->params_len = hlat_params_write(&p, out->params);
     return HC_OK;
+}
+
+static hc_status hlat_encode(const float *w, uint64_t n, const hc_opts *o, hc_encoded *out, hc_error *err) {
+    return hlat_encode_with(w, n, o, 0, NULL, out, err);
+}
+
+static hc_status hlat_encode_matrix(const float *w, uint64_t rows, uint64_t cols, const float *U, const hc_opts *o,
+                                    hc_encoded *out, hc_error *err) {
+    return hlat_encode_with(w, rows * cols, o, cols, U, out, err);
 }
 
 /* ===================================================================== */
@@ -309,4 +321,4 @@ static hc_status hlat_open(const uint8_t *params, uint32_t params_len, const uin
     return HC_OK;
 }
 
-const hc_codec_vt hc_codec_hlat_vt = {HC_CODEC_HLAT, "hlat", hlat_encode, hlat_open};
+const hc_codec_vt hc_codec_hlat_vt = {HC_CODEC_HLAT, "hlat", hlat_encode, hlat_open, hlat_encode_matrix};

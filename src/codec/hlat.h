@@ -159,13 +159,53 @@ typedef float (*hlat_group_fn)(const hlat_enc_ctx *c, const float *w, uint32_t k
 int hlat_block_search_simd(const hlat_enc_ctx *c, const float *w, uint32_t q0, uint32_t nq, hlat_group_fn fallback,
                            hlat_block_result *out);
 
+typedef void (*hlat_block_search_fn)(const hlat_enc_ctx *c, const float *w, uint32_t len, float bmax,
+                                     hlat_block_result *best, hlat_block_result *scratch);
+/* A copy of the search state c for another thread, with its own lane
+ * buffers, and two results; 0 if out of memory (free with the next call). */
+int hlat_enc_thread_state(const hlat_enc_ctx *c, hlat_enc_ctx **ctx, hlat_block_result **res);
+void hlat_enc_thread_free(hlat_enc_ctx *ctx, hlat_block_result *res);
+
+/* Sequential LSB-first bit writer (fields of at most 32 bits). */
+typedef struct hlat_bit_writer {
+    uint8_t *p;
+    uint64_t acc;
+    uint32_t nacc;
+} hlat_bit_writer;
+
+static inline void hlat_bits_put(hlat_bit_writer *bw, uint32_t v, uint32_t bits) {
+    bw->acc |= (uint64_t)v << bw->nacc;
+    bw->nacc += bits;
+    while (bw->nacc >= 8) {
+        *bw->p++ = (uint8_t)bw->acc;
+        bw->acc >>= 8;
+        bw->nacc -= 8;
+    }
+}
+
+static inline void hlat_bits_flush(hlat_bit_writer *bw) {
+    if (bw->nacc) *bw->p++ = (uint8_t)bw->acc;
+    bw->acc = 0;
+    bw->nacc = 0;
+}
+
+/* Error feedback (hlat_feedback.c): quantises the (rows, cols) matrix w
+ * row by row, group by group, moving each group's error into the row's
+ * later weights through U (feedback.c); block scales are searched on the
+ * weights as updated when the block is reached. Writes the payload and the
+ * error statistics (against the original w). cols must be a multiple of K. */
+hc_status hlat_quantize_feedback(const hlat_enc_ctx *c, hlat_block_search_fn search, hlat_group_fn group,
+                                 const float *w, uint64_t rows, uint64_t cols, const float *U, uint8_t *payload,
+                                 int threads, hc_encoded *st, hc_error *err);
+
 /* Settles the data-dependent fields of p (scale ladder, compander, dead
  * zone; K, m, sbits, block and g must be set), quantises the tensor into
  * payload (hlat_payload_len bytes, zeroed) and fills the error statistics.
  * The block search runs on up to `threads` threads (<= 1: the caller's);
- * the output does not depend on the thread count. */
+ * the output does not depend on the thread count. U: NULL, or the feedback
+ * factor of a (n / cols, cols) matrix (hlat_quantize_feedback). */
 hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *payload,
-                        hc_encoded *stats, int threads, hc_error *err);
+                        hc_encoded *stats, int threads, uint64_t cols, const float *U, hc_error *err);
 
 /* ---- settings ---------------------------------------------------------- */
 /* The codec's settings from about 2.5 to 8 bits per weight, in increasing

@@ -394,28 +394,6 @@ static void setup_compander(hlat_enc_ctx *c, hlat_params *p, const double *co, c
     hlat_scale_table(p, c->scale_tab);
 }
 
-/* Sequential LSB-first bit writer (fields of at most 32 bits). */
-typedef struct bit_writer {
-    uint8_t *p;
-    uint64_t acc;
-    uint32_t nacc;
-} bit_writer;
-
-static inline void bits_put(bit_writer *bw, uint32_t v, uint32_t bits) {
-    bw->acc |= (uint64_t)v << bw->nacc;
-    bw->nacc += bits;
-    while (bw->nacc >= 8) {
-        *bw->p++ = (uint8_t)bw->acc;
-        bw->acc >>= 8;
-        bw->nacc -= 8;
-    }
-}
-
-static inline void bits_flush(bit_writer *bw) {
-    if (bw->nacc) *bw->p++ = (uint8_t)bw->acc;
-    bw->acc = 0;
-    bw->nacc = 0;
-}
 
 /* ===================================================================== */
 /* Block search over chunks of blocks                                     */
@@ -428,8 +406,6 @@ static inline void bits_flush(bit_writer *bw) {
 #define CHUNK_BLOCKS 1024
 _Static_assert(CHUNK_BLOCKS % 8 == 0, "chunks must start on whole bytes");
 
-typedef void (*block_search_fn)(const hlat_enc_ctx *, const float *, uint32_t, float, hlat_block_result *,
-                                hlat_block_result *);
 
 typedef struct chunk_job {
     const float *w;
@@ -437,7 +413,7 @@ typedef struct chunk_job {
     const hlat_params *p;
     uint8_t *payload;
     const float *bmax;             /* [nblocks]                                */
-    block_search_fn search;
+    hlat_block_search_fn search;
     hlat_enc_ctx **ctx;            /* [threads] search state per thread        */
     hlat_block_result **res;       /* [threads] two results per thread         */
     double *sae, *sse, *mx;        /* [chunks] error statistics per chunk      */
@@ -451,15 +427,15 @@ static void quantize_chunk(void *arg, uint64_t ci, int tid) {
     hlat_block_result *res = jb->res[tid];
     uint64_t b0 = ci * CHUNK_BLOCKS, b1 = b0 + CHUNK_BLOCKS < jb->nblocks ? b0 + CHUNK_BLOCKS : jb->nblocks;
     /* b0 is a multiple of 8 and every block before it is full */
-    bit_writer scales = {jb->payload + b0 * p->sbits / 8, 0, 0};
-    bit_writer idx = {jb->payload + jb->scale_bytes + b0 * (B / K) * p->m / 8, 0, 0};
+    hlat_bit_writer scales = {jb->payload + b0 * p->sbits / 8, 0, 0};
+    hlat_bit_writer idx = {jb->payload + jb->scale_bytes + b0 * (B / K) * p->m / 8, 0, 0};
     double sae = 0, sse = 0, mx = 0;
     for (uint64_t b = b0; b < b1; b++) {
         uint64_t o = b * B;
         uint32_t len = (uint32_t)(o + B < jb->n ? B : jb->n - o);
         jb->search(c, jb->w + o, len, jb->bmax[b], &res[0], &res[1]);
-        bits_put(&scales, res[0].code, p->sbits);
-        for (uint32_t g = 0; g * K < len; g++) bits_put(&idx, res[0].t[g], p->m);
+        hlat_bits_put(&scales, res[0].code, p->sbits);
+        for (uint32_t g = 0; g * K < len; g++) hlat_bits_put(&idx, res[0].t[g], p->m);
         for (uint32_t i = 0; i < len; i++) {
             double d = fabs((double)res[0].rec[i] - jb->w[o + i]);
             sae += d;
@@ -467,16 +443,14 @@ static void quantize_chunk(void *arg, uint64_t ci, int tid) {
             if (d > mx) mx = d;
         }
     }
-    bits_flush(&scales);
-    bits_flush(&idx);
+    hlat_bits_flush(&scales);
+    hlat_bits_flush(&idx);
     jb->sae[ci] = sae;
     jb->sse[ci] = sse;
     jb->mx[ci] = mx;
 }
 
-/* Thread tid >= 1 gets a copy of the search state with its own lanes and
- * results; returns 0 if out of memory. */
-static int thread_state(const hlat_enc_ctx *c, hlat_enc_ctx **ctx, hlat_block_result **res) {
+int hlat_enc_thread_state(const hlat_enc_ctx *c, hlat_enc_ctx **ctx, hlat_block_result **res) {
     *ctx = malloc(sizeof **ctx);
     *res = malloc(2 * sizeof **res);
     if (!*ctx || !*res) return 0;
@@ -494,7 +468,7 @@ static int thread_state(const hlat_enc_ctx *c, hlat_enc_ctx **ctx, hlat_block_re
     return 1;
 }
 
-static void thread_state_free(hlat_enc_ctx *ctx, hlat_block_result *res) {
+void hlat_enc_thread_free(hlat_enc_ctx *ctx, hlat_block_result *res) {
     if (ctx) {
         free(ctx->lane_w);
         free(ctx->lane_t);
@@ -506,7 +480,7 @@ static void thread_state_free(hlat_enc_ctx *ctx, hlat_block_result *res) {
 /* Quantises every block into the payload; the statistics go to st. */
 static hc_status quantize_blocks(const hlat_enc_ctx *c, const float *w, uint64_t n, uint64_t nblocks,
                                  uint64_t scale_bytes, const hlat_params *p, uint8_t *payload, const float *bmax,
-                                 block_search_fn search, hlat_block_result *res0, int threads, hc_encoded *st,
+                                 hlat_block_search_fn search, hlat_block_result *res0, int threads, hc_encoded *st,
                                  hc_error *err) {
     uint64_t nchunks = (nblocks + CHUNK_BLOCKS - 1) / CHUNK_BLOCKS;
     if (threads < 1) threads = 1;
@@ -518,7 +492,7 @@ static hc_status quantize_blocks(const hlat_enc_ctx *c, const float *w, uint64_t
     if (ok) {
         ctx[0] = (hlat_enc_ctx *)c; /* the caller's thread searches with the caller's state */
         res[0] = res0;
-        for (int t = 1; t < threads && ok; t++) ok = thread_state(c, &ctx[t], &res[t]);
+        for (int t = 1; t < threads && ok; t++) ok = hlat_enc_thread_state(c, &ctx[t], &res[t]);
     }
     if (ok) {
         chunk_job jb = {w, n, nblocks, scale_bytes, p, payload, bmax, search, ctx, res,
@@ -534,7 +508,7 @@ static hc_status quantize_blocks(const hlat_enc_ctx *c, const float *w, uint64_t
         st->mse = sse / (double)n;
         st->max_abs_err = mx;
     }
-    for (int t = 1; ctx && res && t < threads; t++) thread_state_free(ctx[t], res[t]);
+    for (int t = 1; ctx && res && t < threads; t++) hlat_enc_thread_free(ctx[t], res[t]);
     free(ctx);
     free(res);
     free(sums);
@@ -543,7 +517,7 @@ static hc_status quantize_blocks(const hlat_enc_ctx *c, const float *w, uint64_t
 }
 
 hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *payload, hc_encoded *st, int threads,
-                        hc_error *err) {
+                        uint64_t cols, const float *U, hc_error *err) {
     const uint32_t K = p->K, B = p->block;
     uint64_t nblocks = n / B + (n % B != 0), scale_bytes;
     hlat_payload_len(p, n, &scale_bytes);
@@ -632,13 +606,15 @@ hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *pay
     /* instruction set of the search: the best available, or the one named
      * by HYPERC_HLAT_SEARCH (ref, avx2, avx512) for tests and measurements;
      * all produce the same payload */
-    block_search_fn search = block_search_ref;
+    hlat_block_search_fn search = block_search_ref;
+    hlat_group_fn group = group_search_ref;
     const char *force = getenv("HYPERC_HLAT_SEARCH");
     c->isa = HLAT_ISA_REF;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !(force && !strcmp(force, "ref"))) {
         search = block_search_fma;
+        group = group_search_fma;
         c->isa = HLAT_ISA_AVX2;
         if (__builtin_cpu_supports("avx512f") && !(force && !strcmp(force, "avx2"))) c->isa = HLAT_ISA_AVX512;
     }
@@ -663,7 +639,8 @@ hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *pay
         }
     }
     setup_compander(c, p, co[best], ts);
-    hc_status s = quantize_blocks(c, w, n, nblocks, scale_bytes, p, payload, bmax, search, res, threads, st, err);
+    hc_status s = U ? hlat_quantize_feedback(c, search, group, w, n / cols, cols, U, payload, threads, st, err)
+                    : quantize_blocks(c, w, n, nblocks, scale_bytes, p, payload, bmax, search, res, threads, st, err);
     st->sum_sq = ts->sum_sq;
     free(c->lane_w);
     free(c->lane_t);

@@ -796,4 +796,4 @@ static hc_status paper_encode(const float *w, uint64_t nw, const hc_opts *o, hc_
     return s;
 }
 
-const hc_codec_vt hc_codec_paper_vt = {HC_CODEC_PAPER, "paper", paper_encode, hc_paper_open};
+const hc_codec_vt hc_codec_paper_vt = {HC_CODEC_PAPER, "paper", paper_encode, hc_paper_open, NULL};

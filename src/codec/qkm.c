@@ -351,4 +351,4 @@ static hc_status qkm_encode(const float *w, uint64_t n, const hc_opts *o, hc_enc
     return hc_encoded_measure(w, n, out, err);
 }
 
-const hc_codec_vt hc_codec_qkm_vt = {HC_CODEC_QKM, "qkm", qkm_encode, qkm_open};
+const hc_codec_vt hc_codec_qkm_vt = {HC_CODEC_QKM, "qkm", qkm_encode, qkm_open, NULL};

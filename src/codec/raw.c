@@ -260,4 +260,4 @@ static hc_status raw_open(const uint8_t *params, uint32_t params_len, const uint
     return HC_OK;
 }
 
-const hc_codec_vt hc_codec_raw_vt = {HC_CODEC_RAW, "raw", raw_encode, raw_open};
+const hc_codec_vt hc_codec_raw_vt = {HC_CODEC_RAW, "raw", raw_encode, raw_open, NULL};

@@ -45,6 +45,24 @@ struct hc_llm_model {
     uint64_t n_params;
 };
 
+/* Where a matrix product reads its input (the calibration observer). */
+typedef enum llm_site {
+    LLM_SITE_ATT_IN = 0, /* normed x before wq, wk, wv: (n, dim)           */
+    LLM_SITE_ATT_OUT,    /* attention output before wo: (n, dim)           */
+    LLM_SITE_FFN_IN,     /* normed x before w1, w3: (n, dim)               */
+    LLM_SITE_FFN_OUT,    /* SwiGLU output before w2: (n, hidden_dim)       */
+    LLM_SITE_CLS,        /* final normed x before the classifier (layer -1) */
+    LLM_SITES
+} llm_site;
+/* Called with every batch of inputs x (n, width) of a site. */
+typedef void (*llm_observe_fn)(void *user, int layer, llm_site site, const float *x, int n, int width);
+void hc_llm_state_observe(hc_llm_state *s, llm_observe_fn fn, void *user);
+
+/* Name of the tensor of a layer's weight in the model's naming convention
+ * ("wq", "wk", "wv", "wo", "w1", "w2", "w3"; layer -1 with "embed" or
+ * "classifier"). Returns buf. */
+const char *hc_llm_weight_name(const hc_llm_model *m, int layer, const char *which, char *buf, size_t cap);
+
 /* The model a state runs (transformer.c). */
 const hc_llm_model *hc_llm_state_model(const hc_llm_state *s);
 

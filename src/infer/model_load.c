@@ -42,6 +42,16 @@ static int is_hf_name(const char *s) { return starts_with(s, "model.") || strcmp
 /* Tensors a checkpoint may carry that are not weights. */
 static int is_ignorable(const char *s) { return ends_with(s, "rotary_emb.inv_freq") || strcmp(s, "rope.freqs") == 0; }
 
+const char *hc_llm_weight_name(const hc_llm_model *m, int layer, const char *which, char *buf, size_t cap) {
+    const naming_table *nt = m->naming == HC_LLM_NAMES_META ? &names_meta : &names_hf;
+    const char *pat = !strcmp(which, "embed") ? nt->embed : !strcmp(which, "classifier") ? nt->classifier
+                    : !strcmp(which, "wq") ? nt->wq : !strcmp(which, "wk") ? nt->wk : !strcmp(which, "wv") ? nt->wv
+                    : !strcmp(which, "wo") ? nt->wo : !strcmp(which, "w1") ? nt->w1 : !strcmp(which, "w2") ? nt->w2
+                    : !strcmp(which, "w3") ? nt->w3 : "";
+    snprintf(buf, cap, pat, layer);
+    return buf;
+}
+
 /* ---- binding ------------------------------------------------------------- */
 typedef struct binder {
     const hc_llm_source *src;

@@ -40,7 +40,19 @@ struct hc_llm_state {
     size_t tile_floats;
     float *key_cache;     /* (n_layers, ctx, kv_dim)                          */
     float *value_cache;   /* (n_layers, ctx, kv_dim)                          */
+    llm_observe_fn observe; /* NULL, or sees the inputs of every product (calibration) */
+    void *observe_user;
 };
+
+void hc_llm_state_observe(hc_llm_state *s, llm_observe_fn fn, void *user) {
+    s->observe = fn;
+    s->observe_user = user;
+}
+
+#define OBSERVE(layer, site, x, n, width) \
+    do { \
+        if (s->observe) s->observe(s->observe_user, (layer), (site), (x), (n), (width)); \
+    } while (0)
 
 static float *alloc_floats(uint64_t a, uint64_t b, uint64_t c, int *fail) {
     uint64_t n, bytes;
@@ -260,6 +272,7 @@ static void forward_batch(hc_llm_state *s, const int *tokens, int n, int pos, fl
         for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, w->rms_att, dim, c->norm_eps);
 
         /* q, k, v; k and v go straight into the cache */
+        OBSERVE(l, LLM_SITE_ATT_IN, s->xb, n, dim);
         matmul(s, w->wq, dim, dim, s->xb, n, s->q);
         matmul(s, w->wk, kv_dim, dim, s->xb, n, kc);
         matmul(s, w->wv, kv_dim, dim, s->xb, n, vc);
@@ -278,6 +291,7 @@ static void forward_batch(hc_llm_state *s, const int *tokens, int n, int pos, fl
         hc_pool_run(att_work >= 32768 ? s->pool : NULL, blocks * (uint64_t)c->n_heads, attn_task, &aj);
 
         /* output projection and residual */
+        OBSERVE(l, LLM_SITE_ATT_OUT, s->xb, n, dim);
         matmul(s, w->wo, dim, dim, s->xb, n, s->xb2);
         for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb2[i];
 
@@ -285,9 +299,11 @@ static void forward_batch(hc_llm_state *s, const int *tokens, int n, int pos, fl
         for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, w->rms_ffn, dim, c->norm_eps);
 
         /* SwiGLU: w2(silu(w1 x) * w3 x) */
+        OBSERVE(l, LLM_SITE_FFN_IN, s->xb, n, dim);
         matmul(s, w->w1, hidden, dim, s->xb, n, s->hb);
         matmul(s, w->w3, hidden, dim, s->xb, n, s->hb2);
         s->k.swiglu(s->hb, s->hb2, (size_t)n * hidden);
+        OBSERVE(l, LLM_SITE_FFN_OUT, s->hb, n, hidden);
         matmul(s, w->w2, dim, hidden, s->hb, n, s->xb2);
 
         /* residual */
@@ -298,6 +314,7 @@ static void forward_batch(hc_llm_state *s, const int *tokens, int n, int pos, fl
     /* final rmsnorm and classifier, for every token or the last one */
     int first = all_logits ? 0 : n - 1;
     for (int t = first; t < n; t++) rmsnorm(s->x + (size_t)t * dim, s->x + (size_t)t * dim, m->rms_final, dim, c->norm_eps);
+    OBSERVE(-1, LLM_SITE_CLS, s->x + (size_t)first * dim, n - first, dim);
     matmul(s, m->wcls, c->vocab_size, dim, s->x + (size_t)first * dim, n - first, logits);
 }
 

@@ -76,7 +76,7 @@ static void code_tensor(compress_ctx *cx, size_t i, job_result *r) {
             hc_to_f32(ti->dtype, hc_st_data(cx->st, i), tmp, ti->nelem);
             w = tmp;
         }
-        r->status = hc_encode(w, ti->nelem, o, &r->enc, &r->err);
+        r->status = hc_encode_tensor(ti, w, o, &r->enc, &r->err);
         free(tmp);
         if (r->status != HC_OK) {
             hc_fail(&r->err, r->status, "tensor '%s'", ti->name);
@@ -89,6 +89,14 @@ static void code_tensor(compress_ctx *cx, size_t i, job_result *r) {
     }
 out:
     r->seconds = hc_now() - t0;
+}
+
+hc_status hc_encode_tensor(const hc_tensor_info *ti, const float *w, const hc_opts *o, hc_encoded *out,
+                           hc_error *err) {
+    uint32_t dim = 0;
+    const float *H = o->calib && ti->ndim == 2 ? hc_calib_find(o->calib, ti->name, &dim) : NULL;
+    if (H && dim == ti->shape[1]) return hc_encode_matrix(w, ti->shape[0], ti->shape[1], H, o, out, err);
+    return hc_encode(w, ti->nelem, o, out, err);
 }
 
 /* Writes tensor i (called with the lock held, in order). */

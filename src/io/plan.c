@@ -10,7 +10,12 @@
  * meets the budget (or D the floor) — the classic Lagrangian allocation,
  * which reaches the lower convex hull of the (R, D) points. A greedy pass
  * then spends what budget is left on the upgrades with the best error drop
- * per bit. */
+ * per bit.
+ * With calibration (o->calib holding sensitivities from hc_llm_sensitivity)
+ * a size budget instead weighs each tensor's NMSE by what it costs the
+ * model — the KL divergence of its predictions per unit of NMSE — in place
+ * of n_i; tensors are then probed with error feedback, as they will be
+ * coded. A quality floor (--snr) stays on the reported metric. */
 #include "../codec/codec.h"
 #include "../common/util.h"
 #include "plan.h"
@@ -70,6 +75,7 @@ typedef struct plan_ctx {
     plan_point *pts;      /* [tensor][ladder]        */
     hc_error *errs;       /* per coded tensor         */
     hc_status *status;
+    double *weight;       /* per coded tensor: what its NMSE costs       */
 } plan_ctx;
 
 static void plan_tensor(void *p, uint64_t k, int tid) {
@@ -87,7 +93,7 @@ static void plan_tensor(void *p, uint64_t k, int tid) {
     hc_to_f32(ti->dtype, hc_st_data(c->st, i), w, ti->nelem);
     for (size_t j = 0; j < c->n_ladder; j++) {
         hc_encoded e;
-        hc_status s = hc_encode(w, ti->nelem, &c->ladder[j], &e, err);
+        hc_status s = hc_encode_tensor(ti, w, &c->ladder[j], &e, err);
         if (s) {
             c->status[k] = hc_fail(err, s, "tensor '%s'", ti->name);
             break;
@@ -98,7 +104,8 @@ static void plan_tensor(void *p, uint64_t k, int tid) {
             pt->wnmse = 0;
         } else {
             pt->bits = 8.0 * (double)(e.payload_len + e.params_len);
-            pt->wnmse = e.sum_sq > 0 ? e.mse * (double)ti->nelem / e.sum_sq * (double)ti->nelem : 0;
+            double nmse = e.sum_sq > 0 ? e.mse * (double)ti->nelem / e.sum_sq : 0;
+            pt->wnmse = nmse * c->weight[k];
         }
         hc_encoded_free(&e);
     }
@@ -150,10 +157,28 @@ hc_status hc_plan_model(const hc_safetensors *st, const hc_opts *o, int threads,
         }
     }
     plan_ctx c = {st, ladder, nl, tensor, calloc(nt * nl + 1, sizeof(plan_point)), calloc(nt + 1, sizeof(hc_error)),
-                  calloc(nt + 1, sizeof(hc_status))};
+                  calloc(nt + 1, sizeof(hc_status)), calloc(nt + 1, sizeof(double))};
+    if (c.weight) {
+        /* a tensor's NMSE costs its size (the reported metric), or, with
+         * measured sensitivities (hc_llm_sensitivity), its loss per unit of
+         * NMSE; tensors not measured get the mean loss per weight */
+        double wsum = 0, nsum = 0;
+        for (size_t k = 0; k < nt; k++) {
+            const hc_tensor_info *ti = hc_st_info(st, tensor[k]);
+            c.weight[k] = o->calib && o->target_bpw > 0 ? hc_calib_weight(o->calib, ti->name) : 0;
+            if (c.weight[k] > 0) {
+                wsum += c.weight[k];
+                nsum += (double)ti->nelem;
+            }
+        }
+        for (size_t k = 0; k < nt; k++) {
+            double n_k = (double)hc_st_info(st, tensor[k])->nelem;
+            if (!(c.weight[k] > 0)) c.weight[k] = nsum > 0 ? n_k * wsum / nsum : n_k;
+        }
+    }
     uint32_t *pick = calloc(nt + 1, sizeof *pick);
     hc_status s = HC_OK;
-    if (!c.pts || !c.errs || !c.status || !pick) {
+    if (!c.pts || !c.errs || !c.status || !c.weight || !pick) {
         s = hc_fail(err, HC_E_NOMEM, "out of memory");
         goto done;
     }
@@ -234,13 +259,17 @@ hc_status hc_plan_model(const hc_safetensors *st, const hc_opts *o, int threads,
     }
     for (size_t k = 0; k < nt; k++) per_tensor[tensor[k]] = ladder[pick[k]];
     if (rep) {
+        double nm = 0; /* size-weighted NMSE, whatever weights steered the choice */
+        for (size_t k = 0; k < nt; k++)
+            nm += c.pts[k * nl + pick[k]].wnmse / c.weight[k] * (double)hc_st_info(st, tensor[k])->nelem;
         rep->bpw = bits / W;
-        rep->nmse = wn / W;
+        rep->nmse = nm / W;
         rep->settings = nl;
     }
 done:
     free(tensor);
     free(c.pts);
+    free(c.weight);
     free(c.errs);
     free(c.status);
     free(pick);

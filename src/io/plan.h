@@ -21,4 +21,10 @@ typedef struct hc_plan_report {
 hc_status hc_plan_model(const hc_safetensors *st, const hc_opts *o, int threads, hc_opts *per_tensor,
                         hc_plan_report *rep, hc_error *err);
 
+/* Encodes one tensor of a model: with error feedback (hc_encode_matrix)
+ * when o->calib holds statistics for it whose size matches its columns,
+ * else hc_encode. */
+hc_status hc_encode_tensor(const hc_tensor_info *ti, const float *w, const hc_opts *o, hc_encoded *out,
+                           hc_error *err);
+
 #endif
