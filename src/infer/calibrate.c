@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CALIB_BATCH 64 /* tokens per forward step: the most a batch of inputs holds */
+
 typedef struct site_acc {
     int width;
     double *sum;     /* (width, width), upper triangle filled */
@@ -20,19 +22,24 @@ typedef struct site_acc {
 typedef struct calib_run {
     site_acc *acc;   /* (n_layers * 4 + 1): per layer the four sites, then the classifier */
     int n_layers;
+    hc_kernels k;    /* the dense tile product (vectorised)                */
+    float *xt;       /* (widest, max_batch) one batch of inputs, transposed */
+    float *prod;     /* (widest, widest) X^T X of one batch                */
 } calib_run;
 
+/* sum += X^T X for the batch x (n, width): the batch is transposed so the
+ * tile kernel of the forward pass computes every dot product over tokens
+ * in single precision (n <= 64 terms), added into the double sums. */
 static void observe(void *user, int layer, llm_site site, const float *x, int n, int width) {
     calib_run *r = user;
     site_acc *a = site == LLM_SITE_CLS ? &r->acc[r->n_layers * 4] : &r->acc[layer * 4 + (int)site];
-    for (int t = 0; t < n; t++) {
-        const float *v = x + (size_t)t * width;
-        for (int i = 0; i < width; i++) {
-            const double vi = v[i];
-            if (vi == 0) continue;
-            double *row = a->sum + (size_t)i * width;
-            for (int j = i; j < width; j++) row[j] += vi * v[j];
-        }
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < width; i++) r->xt[(size_t)i * n + t] = x[(size_t)t * width + i];
+    r->k.tile(r->xt, (size_t)n, width, n, r->xt, (size_t)n, width, r->prod, (size_t)width);
+    for (int i = 0; i < width; i++) {
+        double *row = a->sum + (size_t)i * width;
+        const float *p = r->prod + (size_t)i * width;
+        for (int j = i; j < width; j++) row[j] += p[j];
     }
     a->count += (uint64_t)n;
 }
@@ -59,7 +66,8 @@ hc_status hc_llm_calibrate(const hc_llm_model *m, const int *tokens, size_t n_to
     const int nsites = cfg->n_layers * 4 + 1, widest = cfg->hidden_dim > cfg->dim ? cfg->hidden_dim : cfg->dim;
     if ((uint64_t)widest > HC_CALIB_DIM_MAX)
         return hc_fail(err, HC_E_UNSUPPORTED, "calibration: width %d exceeds %u", widest, HC_CALIB_DIM_MAX);
-    calib_run run = {calloc((size_t)nsites, sizeof(site_acc)), cfg->n_layers};
+    calib_run run = {calloc((size_t)nsites, sizeof(site_acc)), cfg->n_layers, {0}, NULL, NULL};
+    hc_kernels_best(&run.k);
     hc_llm_state *st = NULL;
     float *logits = NULL, *H = NULL;
     hc_calib *c = NULL;
@@ -71,11 +79,13 @@ hc_status hc_llm_calibrate(const hc_llm_model *m, const int *tokens, size_t n_to
         if (!a->sum)
             s = hc_fail(err, HC_E_NOMEM, "calibration: out of memory for %d x %d statistics", a->width, a->width);
     }
-    if (!s) s = hc_llm_state_new(m, ctx, 0, threads, &st, err);
+    if (!s) s = hc_llm_state_new(m, ctx, CALIB_BATCH, threads, &st, err);
     if (!s) {
         logits = malloc(sizeof(float) * (size_t)ctx * (size_t)cfg->vocab_size);
         H = malloc(sizeof(float) * (size_t)widest * (size_t)widest);
-        if (!logits || !H) s = hc_fail(err, HC_E_NOMEM, "calibration: out of memory");
+        run.xt = malloc(sizeof(float) * (size_t)widest * CALIB_BATCH);
+        run.prod = malloc(sizeof(float) * (size_t)widest * (size_t)widest);
+        if (!logits || !H || !run.xt || !run.prod) s = hc_fail(err, HC_E_NOMEM, "calibration: out of memory");
     }
     if (!s) {
         hc_llm_state_observe(st, observe, &run);
@@ -102,6 +112,8 @@ hc_status hc_llm_calibrate(const hc_llm_model *m, const int *tokens, size_t n_to
     }
     for (int i = 0; run.acc && i < nsites; i++) free(run.acc[i].sum);
     free(run.acc);
+    free(run.xt);
+    free(run.prod);
     free(logits);
     free(H);
     hc_llm_state_free(st);
