@@ -85,6 +85,42 @@ double hc_paper_auto_l(double rect_l_sigmas, double rms, double cx, double cy);
 hc_status hc_paper_encode_fixed(const float *w, uint64_t nw, double L, uint32_t n, uint32_t C,
                                 hc_encoded *out, hc_error *err);
 
+/* ---- linear row products (paper_linear.c) ------------------------------ */
+/* A band-0 index v in [1, n] decodes to an affine function of (col, r), the
+ * column and row of t = v - 1 (col = t div m, r = t mod m):
+ *   x = x0 + col*h + r*sx,  y = y0 + r*h.
+ * The fast pass applies that formula to every index ("fake" point; for v = 0
+ * t = -1 gives col = -1, r = m - 1), so a row's sum is
+ *   x0*sum(xe) + y0*sum(xo) + sum_j col_j*U_j + r_j*Z_j,
+ *   U_j = h*xe_j, Z_j = sx*xe_j + h*xo_j  (xe, xo: x at 2j, 2j+1),
+ * and the pairs the formula gets wrong (v = 0, v > n: outer bands and
+ * damaged indices) are listed once at open() and corrected by
+ * corr[v] . (xe_j, xo_j), corr[v] = table[v] - fake(v) (NaN stays NaN). The
+ * fast pass leaves each pair's index in a row buffer, so a correction is a
+ * few loads. The list is split in blocks of 2^16 pairs so an entry is 16
+ * bits. */
+#define HC_PAPER_FIX_BLOCK_BITS 16
+#define HC_PAPER_LINEAR_MAX_BITS 1.0 /* open() keeps list + corr table only  */
+                                     /* within this many bits per weight     */
+#define HC_PAPER_LINEAR_MAX_U 16     /* corr table <= 2^16 pairs (512 KB)   */
+#define HC_PAPER_VBUF_TAG 0x4B000000u /* row buffer entries are v | this     */
+                                     /* (the float 2^23 + v)                */
+typedef struct hc_paper_linear {
+    uint32_t *block_start; /* [nblocks + 1]: block b's entries are            */
+                           /* [block_start[b], block_start[b+1])              */
+    uint16_t *offset;      /* [count]: pair (b << 16) + offset, ascending     */
+    float *corr;           /* [2 << u]: table[v] - fake(v) for listed v, else 0 */
+    uint64_t count;        /* pairs to correct                                */
+    uint64_t nblocks;      /* ceil(npairs / 2^16)                             */
+    float x0, y0;          /* fake-point constants, as the kernels use them   */
+    float h, sx;           /* row height L/m and x advance per step L/m^2     */
+    float m, inv_m;        /* m and hc_paper_divisor_inv(m)                   */
+} hc_paper_linear;
+
+/* 1/d rounded up to a float: floor(w * this) is exactly floor(w / d) for
+ * integers -1 <= w < 2^22 and 1 <= d <= 2^22 (paper_linear.c). */
+float hc_paper_divisor_inv(uint32_t d);
+
 /* ---- decoder ---------------------------------------------------------- */
 typedef struct hc_paper_decoder {
     hc_decoder base;
@@ -97,6 +133,8 @@ typedef struct hc_paper_decoder {
                             /* indices >= (n+1)(C+1) (never written) map NaN  */
     uint32_t u;             /* bits per index, 1..22                          */
     uint32_t mask;          /* (1 << u) - 1                                   */
+    int has_linear;         /* lin is built: the linear row products apply   */
+    hc_paper_linear lin;    /* correction list (see above)                    */
 } hc_paper_decoder;
 
 /* Writes the decoded weights of pairs [j0, j1) (2 floats per pair, the pad
@@ -107,6 +145,35 @@ hc_status hc_paper_table_build(const hc_paper_params *p, float **out, hc_error *
 hc_status hc_paper_open(const uint8_t *params, uint32_t params_len, const uint8_t *payload, uint64_t payload_len,
                         uint64_t nw, hc_dtype dtype, hc_decoder **out, hc_error *err);
 void hc_paper_decode_pairs(const hc_paper_decoder *d, uint64_t j0, uint64_t j1, float *out);
+
+/* Builds d->lin from the payload (d otherwise complete; open() passes
+ * HC_PAPER_LINEAR_MAX_BITS): has_linear stays 0 when the list and the corr
+ * table would take more than max_bits per weight (many outer pairs, or a
+ * tensor too small for its 2^u-entry table), u is above
+ * HC_PAPER_LINEAR_MAX_U, the list would pass 2^32 entries, or the constants
+ * could leave float range. */
+hc_status hc_paper_linear_build(hc_paper_decoder *d, double max_bits, hc_error *err);
+void hc_paper_linear_free(hc_paper_linear *l);
+/* First list entry whose pair is >= j (count if none). */
+uint64_t hc_paper_linear_find(const hc_paper_linear *l, uint64_t j);
+/* Per tile of np pairs of x (xp interleaved): U, Z [np] and
+ * base = x0*sum(xe) + y0*sum(xo). */
+void hc_paper_linear_tile(const hc_paper_linear *l, const float *xp, uint64_t np, float *U, float *Z,
+                          double *base);
+/* sum over pairs j in [j0, j0 + np) of col_j*U[j-j0] + r_j*Z[j-j0]; writes
+ * each pair's index v to vbuf[j - j0] as v | HC_PAPER_VBUF_TAG. */
+double hc_paper_linear_fast_ref(const hc_paper_decoder *d, uint64_t j0, uint64_t np, const float *U, const float *Z,
+                                uint32_t *vbuf);
+/* Sum of the corrections of the listed pairs in [j0, j0 + np), whose
+ * indices the fast pass left in vbuf, against x interleaved from pair j0
+ * (xp). *e: in, the first entry whose pair is >= j0; out, the first whose
+ * pair is >= j0 + np. */
+double hc_paper_linear_fix(const hc_paper_linear *l, const uint32_t *vbuf, uint64_t j0, uint64_t np, const float *xp,
+                           uint64_t *e);
+/* The plain-C linear row product; the decode-then-multiply reference where
+ * it does not apply (odd cols, no list). */
+void hc_paper_matvec_linear_ref(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
+                                float *y);
 
 /* ---- row products: reference (paper.c), SIMD and dispatch (paper_simd.c) */
 typedef void (*hc_paper_matvec_fn)(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1,

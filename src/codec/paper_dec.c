@@ -90,6 +90,7 @@ void hc_paper_matvec_ref(const hc_decoder *base, uint64_t cols, uint64_t row0, u
 static void paper_destroy(hc_decoder *base) {
     hc_paper_decoder *d = (hc_paper_decoder *)base;
     free(d->table);
+    hc_paper_linear_free(&d->lin);
     free(d);
 }
 
@@ -127,6 +128,12 @@ hc_status hc_paper_open(const uint8_t *params, uint32_t params_len, const uint8_
     d->base.decode = paper_decode;
     d->base.matvec = hc_paper_matvec_select(); /* SIMD when the CPU has it (paper_simd.c) */
     d->base.destroy = paper_destroy;
+    s = hc_paper_linear_build(d, HC_PAPER_LINEAR_MAX_BITS, err); /* the correction list: one pass over the indices */
+    if (s) {
+        free(d->table);
+        free(d);
+        return s;
+    }
     *out = &d->base;
     return HC_OK;
 }

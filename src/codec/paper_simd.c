@@ -10,14 +10,23 @@
  * offset within its first byte, and the byte shuffle that gives each index
  * its own 32-bit lane, and the per-lane shifts, are constants per run.
  *
- * Each index v then becomes its (x, y) pair in one of two ways:
- *  - arithmetic (the fast path): the codebook is a formula (ALGORITHM.md):
+ * When cols is even and the decoder built its correction list (paper.h,
+ * "linear row products"; most tensors), rows take the linear path: per
+ * group, the column and row of t = v - 1 (one exact float division) and two
+ * FMAs against U and Z, computed once per tile of x; each index is also
+ * left in a row buffer, and the listed pairs (outer bands, P_0, damaged)
+ * are then corrected by corr[v] . (x_2j, x_2j+1), a few scalar loads each.
+ * About 10 vector operations per 16 pairs, against about 16 for the
+ * arithmetic path. Otherwise each index v becomes its (x, y) pair in one of
+ * two ways:
+ *  - arithmetic: the codebook is a formula (ALGORITHM.md):
  *    v = i + (n+1)k, t = i - 1, r = t mod m, and the point is
  *    x = cx + g_k (x0 - cx + sx t), y = cy + g_k (y0 - cy + h r), with g_k
  *    the band's growth factor (1 for k = 0), picked from one register by a
  *    lane permute; P_0 (i = 0) is c. The divisions are exact float
- *    multiply-floor steps (divisor_inv). x is split into its even and odd
- *    entries once per tile, so the x and y weights multiply them directly.
+ *    multiply-floor steps (hc_paper_divisor_inv). x is split into its even
+ *    and odd entries once per tile, so the x and y weights multiply them
+ *    directly.
  *    The weights equal the decode table's within a few float roundings of
  *    the codebook's scale (|c| + L g_k).
  *  - table: a 64-bit gather of the (x, y) float pair, which lines up with
@@ -104,19 +113,6 @@ typedef struct arith_tab {
     int banded;          /* C > 0                                            */
 } arith_tab;
 
-/* 1/d rounded up to a float. For integers -1 <= w < 2^22 and 1 <= d <= 2^22,
- * floor(w * divisor_inv(d)) in float is exactly q = floor(w / d): the exact
- * product lies in [w/d, w/d + 0.5/d), so in [q, q + 1 - 0.5/d], and rounding
- * it to a float can neither go below the float q nor reach q + 1 (half an
- * ulp there is under 0.5/d). With 1/d rounded to nearest instead, d = 41
- * already fails at w = 41. Checked exhaustively over w for 21 divisors. The
- * remainder w - q d is then exact by FMA. */
-static float divisor_inv(uint32_t d) {
-    float f = (float)(1.0 / d);
-    if ((double)f * d < 1.0) f = nextafterf(f, 2.0f);
-    return f;
-}
-
 /* The table's point of index i + (n+1)k is c + (P_i - c) g_k, with
  * P_i = (x0 + t sx, y0 + r h). Banded kernels divide w = v - 1 by n + 1:
  * for i >= 1 that gives k and t directly, and for i = 0 (the lanes replaced
@@ -143,9 +139,9 @@ static int arith_setup(const hc_paper_decoder *d, uint32_t max_bands, arith_tab 
     a->h = (float)cb.h;
     a->y0c = (float)y0c;
     a->np1 = (float)(p->n + 1);
-    a->inv_np1 = divisor_inv(p->n + 1);
+    a->inv_np1 = hc_paper_divisor_inv(p->n + 1);
     a->m = (float)cb.m;
-    a->inv_m = divisor_inv(cb.m);
+    a->inv_m = hc_paper_divisor_inv(cb.m);
     a->banded = p->bands > 0;
     a->t_p0 = a->banded ? (float)p->n : -1.0f;
     a->cx = (float)p->cx;
@@ -158,6 +154,7 @@ static int arith_setup(const hc_paper_decoder *d, uint32_t max_bands, arith_tab 
  * so one OR and one subtraction give v - 1 as a float (exact). */
 #define FLOAT_MAGIC 0x4B000000u
 #define FLOAT_MAGIC_PLUS_1 8388609.0f
+_Static_assert(FLOAT_MAGIC == HC_PAPER_VBUF_TAG, "the linear kernels store unpacked indices as they are");
 
 /* ===================================================================== */
 /* Row driver                                                             */
@@ -170,20 +167,56 @@ typedef float (*gather_dot_fn)(const hc_paper_decoder *d, uint64_t j0, uint64_t 
 typedef float (*arith_dot_fn)(const hc_paper_decoder *d, const arith_tab *a, uint64_t j0, uint64_t j1,
                               const float *xa, const float *xb, const float *xp);
 
+/* linear path (paper.h): sum of col*U + r*Z over pairs [j0, j0 + np), each
+ * pair's index left in vbuf; grp is the level's cache of unpack constants
+ * per start bit offset */
+typedef double (*linear_fast_fn)(const hc_paper_decoder *d, void *grp, uint64_t j0, uint64_t np, const float *U,
+                                 const float *Z, uint32_t *vbuf);
+static double linear_fix_fma(const hc_paper_linear *l, const uint32_t *vbuf, uint64_t j0, uint64_t np,
+                             const float *xp, uint64_t *e);
+
 typedef struct level_kernels {
     gather_dot_fn gather;
     arith_dot_fn arith;  /* NULL: table path only                   */
     uint32_t arith_bands; /* arith takes C+1 <= this                 */
+    linear_fast_fn linear_fast; /* NULL: no linear path            */
 } level_kernels;
+
+/* Rows [row0, rv) by the linear scheme (cols even, list built): per tile,
+ * U, Z and the constant part once; per row the fast pass, then the
+ * corrections. With one tile per row, row r + 1's first list entry is where
+ * row r's ended. */
+static void linear_rows(const hc_paper_decoder *d, uint64_t cols, uint64_t row0, uint64_t rv, const float *x,
+                        float *y, const level_kernels *kn, void *grp) {
+    float U[COL_TILE / 2], Z[COL_TILE / 2];
+    uint32_t vbuf[COL_TILE / 2];
+    for (uint64_t c0 = 0; c0 < cols; c0 += COL_TILE) {
+        const uint64_t np = (cols - c0 < COL_TILE ? cols - c0 : COL_TILE) / 2;
+        double base;
+        hc_paper_linear_tile(&d->lin, x + c0, np, U, Z, &base);
+        uint64_t e = hc_paper_linear_find(&d->lin, (row0 * cols + c0) / 2);
+        for (uint64_t r = row0; r < rv; r++) {
+            const uint64_t j0 = (r * cols + c0) / 2;
+            if (2 * np < cols && r > row0) e = hc_paper_linear_find(&d->lin, j0);
+            const double fast = kn->linear_fast(d, grp, j0, np, U, Z, vbuf);
+            const double s = fast + linear_fix_fma(&d->lin, vbuf, j0, np, x + c0, &e);
+            y[r - row0] += (float)(base + s);
+        }
+    }
+}
 
 /* Rows [row0, row1) one tile of x at a time: each tile is split (per start
  * parity) once and serves every row; rows' partial sums add up in y. */
 static void rows_product(const hc_paper_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
-                         float *y, const level_kernels *kn) {
+                         float *y, const level_kernels *kn, void *grp) {
     const uint64_t rows = cols ? d->base.n / cols : 0;
     const uint64_t rv = row1 < rows ? row1 : rows; /* rows [row0, rv) have weights */
     for (uint64_t r = row0; r < row1; r++) y[r - row0] = 0;
     if (row0 >= rv) return;
+    if (d->has_linear && !(cols & 1) && kn->linear_fast) {
+        linear_rows(d, cols, row0, rv, x, y, kn, grp);
+        return;
+    }
     arith_tab at;
     const int arith = kn->arith && arith_setup(d, kn->arith_bands, &at);
     const float *tab = d->table;
@@ -369,10 +402,102 @@ __attribute__((target("avx2,fma"))) static float arith_dot_avx2(const hc_paper_d
     return a->banded ? arith_run_avx2(d, a, j0, j1, xa, xb, xp, 1) : arith_run_avx2(d, a, j0, j1, xa, xb, xp, 0);
 }
 
+/* ---- linear path (paper.h) --------------------------------------------- */
+typedef struct group8_cache {
+    group8 g[8];      /* per start bit offset                    */
+    uint8_t ready[8];
+} group8_cache;
+
+/* 8 bytes at address a: two floats */
+__attribute__((target("avx2,fma"), always_inline)) static inline __m128 load_pair(uintptr_t a) {
+    return _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)a));
+}
+
+/* The corrections (the AVX-512 level uses this one too). Per entry: its
+ * 16-bit offset, the tagged index the fast pass left, and two 8-byte loads,
+ * (corr x, corr y) and the pair's two x, into one 2-lane FMA; four sums hide
+ * the FMA latency. The addresses are biased once per block (by the block's
+ * start in the row, and by the tag) so each load takes the raw value as its
+ * index. An entry past the row ends it: entries are sorted. */
+__attribute__((target("avx2,fma"))) static double linear_fix_fma(const hc_paper_linear *l, const uint32_t *vbuf,
+                                                                uint64_t j0, uint64_t np, const float *xp,
+                                                                uint64_t *e) {
+    const uint16_t *off = l->offset;
+    const uint64_t j1 = j0 + np;
+    const uintptr_t corr_t = (uintptr_t)l->corr - (uintptr_t)HC_PAPER_VBUF_TAG * 8; /* + tagged v * 8 */
+    uint64_t k = *e;
+    __m128 a0 = _mm_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (uint64_t b = j0 >> HC_PAPER_FIX_BLOCK_BITS; b < l->nblocks && (b << HC_PAPER_FIX_BLOCK_BITS) < j1; b++) {
+        const uint64_t end = l->block_start[b + 1];
+        const int64_t ib = (int64_t)(b << HC_PAPER_FIX_BLOCK_BITS) - (int64_t)j0; /* row offset of offset 0 */
+        const int64_t lim = (int64_t)np - ib;                                       /* offsets below: this row */
+        const uintptr_t vb_b = (uintptr_t)vbuf + (uintptr_t)(ib * 4), xp_b = (uintptr_t)xp + (uintptr_t)(ib * 8);
+#define FIX_TERM(o)                                                                                          \
+    load_pair(corr_t + 8 * (uintptr_t) * (const uint32_t *)(vb_b + 4 * (uintptr_t)(o))),                       \
+        load_pair(xp_b + 8 * (uintptr_t)(o))
+        for (; k + 4 <= end; k += 4) {
+            const uint32_t o0 = off[k], o1 = off[k + 1], o2 = off[k + 2], o3 = off[k + 3];
+            if ((int64_t)o3 >= lim) break;
+            a0 = _mm_fmadd_ps(FIX_TERM(o0), a0);
+            a1 = _mm_fmadd_ps(FIX_TERM(o1), a1);
+            a2 = _mm_fmadd_ps(FIX_TERM(o2), a2);
+            a3 = _mm_fmadd_ps(FIX_TERM(o3), a3);
+        }
+        for (; k < end; k++) {
+            const uint32_t o = off[k];
+            if ((int64_t)o >= lim) goto done;
+            a0 = _mm_fmadd_ps(FIX_TERM(o), a0);
+        }
+#undef FIX_TERM
+    }
+done:
+    *e = k;
+    const __m128 s = _mm_add_ps(_mm_add_ps(a0, a1), _mm_add_ps(a2, a3));
+    return (double)(_mm_cvtss_f32(s) + _mm_cvtss_f32(_mm_movehdup_ps(s)));
+}
+
+/* col = floor(t / m) (exact: hc_paper_divisor_inv), r = t - col m */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+linear8_group(__m256i vm, __m256 magic1, __m256 inv_m, __m256 m, const float *U, const float *Z, uint32_t *vbuf,
+              __m256 *acc_u, __m256 *acc_z) {
+    _mm256_storeu_si256((__m256i *)(void *)vbuf, vm);
+    const __m256 t = _mm256_sub_ps(_mm256_castsi256_ps(vm), magic1); /* v - 1 */
+    const __m256 col = _mm256_floor_ps(_mm256_mul_ps(t, inv_m));
+    const __m256 r = _mm256_fnmadd_ps(col, m, t);
+    *acc_u = _mm256_fmadd_ps(col, _mm256_loadu_ps(U), *acc_u);
+    *acc_z = _mm256_fmadd_ps(r, _mm256_loadu_ps(Z), *acc_z);
+}
+
+__attribute__((target("avx2,fma"))) static double linear_fast_avx2(const hc_paper_decoder *d, void *grp, uint64_t j0,
+                                                                  uint64_t np, const float *U, const float *Z,
+                                                                  uint32_t *vbuf) {
+    const uint32_t u = d->u;
+    const uint64_t ng = safe_groups(d, j0, j0 + np, 8, AVX2_REACH);
+    const double tail = hc_paper_linear_fast_ref(d, j0 + 8 * ng, np - 8 * ng, U + 8 * ng, Z + 8 * ng, vbuf + 8 * ng);
+    if (ng == 0) return tail;
+    group8_cache *cache = grp;
+    const uint32_t bo = (uint32_t)((j0 * u) & 7);
+    if (!cache->ready[bo]) group8_init(&cache->g[bo], bo, u, d->mask, FLOAT_MAGIC), cache->ready[bo] = 1;
+    const group8 g = cache->g[bo];
+    const __m256 magic1 = _mm256_set1_ps(FLOAT_MAGIC_PLUS_1), inv_m = _mm256_set1_ps(d->lin.inv_m),
+                 m = _mm256_set1_ps(d->lin.m);
+    const uint8_t *q = d->payload + ((j0 * u) >> 3);
+    __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0;
+    uint64_t i = 0;
+    for (; i + 16 <= 8 * ng; i += 16, q += 2 * (size_t)u) {
+        linear8_group(unpack8(&g, q), magic1, inv_m, m, U + i, Z + i, vbuf + i, &a0, &b0);
+        linear8_group(unpack8(&g, q + u), magic1, inv_m, m, U + i + 8, Z + i + 8, vbuf + i + 8, &a1, &b1);
+    }
+    if (i < 8 * ng) linear8_group(unpack8(&g, q), magic1, inv_m, m, U + i, Z + i, vbuf + i, &a0, &b0);
+    return (double)hsum8(_mm256_add_ps(_mm256_add_ps(a0, b0), _mm256_add_ps(a1, b1))) + tail;
+}
+
 static void matvec_avx2(const hc_decoder *base, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
                         float *y) {
-    static const level_kernels kn = {gather_dot_avx2, arith_dot_avx2, 8};
-    rows_product((const hc_paper_decoder *)base, cols, row0, row1, x, y, &kn);
+    static const level_kernels kn = {gather_dot_avx2, arith_dot_avx2, 8, linear_fast_avx2};
+    group8_cache grp;
+    memset(grp.ready, 0, sizeof grp.ready);
+    rows_product((const hc_paper_decoder *)base, cols, row0, row1, x, y, &kn, &grp);
 }
 
 /* ===================================================================== */
@@ -386,11 +511,12 @@ static void matvec_avx2(const hc_decoder *base, uint64_t cols, uint64_t row0, ui
 
 typedef struct group16 {
     __m512i perm, shuf, shift, mask, magic;
+    __m512i bperm; /* perm and shuf as one byte permute (AVX-512 VBMI) */
 } group16;
 
 __attribute__((target("avx512f,avx512bw"))) static void group16_init(group16 *g, uint32_t bo, uint32_t u,
                                                                      uint32_t mask, uint32_t magic) {
-    uint8_t ctrl[64];
+    uint8_t ctrl[64], bctrl[64];
     uint32_t perm[16], shift[16];
     for (uint32_t q = 0; q < 4; q++) {
         uint32_t b_lane, s_lane;
@@ -401,9 +527,13 @@ __attribute__((target("avx512f,avx512bw"))) static void group16_init(group16 *g,
             uint32_t k = 4 * q + kk, b, s;
             index_place(bo, u, k, &b, &s);
             shift[k] = s;
-            for (uint32_t i = 0; i < 4; i++) ctrl[4 * k + i] = (uint8_t)(b - 4 * dword + i);
+            for (uint32_t i = 0; i < 4; i++) {
+                ctrl[4 * k + i] = (uint8_t)(b - 4 * dword + i);
+                bctrl[4 * k + i] = (uint8_t)(b + i);
+            }
         }
     }
+    g->bperm = _mm512_loadu_si512((const void *)bctrl);
     g->perm = _mm512_loadu_si512((const void *)perm);
     g->shuf = _mm512_loadu_si512((const void *)ctrl);
     g->shift = _mm512_loadu_si512((const void *)shift);
@@ -519,10 +649,85 @@ __attribute__((target("avx512f,avx512bw"))) static float arith_dot_avx512(const 
                      : arith_run_avx512(d, a, j0, j1, xa, xb, xp, 0);
 }
 
+/* ---- linear path (paper.h) --------------------------------------------- */
+/* With VBMI one byte permute brings every index its 4 bytes (the group's
+ * 2u + 1 <= 33 bytes lie in the 64 loaded). Without VBMI the level takes
+ * the AVX2 linear kernel. For u <= 15 a group loads 32 bytes only: a load
+ * then crosses a cache line half as often, which out of cache took the
+ * 4096x4096 product from about 1.12 to 0.97 ms. */
+typedef struct group16_cache {
+    group16 g[8];     /* per start bit offset                    */
+    uint8_t ready[8];
+} group16_cache;
+
+#define VBMI_TARGET "avx512f,avx512bw,avx512vbmi,fma"
+
+/* narrow: u <= 15, so the group's 2u + 1 bytes fit a 32-byte load (the
+ * permute reads only the low half) */
+__attribute__((target(VBMI_TARGET), always_inline)) static inline __m512i
+unpack16_vbmi(const group16 *g, const uint8_t *q, const int narrow) {
+    const __m512i raw = narrow ? _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)q))
+                               : _mm512_loadu_si512((const void *)q);
+    __m512i v = _mm512_permutexvar_epi8(g->bperm, raw);
+    return _mm512_ternarylogic_epi32(_mm512_srlv_epi32(v, g->shift), g->mask, g->magic, 0xEA);
+}
+
+__attribute__((target(VBMI_TARGET), always_inline)) static inline void
+linear16_group(__m512i vm, __m512 magic1, __m512 inv_m, __m512 m, const float *U, const float *Z, uint32_t *vbuf,
+               __m512 *acc_u, __m512 *acc_z) {
+    _mm512_storeu_si512((void *)vbuf, vm);
+    const __m512 t = _mm512_sub_ps(_mm512_castsi512_ps(vm), magic1); /* v - 1 */
+    const __m512 col = _mm512_roundscale_ps(_mm512_mul_ps(t, inv_m), FLOOR_MODE);
+    const __m512 r = _mm512_fnmadd_ps(col, m, t);
+    *acc_u = _mm512_fmadd_ps(col, _mm512_loadu_ps(U), *acc_u);
+    *acc_z = _mm512_fmadd_ps(r, _mm512_loadu_ps(Z), *acc_z);
+}
+
+__attribute__((target(VBMI_TARGET), always_inline)) static inline double
+linear_fast16(const hc_paper_decoder *d, void *grp, uint64_t j0, uint64_t np, const float *U, const float *Z,
+              uint32_t *vbuf, const int narrow) {
+    const uint32_t u = d->u;
+    const uint64_t ng = safe_groups(d, j0, j0 + np, 16, AVX512_REACH);
+    const double tail =
+        hc_paper_linear_fast_ref(d, j0 + 16 * ng, np - 16 * ng, U + 16 * ng, Z + 16 * ng, vbuf + 16 * ng);
+    if (ng == 0) return tail;
+    group16_cache *cache = grp;
+    const uint32_t bo = (uint32_t)((j0 * u) & 7);
+    if (!cache->ready[bo]) group16_init(&cache->g[bo], bo, u, d->mask, FLOAT_MAGIC), cache->ready[bo] = 1;
+    const group16 g = cache->g[bo];
+    const __m512 magic1 = _mm512_set1_ps(FLOAT_MAGIC_PLUS_1), inv_m = _mm512_set1_ps(d->lin.inv_m),
+                 m = _mm512_set1_ps(d->lin.m);
+    const uint8_t *q = d->payload + ((j0 * u) >> 3);
+    __m512 a0 = _mm512_setzero_ps(), b0 = a0, a1 = a0, b1 = a0;
+    uint64_t i = 0;
+    for (; i + 32 <= 16 * ng; i += 32, q += 4 * (size_t)u) {
+        linear16_group(unpack16_vbmi(&g, q, narrow), magic1, inv_m, m, U + i, Z + i, vbuf + i, &a0, &b0);
+        linear16_group(unpack16_vbmi(&g, q + 2 * u, narrow), magic1, inv_m, m, U + i + 16, Z + i + 16,
+                       vbuf + i + 16, &a1, &b1);
+    }
+    if (i < 16 * ng) linear16_group(unpack16_vbmi(&g, q, narrow), magic1, inv_m, m, U + i, Z + i, vbuf + i, &a0, &b0);
+    return (double)_mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, b0), _mm512_add_ps(a1, b1))) + tail;
+}
+
+__attribute__((target(VBMI_TARGET))) static double linear_fast_avx512(const hc_paper_decoder *d, void *grp,
+                                                                    uint64_t j0, uint64_t np, const float *U,
+                                                                    const float *Z, uint32_t *vbuf) {
+    return d->u <= 15 ? linear_fast16(d, grp, j0, np, U, Z, vbuf, 1) : linear_fast16(d, grp, j0, np, U, Z, vbuf, 0);
+}
+
 static void matvec_avx512(const hc_decoder *base, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
                           float *y) {
-    static const level_kernels kn = {gather_dot_avx512, arith_dot_avx512, 16};
-    rows_product((const hc_paper_decoder *)base, cols, row0, row1, x, y, &kn);
+    static const level_kernels kn = {gather_dot_avx512, arith_dot_avx512, 16, linear_fast_avx2};
+    static const level_kernels kn_vbmi = {gather_dot_avx512, arith_dot_avx512, 16, linear_fast_avx512};
+    if (__builtin_cpu_supports("avx512vbmi")) {
+        group16_cache grp;
+        memset(grp.ready, 0, sizeof grp.ready);
+        rows_product((const hc_paper_decoder *)base, cols, row0, row1, x, y, &kn_vbmi, &grp);
+    } else {
+        group8_cache grp;
+        memset(grp.ready, 0, sizeof grp.ready);
+        rows_product((const hc_paper_decoder *)base, cols, row0, row1, x, y, &kn, &grp);
+    }
 }
 #endif /* HC_PAPER_X86 */
 
