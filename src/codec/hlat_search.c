@@ -246,7 +246,6 @@ static uint32_t absmax_code(const hlat_enc_ctx *c, float a) {
     return lo;
 }
 
-
 static inline __attribute__((always_inline)) void block_search_body(const hlat_enc_ctx *c, const float *w, uint32_t len,
                                                                     float bmax, hlat_block_result *best,
                                                                     hlat_block_result *cur, int simd,
@@ -394,7 +393,6 @@ static void setup_compander(hlat_enc_ctx *c, hlat_params *p, const double *co, c
     hlat_scale_table(p, c->scale_tab);
 }
 
-
 /* ===================================================================== */
 /* Block search over chunks of blocks                                     */
 /* ===================================================================== */
@@ -405,7 +403,6 @@ static void setup_compander(hlat_enc_ctx *c, hlat_params *p, const double *co, c
  * the thread count. */
 #define CHUNK_BLOCKS 1024
 _Static_assert(CHUNK_BLOCKS % 8 == 0, "chunks must start on whole bytes");
-
 
 typedef struct chunk_job {
     const float *w;
