@@ -44,6 +44,11 @@ hc_status hc_encoded_measure(const float *w, uint64_t n, hc_encoded *e, hc_error
 
 /* U (d, d), upper triangular, with (H + damping)^-1 = U^T U (feedback.c). */
 hc_status hc_feedback_factor(const float *H, uint32_t d, float *U, hc_error *err);
+/* hc_encode_matrix with calibration entry `name` of c (whose dimension
+ * must be cols, else plain coding), the factor of its H made once and kept
+ * in c (thread-safe) so that coding it at many settings factors it once. */
+hc_status hc_encode_calibrated(const hc_calib *c, const char *name, const float *w, uint64_t rows, uint64_t cols,
+                               const hc_opts *o, hc_encoded *out, hc_error *err);
 /* tr(D H D^T) / tr(W H W^T), D = W - decode(e), for the (rows, cols) w. */
 hc_status hc_feedback_out_nmse(const float *w, uint64_t rows, uint64_t cols, const float *H, const hc_encoded *e,
                                double *out_nmse, hc_error *err);

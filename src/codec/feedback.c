@@ -14,6 +14,7 @@
 #include "codec.h"
 #include "../common/util.h"
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,17 +23,20 @@ typedef struct calib_entry {
     char *name;
     uint32_t dim;     /* 0: no statistics, only a weight        */
     float *H;         /* (dim, dim), or NULL                    */
+    float *U;         /* (dim, dim) factor of H, made on first use, or NULL */
     double weight;    /* loss per unit of NMSE; 0: not measured */
 } calib_entry;
 
 struct hc_calib {
     calib_entry *e; /* (n) */
     size_t n, cap;
+    pthread_mutex_t lock; /* guards the factors made while tensors are coded in parallel */
 };
 
 hc_status hc_calib_new(hc_calib **out, hc_error *err) {
     *out = calloc(1, sizeof **out);
     if (!*out) return hc_fail(err, HC_E_NOMEM, "calibration: out of memory");
+    pthread_mutex_init(&(*out)->lock, NULL);
     return HC_OK;
 }
 
@@ -41,8 +45,10 @@ void hc_calib_free(hc_calib *c) {
     for (size_t i = 0; i < c->n; i++) {
         free(c->e[i].name);
         free(c->e[i].H);
+        free(c->e[i].U);
     }
     free(c->e);
+    pthread_mutex_destroy(&c->lock);
     free(c);
 }
 
@@ -79,7 +85,7 @@ static calib_entry *calib_entry_of(hc_calib *c, const char *name) {
     }
     char *nm = strdup(name);
     if (!nm) return NULL;
-    c->e[c->n] = (calib_entry){nm, 0, NULL, 0};
+    c->e[c->n] = (calib_entry){nm, 0, NULL, NULL, 0};
     return &c->e[c->n++];
 }
 
@@ -106,7 +112,9 @@ hc_status hc_calib_add(hc_calib *c, const char *name, uint32_t dim, const float 
         return hc_fail(err, HC_E_NOMEM, "calibration: out of memory");
     }
     free(e->H);
+    free(e->U);
     e->H = copy;
+    e->U = NULL;
     e->dim = dim;
     return HC_OK;
 }
@@ -229,29 +237,63 @@ hc_status hc_feedback_out_nmse(const float *w, uint64_t rows, uint64_t cols, con
 }
 
 /* ---- the entry point ----------------------------------------------------------- */
+/* Codes w (rows, cols) with the factor U of H (cols x cols) at hand. */
+static hc_status encode_factored(const float *w, uint64_t rows, uint64_t cols, const float *H, const float *U,
+                                 const hc_codec_vt *vt, const hc_opts *o, hc_encoded *out, hc_error *err) {
+    memset(out, 0, sizeof *out);
+    out->codec = o->codec;
+    hc_status s = vt->encode_matrix(w, rows, cols, U, o, out, err);
+    if (!s && out->codec != HC_CODEC_RAW) s = hc_feedback_out_nmse(w, rows, cols, H, out, &out->out_nmse, err);
+    if (s) hc_encoded_free(out);
+    return s;
+}
+
+/* The codec's table if w (rows, cols) can be coded with feedback, else NULL
+ * (the caller codes it with hc_encode). */
+static const hc_codec_vt *feedback_codec(const float *w, uint64_t rows, uint64_t cols, const float *H,
+                                         const hc_opts *o) {
+    uint64_t n;
+    const hc_codec_vt *vt = hc_codec_get(o->codec);
+    if (!H || !vt || !vt->encode_matrix || cols == 0 || cols > HC_CALIB_DIM_MAX || !hc_mul_ok(rows, cols, &n))
+        return NULL;
+    for (uint64_t i = 0; i < n; i++)
+        if (!isfinite(w[i])) return NULL; /* the codec keeps it lossless */
+    return vt;
+}
+
 hc_status hc_encode_matrix(const float *w, uint64_t rows, uint64_t cols, const float *H, const hc_opts *o,
                            hc_encoded *out, hc_error *err) {
     uint64_t n;
     if (!hc_mul_ok(rows, cols, &n)) return hc_fail(err, HC_E_ARG, "matrix of %llu x %llu", (unsigned long long)rows,
                                                    (unsigned long long)cols);
-    const hc_codec_vt *vt = hc_codec_get(o->codec);
-    if (!H || !vt || !vt->encode_matrix || cols == 0 || cols > HC_CALIB_DIM_MAX) return hc_encode(w, n, o, out, err);
-    for (uint64_t i = 0; i < n; i++)
-        if (!isfinite(w[i])) return hc_encode(w, n, o, out, err); /* the codec keeps it lossless */
+    const hc_codec_vt *vt = feedback_codec(w, rows, cols, H, o);
+    if (!vt) return hc_encode(w, n, o, out, err);
     float *U = malloc(sizeof(float) * (size_t)cols * (size_t)cols);
     if (!U) return hc_fail(err, HC_E_NOMEM, "feedback: out of memory for a %llu x %llu factor",
                            (unsigned long long)cols, (unsigned long long)cols);
     hc_status s = hc_feedback_factor(H, (uint32_t)cols, U, err);
-    if (!s) {
-        memset(out, 0, sizeof *out);
-        out->codec = o->codec;
-        s = vt->encode_matrix(w, rows, cols, U, o, out, err);
-        if (s) hc_encoded_free(out);
-    }
+    if (!s) s = encode_factored(w, rows, cols, H, U, vt, o, out, err);
     free(U);
-    if (!s && out->codec != HC_CODEC_RAW) {
-        s = hc_feedback_out_nmse(w, rows, cols, H, out, &out->out_nmse, err);
-        if (s) hc_encoded_free(out);
-    }
     return s;
+}
+
+hc_status hc_encode_calibrated(const hc_calib *cc, const char *name, const float *w, uint64_t rows, uint64_t cols,
+                               const hc_opts *o, hc_encoded *out, hc_error *err) {
+    hc_calib *c = (hc_calib *)cc; /* the factor cache is filled in place */
+    calib_entry *e = calib_lookup(c, name);
+    const hc_codec_vt *vt = e && e->H && e->dim == cols ? feedback_codec(w, rows, cols, e->H, o) : NULL;
+    if (!vt) return hc_encode(w, rows * cols, o, out, err);
+    /* one factor per entry, whatever the number of settings tried on it */
+    hc_status s = HC_OK;
+    pthread_mutex_lock(&c->lock);
+    if (!e->U) {
+        float *U = malloc(sizeof(float) * (size_t)cols * (size_t)cols);
+        if (!U) s = hc_fail(err, HC_E_NOMEM, "feedback: out of memory for the factor of '%s'", name);
+        else if ((s = hc_feedback_factor(e->H, (uint32_t)cols, U, err)) != HC_OK) free(U);
+        else e->U = U;
+    }
+    const float *U = e->U;
+    pthread_mutex_unlock(&c->lock);
+    if (s) return s;
+    return encode_factored(w, rows, cols, e->H, U, vt, o, out, err);
 }

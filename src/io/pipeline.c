@@ -93,9 +93,8 @@ out:
 
 hc_status hc_encode_tensor(const hc_tensor_info *ti, const float *w, const hc_opts *o, hc_encoded *out,
                            hc_error *err) {
-    uint32_t dim = 0;
-    const float *H = o->calib && ti->ndim == 2 ? hc_calib_find(o->calib, ti->name, &dim) : NULL;
-    if (H && dim == ti->shape[1]) return hc_encode_matrix(w, ti->shape[0], ti->shape[1], H, o, out, err);
+    if (o->calib && ti->ndim == 2)
+        return hc_encode_calibrated(o->calib, ti->name, w, ti->shape[0], ti->shape[1], o, out, err);
     return hc_encode(w, ti->nelem, o, out, err);
 }
 
