@@ -407,6 +407,15 @@ __attribute__((target("avx2,fma"))) static float arith_dot_avx2(const hc_paper_d
 }
 
 /* ---- linear path (paper.h) --------------------------------------------- */
+/* Software prefetch of the index stream, 1 KB ahead into L1 and 8 KB ahead
+ * into L2. The hardware prefetcher alone falls behind this loop: streaming
+ * from memory (a working set past the last-level cache, as in inference) the
+ * 4096x4096 product took 2.1 ms without and 1.0 ms with these (about 1.5 ms
+ * with the L1 one alone), against 1.0 ms with the indices in cache. The raw
+ * float32 product, already at memory bandwidth, gained nothing from the same. */
+#define PREFETCH_L1 1024
+#define PREFETCH_L2 8192
+
 typedef struct group8_cache {
     group8 g[8];      /* per start bit offset                    */
     uint8_t ready[8];
@@ -492,6 +501,8 @@ __attribute__((target("avx2,fma"))) static double linear_fast_avx2(const hc_pape
     __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0;
     uint64_t i = 0;
     for (; i + 16 <= 8 * ng; i += 16, q += 2 * (size_t)u) {
+        _mm_prefetch((const char *)q + PREFETCH_L1, _MM_HINT_T0);
+        _mm_prefetch((const char *)q + PREFETCH_L2, _MM_HINT_T1);
         linear8_group(unpack8(&g, q), magic1, inv_m, m, U + i, Z + i, vbuf + i, &a0, &b0);
         linear8_group(unpack8(&g, q + u), magic1, inv_m, m, U + i + 8, Z + i + 8, vbuf + i + 8, &a1, &b1);
     }
@@ -708,6 +719,8 @@ linear_fast16(const hc_paper_decoder *d, void *grp, uint64_t j0, uint64_t np, co
     __m512 a0 = _mm512_setzero_ps(), b0 = a0, a1 = a0, b1 = a0;
     uint64_t i = 0;
     for (; i + 32 <= 16 * ng; i += 32, q += 4 * (size_t)u) {
+        _mm_prefetch((const char *)q + PREFETCH_L1, _MM_HINT_T0);
+        _mm_prefetch((const char *)q + PREFETCH_L2, _MM_HINT_T1);
         linear16_group(unpack16_vbmi(&g, q, narrow), magic1, inv_m, m, U + i, Z + i, vbuf + i, &a0, &b0);
         linear16_group(unpack16_vbmi(&g, q + 2 * u, narrow), magic1, inv_m, m, U + i + 16, Z + i + 16,
                        vbuf + i + 16, &a1, &b1);
