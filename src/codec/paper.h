@@ -95,16 +95,13 @@ hc_status hc_paper_encode_fixed(const float *w, uint64_t nw, double L, uint32_t 
  *   U_j = h*xe_j, Z_j = sx*xe_j + h*xo_j  (xe, xo: x at 2j, 2j+1),
  * and the pairs the formula gets wrong (v = 0, v > n: outer bands and
  * damaged indices) are listed once at open() and corrected by
- * corr[v] . (xe_j, xo_j), corr[v] = table[v] - fake(v) (NaN stays NaN). The
- * fast pass leaves each pair's index in a row buffer, so a correction is a
- * few loads. The list is split in blocks of 2^16 pairs so an entry is 16
- * bits. */
+ * corr[v] . (xe_j, xo_j), corr[v] = table[v] - fake(v) (NaN stays NaN). A
+ * correction reads its pair's index again from the payload. The list is
+ * split in blocks of 2^16 pairs so an entry is 16 bits. */
 #define HC_PAPER_FIX_BLOCK_BITS 16
 #define HC_PAPER_LINEAR_MAX_BITS 1.0 /* open() keeps list + corr table only  */
                                      /* within this many bits per weight     */
 #define HC_PAPER_LINEAR_MAX_U 16     /* corr table <= 2^16 pairs (512 KB)   */
-#define HC_PAPER_VBUF_TAG 0x4B000000u /* row buffer entries are v | this     */
-                                     /* (the float 2^23 + v)                */
 typedef struct hc_paper_linear {
     uint32_t *block_start; /* [nblocks + 1]: block b's entries are            */
                            /* [block_start[b], block_start[b+1])              */
@@ -160,16 +157,13 @@ uint64_t hc_paper_linear_find(const hc_paper_linear *l, uint64_t j);
  * base = x0*sum(xe) + y0*sum(xo). */
 void hc_paper_linear_tile(const hc_paper_linear *l, const float *xp, uint64_t np, float *U, float *Z,
                           double *base);
-/* sum over pairs j in [j0, j0 + np) of col_j*U[j-j0] + r_j*Z[j-j0]; writes
- * each pair's index v to vbuf[j - j0] as v | HC_PAPER_VBUF_TAG. */
-double hc_paper_linear_fast_ref(const hc_paper_decoder *d, uint64_t j0, uint64_t np, const float *U, const float *Z,
-                                uint32_t *vbuf);
-/* Sum of the corrections of the listed pairs in [j0, j0 + np), whose
- * indices the fast pass left in vbuf, against x interleaved from pair j0
- * (xp). *e: in, the first entry whose pair is >= j0; out, the first whose
- * pair is >= j0 + np. */
-double hc_paper_linear_fix(const hc_paper_linear *l, const uint32_t *vbuf, uint64_t j0, uint64_t np, const float *xp,
-                           uint64_t *e);
+/* sum over pairs j in [j0, j0 + np) of col_j*U[j-j0] + r_j*Z[j-j0] */
+double hc_paper_linear_fast_ref(const hc_paper_decoder *d, uint64_t j0, uint64_t np, const float *U,
+                                const float *Z);
+/* Sum of the corrections of the listed pairs in [j0, j0 + np) against x
+ * interleaved from pair j0 (xp). *e: in, the first entry whose pair is
+ * >= j0; out, the first whose pair is >= j0 + np. */
+double hc_paper_linear_fix(const hc_paper_decoder *d, uint64_t j0, uint64_t np, const float *xp, uint64_t *e);
 /* The plain-C linear row product; the decode-then-multiply reference where
  * it does not apply (odd cols, no list). */
 void hc_paper_matvec_linear_ref(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,

@@ -170,34 +170,31 @@ void hc_paper_linear_tile(const hc_paper_linear *l, const float *xp, uint64_t np
     *base = (double)l->x0 * se + (double)l->y0 * so;
 }
 
-double hc_paper_linear_fast_ref(const hc_paper_decoder *d, uint64_t j0, uint64_t np, const float *U, const float *Z,
-                                uint32_t *vbuf) {
+double hc_paper_linear_fast_ref(const hc_paper_decoder *d, uint64_t j0, uint64_t np, const float *U,
+                                const float *Z) {
     float lane[4] = {0, 0, 0, 0};
     for (uint64_t i = 0; i < np; i++) {
         int64_t col, r;
-        const uint32_t v = index_at(d, j0 + i);
-        vbuf[i] = v | HC_PAPER_VBUF_TAG;
-        col_row(&d->lin, v, &col, &r);
+        col_row(&d->lin, index_at(d, j0 + i), &col, &r);
         lane[i & 3] += (float)col * U[i] + (float)r * Z[i];
     }
     return (double)((lane[0] + lane[1]) + (lane[2] + lane[3]));
 }
 
-double hc_paper_linear_fix(const hc_paper_linear *l, const uint32_t *vbuf, uint64_t j0, uint64_t np, const float *xp,
-                           uint64_t *e) {
+double hc_paper_linear_fix(const hc_paper_decoder *d, uint64_t j0, uint64_t np, const float *xp, uint64_t *e) {
+    const hc_paper_linear *l = &d->lin;
     const float *corr = l->corr;
     const uint64_t j1 = j0 + np;
     uint64_t k = *e;
     float s0 = 0, s1 = 0;
     for (uint64_t b = j0 >> BLOCK_BITS; b < l->nblocks && (b << BLOCK_BITS) < j1; b++) {
         const uint64_t end = l->block_start[b + 1];
-        const int64_t ib = (int64_t)(b << BLOCK_BITS) - (int64_t)j0; /* pair offset - row offset */
         for (; k < end; k++) {
-            const uint64_t i = (uint64_t)(l->offset[k] + ib);
-            if (i >= np) goto done;
-            const uint32_t v = vbuf[i] - HC_PAPER_VBUF_TAG;
-            s0 += corr[2 * (size_t)v] * xp[2 * i];
-            s1 += corr[2 * (size_t)v + 1] * xp[2 * i + 1];
+            const uint64_t j = (b << BLOCK_BITS) + l->offset[k];
+            if (j >= j1) goto done;
+            const uint32_t v = index_at(d, j);
+            s0 += corr[2 * (size_t)v] * xp[2 * (j - j0)];
+            s1 += corr[2 * (size_t)v + 1] * xp[2 * (j - j0) + 1];
         }
     }
 done:
@@ -216,11 +213,9 @@ void hc_paper_matvec_linear_ref(const hc_decoder *base, uint64_t cols, uint64_t 
     const uint64_t rv = row1 < rows ? row1 : rows;
     for (uint64_t r = row0; r < row1; r++) y[r - row0] = 0;
     float *U = malloc(LINEAR_TILE / 2 * sizeof *U), *Z = malloc(LINEAR_TILE / 2 * sizeof *Z);
-    uint32_t *vbuf = malloc(LINEAR_TILE / 2 * sizeof *vbuf);
-    if (!U || !Z || !vbuf) { /* no room for the tile: the product that needs none */
+    if (!U || !Z) { /* no room for the tile: the product that needs none */
         free(U);
         free(Z);
-        free(vbuf);
         hc_paper_matvec_ref(base, cols, row0, row1, x, y);
         return;
     }
@@ -231,12 +226,11 @@ void hc_paper_matvec_linear_ref(const hc_decoder *base, uint64_t cols, uint64_t 
         for (uint64_t r = row0; r < rv; r++) {
             const uint64_t j0 = (r * cols + c0) / 2;
             uint64_t e = hc_paper_linear_find(&d->lin, j0);
-            const double fast = hc_paper_linear_fast_ref(d, j0, np, U, Z, vbuf);
-            const double s = tile_base + fast + hc_paper_linear_fix(&d->lin, vbuf, j0, np, x + c0, &e);
+            const double fast = hc_paper_linear_fast_ref(d, j0, np, U, Z);
+            const double s = tile_base + fast + hc_paper_linear_fix(d, j0, np, x + c0, &e);
             y[r - row0] += (float)s;
         }
     }
     free(U);
     free(Z);
-    free(vbuf);
 }

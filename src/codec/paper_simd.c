@@ -13,12 +13,12 @@
  * When cols is even and the decoder built its correction list (paper.h,
  * "linear row products"; most tensors), rows take the linear path: per
  * group, the column and row of t = v - 1 (one exact float division) and two
- * FMAs against U and Z, computed once per tile of x; each index is also
- * left in a row buffer, and the listed pairs (outer bands, P_0, damaged)
- * are then corrected by corr[v] . (x_2j, x_2j+1), a few scalar loads each.
- * About 10 vector operations per 16 pairs, against about 16 for the
- * arithmetic path. Otherwise each index v becomes its (x, y) pair in one of
- * two ways:
+ * FMAs against U and Z, computed once per tile of x; the listed pairs
+ * (outer bands, P_0, damaged) are corrected by corr[v] . (x_2j, x_2j+1),
+ * their index read again from the payload, a few scalar loads each, done
+ * inside the next row's pass. About 9 vector operations per 16 pairs,
+ * against about 16 for the arithmetic path. Otherwise each index v becomes
+ * its (x, y) pair in one of two ways:
  *  - arithmetic: the codebook is a formula (ALGORITHM.md):
  *    v = i + (n+1)k, t = i - 1, r = t mod m, and the point is
  *    x = cx + g_k (x0 - cx + sx t), y = cy + g_k (y0 - cy + h r), with g_k
@@ -154,7 +154,6 @@ static int arith_setup(const hc_paper_decoder *d, uint32_t max_bands, arith_tab 
  * so one OR and one subtraction give v - 1 as a float (exact). */
 #define FLOAT_MAGIC 0x4B000000u
 #define FLOAT_MAGIC_PLUS_1 8388609.0f
-_Static_assert(FLOAT_MAGIC == HC_PAPER_VBUF_TAG, "the linear kernels store unpacked indices as they are");
 
 /* ===================================================================== */
 /* Row driver                                                             */
@@ -167,13 +166,25 @@ typedef float (*gather_dot_fn)(const hc_paper_decoder *d, uint64_t j0, uint64_t 
 typedef float (*arith_dot_fn)(const hc_paper_decoder *d, const arith_tab *a, uint64_t j0, uint64_t j1,
                               const float *xa, const float *xb, const float *xp);
 
-/* linear path (paper.h): sum of col*U + r*Z over pairs [j0, j0 + np), each
- * pair's index left in vbuf; grp is the level's cache of unpack constants
- * per start bit offset */
+/* ---- linear path (paper.h) ----------------------------------------------- */
+/* The corrections of one row's tile that lie in one 2^16-pair block of the
+ * list: entries [k, kend), entry k being pair jb + offset[k]. A tile spans
+ * at most two blocks (COL_TILE / 2 < 2^16 pairs). */
+typedef struct fix_run {
+    uint64_t k, kend; /* list entries                                    */
+    uint64_t jb;      /* the block's first pair                           */
+    uintptr_t xb;     /* address of the x pair of offset 0 (jb): the pair */
+                      /* of entry k is at xb + 8 offset[k]               */
+} fix_run;
+
+/* The fast pass over pairs [j0, j0 + np) against U, Z (sum of col*U + r*Z),
+ * and alongside it the first entries of `carry`, the previous row's
+ * corrections: their sum is added to *fix and carry->k advanced past them
+ * (the rest are left to fix_rest). grp: the level's cache of unpack
+ * constants per start bit offset. */
 typedef double (*linear_fast_fn)(const hc_paper_decoder *d, void *grp, uint64_t j0, uint64_t np, const float *U,
-                                 const float *Z, uint32_t *vbuf);
-static double linear_fix_fma(const hc_paper_linear *l, const uint32_t *vbuf, uint64_t j0, uint64_t np,
-                             const float *xp, uint64_t *e);
+                                 const float *Z, fix_run *carry, double *fix);
+static double fix_rest(const hc_paper_decoder *d, fix_run *run);
 
 typedef struct level_kernels {
     gather_dot_fn gather;
@@ -182,31 +193,92 @@ typedef struct level_kernels {
     linear_fast_fn linear_fast; /* NULL: no linear path            */
 } level_kernels;
 
+/* First of entries [lo, hi) whose offset is >= key (hi if none). A row's
+ * tile holds about 5% of its pairs, so a scan four at a time, whose loads do
+ * not wait on each other, ends sooner than a binary search: that one's
+ * chain of dependent loads held up the next row's pass (4096x4096 from
+ * memory: 1.15 ms against 0.83 with the scan). */
+static uint64_t first_at_or_after(const uint16_t *off, uint64_t lo, uint64_t hi, uint32_t key) {
+    while (lo + 4 <= hi && off[lo + 3] < key) lo += 4;
+    while (lo < hi && off[lo] < key) lo++;
+    return lo;
+}
+
+/* The runs of pairs [j0, j0 + np) against x interleaved from pair j0 (xt);
+ * *e: in, the first entry whose pair is >= j0; out, the first past j0 + np.
+ * Returns the number of runs (1, or 2 when the tile crosses a block). */
+static int tile_runs(const hc_paper_linear *l, uint64_t j0, uint64_t np, const float *xt, uint64_t *e,
+                     fix_run run[2]) {
+    const uint64_t j1 = j0 + np;
+    uint64_t k = *e;
+    int nrun = 0;
+    for (uint64_t b = j0 >> HC_PAPER_FIX_BLOCK_BITS; b <= (j1 - 1) >> HC_PAPER_FIX_BLOCK_BITS; b++) {
+        const uint64_t jb = b << HC_PAPER_FIX_BLOCK_BITS, end = l->block_start[b + 1];
+        if (nrun) k = l->block_start[b];
+        const uint64_t key = j1 - jb; /* up to 2^16: then the whole block */
+        const uint64_t kend = first_at_or_after(l->offset, k, end - k > np ? k + np : end, (uint32_t)key);
+        run[nrun++] = (fix_run){k, kend, jb, (uintptr_t)xt - (uintptr_t)(8 * (j0 - jb))};
+        k = kend;
+    }
+    *e = k;
+    return nrun;
+}
+
 /* Rows [row0, rv) by the linear scheme (cols even, list built): per tile,
- * U, Z and the constant part once; per row the fast pass, then the
- * corrections. With one tile per row, row r + 1's first list entry is where
- * row r's ended. */
+ * U, Z and the constant part once; per row the fast pass, which carries the
+ * previous row's corrections. Those read an index and x at random places
+ * and run mostly on the load and integer units, the fast pass on the vector
+ * ones, so interleaved they overlap: 4096x4096 from memory took 1.03-1.07
+ * ms with the corrections after each row's pass (indices from a row buffer
+ * the pass wrote; 1.15 ms reading them from the payload), 0.83-0.86 ms
+ * interleaved. A row whose corrections cross a block, or whose indices
+ * reach the end of the payload (the kernels read 8 bytes per index), has
+ * them done after its own pass instead. Sums stay in double until the row
+ * is complete. */
 static void linear_rows(const hc_paper_decoder *d, uint64_t cols, uint64_t row0, uint64_t rv, const float *x,
                         float *y, const level_kernels *kn, void *grp) {
-    /* 64-byte aligned: a 64-byte load or store then stays in one cache
-     * line (unaligned, each AVX-512 group split both U/Z loads and the vbuf
-     * store: about 5% of the in-cache product) */
+    /* 64-byte aligned: a 64-byte load then stays in one cache line
+     * (unaligned, each AVX-512 group split both U/Z loads: about 5% of the
+     * in-cache product) */
     _Alignas(64) float U[COL_TILE / 2];
     _Alignas(64) float Z[COL_TILE / 2];
-    _Alignas(64) uint32_t vbuf[COL_TILE / 2];
     for (uint64_t c0 = 0; c0 < cols; c0 += COL_TILE) {
         const uint64_t np = (cols - c0 < COL_TILE ? cols - c0 : COL_TILE) / 2;
         double base;
         hc_paper_linear_tile(&d->lin, x + c0, np, U, Z, &base);
         uint64_t e = hc_paper_linear_find(&d->lin, (row0 * cols + c0) / 2);
+        fix_run carry = {0, 0, 0, 0}; /* row r - 1's corrections, if not done */
+        double pending = 0;           /* row r - 1's sum so far              */
         for (uint64_t r = row0; r < rv; r++) {
             const uint64_t j0 = (r * cols + c0) / 2;
             if (2 * np < cols && r > row0) e = hc_paper_linear_find(&d->lin, j0);
-            const double fast = kn->linear_fast(d, grp, j0, np, U, Z, vbuf);
-            const double s = fast + linear_fix_fma(&d->lin, vbuf, j0, np, x + c0, &e);
-            y[r - row0] += (float)(base + s);
+            double fix = 0;
+            const double fast = kn->linear_fast(d, grp, j0, np, U, Z, &carry, &fix);
+            if (r > row0) y[r - 1 - row0] += (float)(pending + fix + fix_rest(d, &carry));
+            fix_run run[2];
+            const int nrun = tile_runs(&d->lin, j0, np, x + c0, &e, run);
+            pending = base + fast;
+            if (nrun == 1 && j0 + np <= d->fast_pairs)
+                carry = run[0];
+            else
+                for (int i = 0; i < nrun; i++) pending += fix_rest(d, &run[i]);
         }
+        y[rv - 1 - row0] += (float)(pending + fix_rest(d, &carry));
     }
+}
+
+/* The entries of a run not yet done, one at a time. */
+static double fix_rest(const hc_paper_decoder *d, fix_run *run) {
+    const hc_paper_linear *l = &d->lin;
+    float s0 = 0, s1 = 0;
+    for (; run->k < run->kend; run->k++) {
+        const uint64_t o = l->offset[run->k];
+        const float *c = l->corr + 2 * (size_t)pair_index(d, run->jb + o);
+        const float *xp = (const float *)(run->xb + 8 * o);
+        s0 += c[0] * xp[0];
+        s1 += c[1] * xp[1];
+    }
+    return (double)(s0 + s1);
 }
 
 /* Rows [row0, row1) one tile of x at a time: each tile is split (per start
@@ -426,57 +498,26 @@ __attribute__((target("avx2,fma"), always_inline)) static inline __m128 load_pai
     return _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)a));
 }
 
-/* The corrections (the AVX-512 level uses this one too). Per entry: its
- * 16-bit offset, the tagged index the fast pass left, and two 8-byte loads,
- * (corr x, corr y) and the pair's two x, into one 2-lane FMA; four sums hide
- * the FMA latency. The addresses are biased once per block (by the block's
- * start in the row, and by the tag) so each load takes the raw value as its
- * index. An entry past the row ends it: entries are sorted. */
-__attribute__((target("avx2,fma"))) static double linear_fix_fma(const hc_paper_linear *l, const uint32_t *vbuf,
-                                                                uint64_t j0, uint64_t np, const float *xp,
-                                                                uint64_t *e) {
-    const uint16_t *off = l->offset;
-    const uint64_t j1 = j0 + np;
-    const uintptr_t corr_t = (uintptr_t)l->corr - (uintptr_t)HC_PAPER_VBUF_TAG * 8; /* + tagged v * 8 */
-    uint64_t k = *e;
-    __m128 a0 = _mm_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (uint64_t b = j0 >> HC_PAPER_FIX_BLOCK_BITS; b < l->nblocks && (b << HC_PAPER_FIX_BLOCK_BITS) < j1; b++) {
-        const uint64_t end = l->block_start[b + 1];
-        const int64_t ib = (int64_t)(b << HC_PAPER_FIX_BLOCK_BITS) - (int64_t)j0; /* row offset of offset 0 */
-        const int64_t lim = (int64_t)np - ib;                                       /* offsets below: this row */
-        const uintptr_t vb_b = (uintptr_t)vbuf + (uintptr_t)(ib * 4), xp_b = (uintptr_t)xp + (uintptr_t)(ib * 8);
-#define FIX_TERM(o)                                                                                          \
-    load_pair(corr_t + 8 * (uintptr_t) * (const uint32_t *)(vb_b + 4 * (uintptr_t)(o))),                       \
-        load_pair(xp_b + 8 * (uintptr_t)(o))
-        for (; k + 4 <= end; k += 4) {
-            uint64_t w; /* the four offsets in one load (x86 is little-endian): loads bound this loop */
-            memcpy(&w, off + k, sizeof w);
-            const uint32_t o3 = (uint32_t)(w >> 48);
-            if ((int64_t)o3 >= lim) break;
-            const uint32_t o0 = (uint16_t)w, o1 = (uint16_t)(w >> 16), o2 = (uint16_t)(w >> 32);
-            a0 = _mm_fmadd_ps(FIX_TERM(o0), a0);
-            a1 = _mm_fmadd_ps(FIX_TERM(o1), a1);
-            a2 = _mm_fmadd_ps(FIX_TERM(o2), a2);
-            a3 = _mm_fmadd_ps(FIX_TERM(o3), a3);
-        }
-        for (; k < end; k++) {
-            const uint32_t o = off[k];
-            if ((int64_t)o >= lim) goto done;
-            a0 = _mm_fmadd_ps(FIX_TERM(o), a0);
-        }
-#undef FIX_TERM
-    }
-done:
-    *e = k;
-    const __m128 s = _mm_add_ps(_mm_add_ps(a0, a1), _mm_add_ps(a2, a3));
-    return (double)(_mm_cvtss_f32(s) + _mm_cvtss_f32(_mm_movehdup_ps(s)));
+/* acc + corr[v] . (x pair) for the run's entry of offset o: its index read
+ * again from the payload (one 8-byte load: the run ends before fast_pairs),
+ * then two 8-byte loads into one 2-lane FMA. The AVX-512 level uses it too. */
+__attribute__((target("avx2,fma"), always_inline)) static inline __m128 fix_fma(const hc_paper_decoder *d,
+                                                                                const fix_run *run, uint32_t o,
+                                                                                __m128 acc) {
+    const uint32_t v = hc_bitpack_get_fast(d->payload, (run->jb + o) * d->u, d->mask);
+    return _mm_fmadd_ps(load_pair((uintptr_t)d->lin.corr + 8 * (uintptr_t)v), load_pair(run->xb + 8 * (uintptr_t)o),
+                        acc);
+}
+
+/* lane 0 + lane 1 */
+__attribute__((target("avx2,fma"), always_inline)) static inline double pair_sum(__m128 a) {
+    return (double)(_mm_cvtss_f32(a) + _mm_cvtss_f32(_mm_movehdup_ps(a)));
 }
 
 /* col = floor(t / m) (exact: hc_paper_divisor_inv), r = t - col m */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-linear8_group(__m256i vm, __m256 magic1, __m256 inv_m, __m256 m, const float *U, const float *Z, uint32_t *vbuf,
-              __m256 *acc_u, __m256 *acc_z) {
-    _mm256_storeu_si256((__m256i *)(void *)vbuf, vm);
+linear8_group(__m256i vm, __m256 magic1, __m256 inv_m, __m256 m, const float *U, const float *Z, __m256 *acc_u,
+              __m256 *acc_z) {
     const __m256 t = _mm256_sub_ps(_mm256_castsi256_ps(vm), magic1); /* v - 1 */
     const __m256 col = _mm256_floor_ps(_mm256_mul_ps(t, inv_m));
     const __m256 r = _mm256_fnmadd_ps(col, m, t);
@@ -484,12 +525,14 @@ linear8_group(__m256i vm, __m256 magic1, __m256 inv_m, __m256 m, const float *U,
     *acc_z = _mm256_fmadd_ps(r, _mm256_loadu_ps(Z), *acc_z);
 }
 
+/* One correction of the carried row per 16 pairs: about 5% of pairs are
+ * listed, so most rows' corrections end within the pass. */
 __attribute__((target("avx2,fma"))) static double linear_fast_avx2(const hc_paper_decoder *d, void *grp, uint64_t j0,
                                                                   uint64_t np, const float *U, const float *Z,
-                                                                  uint32_t *vbuf) {
+                                                                  fix_run *carry, double *fix) {
     const uint32_t u = d->u;
     const uint64_t ng = safe_groups(d, j0, j0 + np, 8, AVX2_REACH);
-    const double tail = hc_paper_linear_fast_ref(d, j0 + 8 * ng, np - 8 * ng, U + 8 * ng, Z + 8 * ng, vbuf + 8 * ng);
+    const double tail = hc_paper_linear_fast_ref(d, j0 + 8 * ng, np - 8 * ng, U + 8 * ng, Z + 8 * ng);
     if (ng == 0) return tail;
     group8_cache *cache = grp;
     const uint32_t bo = (uint32_t)((j0 * u) & 7);
@@ -498,15 +541,29 @@ __attribute__((target("avx2,fma"))) static double linear_fast_avx2(const hc_pape
     const __m256 magic1 = _mm256_set1_ps(FLOAT_MAGIC_PLUS_1), inv_m = _mm256_set1_ps(d->lin.inv_m),
                  m = _mm256_set1_ps(d->lin.m);
     const uint8_t *q = d->payload + ((j0 * u) >> 3);
+    const uint16_t *off = d->lin.offset;
+    fix_run run = *carry;
     __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0;
+    __m128 f0 = _mm_setzero_ps(), f1 = f0;
     uint64_t i = 0;
-    for (; i + 16 <= 8 * ng; i += 16, q += 2 * (size_t)u) {
-        _mm_prefetch((const char *)q + PREFETCH_L1, _MM_HINT_T0);
-        _mm_prefetch((const char *)q + PREFETCH_L2, _MM_HINT_T1);
-        linear8_group(unpack8(&g, q), magic1, inv_m, m, U + i, Z + i, vbuf + i, &a0, &b0);
-        linear8_group(unpack8(&g, q + u), magic1, inv_m, m, U + i + 8, Z + i + 8, vbuf + i + 8, &a1, &b1);
+#define LINEAR8_STEP()                                                                                         \
+    do {                                                                                                       \
+        _mm_prefetch((const char *)q + PREFETCH_L1, _MM_HINT_T0);                                              \
+        _mm_prefetch((const char *)q + PREFETCH_L2, _MM_HINT_T1);                                              \
+        linear8_group(unpack8(&g, q), magic1, inv_m, m, U + i, Z + i, &a0, &b0);                               \
+        linear8_group(unpack8(&g, q + u), magic1, inv_m, m, U + i + 8, Z + i + 8, &a1, &b1);                   \
+    } while (0)
+    for (; i + 16 <= 8 * ng && run.k < run.kend; i += 16, q += 2 * (size_t)u, run.k++) {
+        LINEAR8_STEP();
+        const __m128 f = fix_fma(d, &run, off[run.k], f0); /* two sums, taken in turn */
+        f0 = f1;
+        f1 = f;
     }
-    if (i < 8 * ng) linear8_group(unpack8(&g, q), magic1, inv_m, m, U + i, Z + i, vbuf + i, &a0, &b0);
+    for (; i + 16 <= 8 * ng; i += 16, q += 2 * (size_t)u) LINEAR8_STEP();
+#undef LINEAR8_STEP
+    if (i < 8 * ng) linear8_group(unpack8(&g, q), magic1, inv_m, m, U + i, Z + i, &a0, &b0);
+    carry->k = run.k;
+    *fix += pair_sum(_mm_add_ps(f0, f1));
     return (double)hsum8(_mm256_add_ps(_mm256_add_ps(a0, b0), _mm256_add_ps(a1, b1))) + tail;
 }
 
@@ -691,9 +748,8 @@ unpack16_vbmi(const group16 *g, const uint8_t *q, const int narrow) {
 }
 
 __attribute__((target(VBMI_TARGET), always_inline)) static inline void
-linear16_group(__m512i vm, __m512 magic1, __m512 inv_m, __m512 m, const float *U, const float *Z, uint32_t *vbuf,
-               __m512 *acc_u, __m512 *acc_z) {
-    _mm512_storeu_si512((void *)vbuf, vm);
+linear16_group(__m512i vm, __m512 magic1, __m512 inv_m, __m512 m, const float *U, const float *Z, __m512 *acc_u,
+               __m512 *acc_z) {
     const __m512 t = _mm512_sub_ps(_mm512_castsi512_ps(vm), magic1); /* v - 1 */
     const __m512 col = _mm512_roundscale_ps(_mm512_mul_ps(t, inv_m), FLOOR_MODE);
     const __m512 r = _mm512_fnmadd_ps(col, m, t);
@@ -701,13 +757,13 @@ linear16_group(__m512i vm, __m512 magic1, __m512 inv_m, __m512 m, const float *U
     *acc_z = _mm512_fmadd_ps(r, _mm512_loadu_ps(Z), *acc_z);
 }
 
+/* Two corrections of the carried row per 32 pairs (as the AVX2 kernel). */
 __attribute__((target(VBMI_TARGET), always_inline)) static inline double
 linear_fast16(const hc_paper_decoder *d, void *grp, uint64_t j0, uint64_t np, const float *U, const float *Z,
-              uint32_t *vbuf, const int narrow) {
+              fix_run *carry, double *fix, const int narrow) {
     const uint32_t u = d->u;
     const uint64_t ng = safe_groups(d, j0, j0 + np, 16, AVX512_REACH);
-    const double tail =
-        hc_paper_linear_fast_ref(d, j0 + 16 * ng, np - 16 * ng, U + 16 * ng, Z + 16 * ng, vbuf + 16 * ng);
+    const double tail = hc_paper_linear_fast_ref(d, j0 + 16 * ng, np - 16 * ng, U + 16 * ng, Z + 16 * ng);
     if (ng == 0) return tail;
     group16_cache *cache = grp;
     const uint32_t bo = (uint32_t)((j0 * u) & 7);
@@ -716,23 +772,37 @@ linear_fast16(const hc_paper_decoder *d, void *grp, uint64_t j0, uint64_t np, co
     const __m512 magic1 = _mm512_set1_ps(FLOAT_MAGIC_PLUS_1), inv_m = _mm512_set1_ps(d->lin.inv_m),
                  m = _mm512_set1_ps(d->lin.m);
     const uint8_t *q = d->payload + ((j0 * u) >> 3);
+    const uint16_t *off = d->lin.offset;
+    fix_run run = *carry;
     __m512 a0 = _mm512_setzero_ps(), b0 = a0, a1 = a0, b1 = a0;
+    __m128 f0 = _mm_setzero_ps(), f1 = f0;
     uint64_t i = 0;
-    for (; i + 32 <= 16 * ng; i += 32, q += 4 * (size_t)u) {
-        _mm_prefetch((const char *)q + PREFETCH_L1, _MM_HINT_T0);
-        _mm_prefetch((const char *)q + PREFETCH_L2, _MM_HINT_T1);
-        linear16_group(unpack16_vbmi(&g, q, narrow), magic1, inv_m, m, U + i, Z + i, vbuf + i, &a0, &b0);
-        linear16_group(unpack16_vbmi(&g, q + 2 * u, narrow), magic1, inv_m, m, U + i + 16, Z + i + 16,
-                       vbuf + i + 16, &a1, &b1);
+#define LINEAR16_STEP()                                                                                        \
+    do {                                                                                                       \
+        _mm_prefetch((const char *)q + PREFETCH_L1, _MM_HINT_T0);                                              \
+        _mm_prefetch((const char *)q + PREFETCH_L2, _MM_HINT_T1);                                              \
+        linear16_group(unpack16_vbmi(&g, q, narrow), magic1, inv_m, m, U + i, Z + i, &a0, &b0);                \
+        linear16_group(unpack16_vbmi(&g, q + 2 * u, narrow), magic1, inv_m, m, U + i + 16, Z + i + 16, &a1,    \
+                       &b1);                                                                                   \
+    } while (0)
+    for (; i + 32 <= 16 * ng && run.k + 2 <= run.kend; i += 32, q += 4 * (size_t)u, run.k += 2) {
+        LINEAR16_STEP();
+        f0 = fix_fma(d, &run, off[run.k], f0);
+        f1 = fix_fma(d, &run, off[run.k + 1], f1);
     }
-    if (i < 16 * ng) linear16_group(unpack16_vbmi(&g, q, narrow), magic1, inv_m, m, U + i, Z + i, vbuf + i, &a0, &b0);
+    for (; i + 32 <= 16 * ng; i += 32, q += 4 * (size_t)u) LINEAR16_STEP();
+#undef LINEAR16_STEP
+    if (i < 16 * ng) linear16_group(unpack16_vbmi(&g, q, narrow), magic1, inv_m, m, U + i, Z + i, &a0, &b0);
+    carry->k = run.k;
+    *fix += pair_sum(_mm_add_ps(f0, f1));
     return (double)_mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, b0), _mm512_add_ps(a1, b1))) + tail;
 }
 
 __attribute__((target(VBMI_TARGET))) static double linear_fast_avx512(const hc_paper_decoder *d, void *grp,
                                                                     uint64_t j0, uint64_t np, const float *U,
-                                                                    const float *Z, uint32_t *vbuf) {
-    return d->u <= 15 ? linear_fast16(d, grp, j0, np, U, Z, vbuf, 1) : linear_fast16(d, grp, j0, np, U, Z, vbuf, 0);
+                                                                    const float *Z, fix_run *carry, double *fix) {
+    return d->u <= 15 ? linear_fast16(d, grp, j0, np, U, Z, carry, fix, 1)
+                      : linear_fast16(d, grp, j0, np, U, Z, carry, fix, 0);
 }
 
 static void matvec_avx512(const hc_decoder *base, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
