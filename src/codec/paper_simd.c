@@ -228,8 +228,8 @@ static int tile_runs(const hc_paper_linear *l, uint64_t j0, uint64_t np, const f
  * (where the row's previous tile in this tile's column ended): a scan
  * within j0's block, or a binary search from the block's start when e lies
  * in an earlier block. For rows of several tiles, in place of a binary
- * search per row (its mispredicted branches cost about 8% of a generation
- * step at paper-llm). */
+ * search per row: its mispredicted branches took about 8% of the paper
+ * products' time in a paper-llm generation profile. */
 static uint64_t next_start(const hc_paper_linear *l, uint64_t e, uint64_t j0) {
     const uint64_t b = j0 >> HC_PAPER_FIX_BLOCK_BITS;
     if (e < l->block_start[b]) return hc_paper_linear_find(l, j0);
