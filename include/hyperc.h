@@ -65,6 +65,15 @@ hc_status hc_fail(hc_error *err, hc_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* Adds context to an error a callee has just set: err's message becomes
+ * "context: message" and its code stays. `code` is the callee's status, returned
+ * as it is (so the call works with err == NULL). New code uses hc_fail to report
+ * a failure of its own and hc_error_context to wrap a callee's. */
+hc_status hc_error_context(hc_error *err, hc_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 void hc_error_clear(hc_error *err);
 
 /* ===================================================================== */

@@ -19,13 +19,10 @@ const char *hc_status_str(hc_status s) {
     return "unknown error";
 }
 
-hc_status hc_fail(hc_error *err, hc_status code, const char *fmt, ...) {
+static hc_status set_or_chain(hc_error *err, hc_status code, const char *fmt, va_list ap) {
     if (!err) return code;
     char buf[sizeof err->msg];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
     if (err->code != HC_OK && err->msg[0]) {
         /* keep the inner (earlier) message as the cause */
         char old[sizeof err->msg];
@@ -46,6 +43,22 @@ hc_status hc_fail(hc_error *err, hc_status code, const char *fmt, ...) {
         err->code = code;
     }
     return err->code;
+}
+
+hc_status hc_fail(hc_error *err, hc_status code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    hc_status s = set_or_chain(err, code, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+hc_status hc_error_context(hc_error *err, hc_status code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    hc_status s = set_or_chain(err, code, fmt, ap);
+    va_end(ap);
+    return err ? s : code;
 }
 
 void hc_error_clear(hc_error *err) {
