@@ -22,4 +22,15 @@ double cli_now(void);
  * (err says why). */
 int cli_parse_codec_option(hc_opts *o, const char *opt, const char *val, hc_error *err);
 
+/* tools/cli_process.c: signal handling, SIGPIPE ignored, closed standard
+ * descriptors reopened (main() calls this first). */
+void cli_process_init(void);
+/* Flushes and closes standard output: a write error there (other than a
+ * reader gone, EPIPE) is reported and turns exit status 0 into 1. */
+int cli_close_stdout(int rc);
+/* Before any work of a command writing `out` from `in`: refuses (message,
+ * returns 1) when they are the same file; with out "-" sets *quiet (the
+ * data goes to standard output, the report must not). 0 otherwise. */
+int cli_check_output(const char *cmd, const char *in, const char *out, int *quiet);
+
 #endif

@@ -286,6 +286,7 @@ int cmd_compress(int argc, char **argv) {
         compress_usage(stderr);
         return HC_EXIT_USAGE;
     }
+    if (cli_check_output("compress", in, out, &quiet)) return HC_EXIT_FAIL;
     hc_calib *calib = NULL;
     if (calib_src) {
         int rc = cli_build_calib(in, calib_src, tokenizer, calib_tokens, (int)threads, quiet, &o, &calib);
@@ -360,6 +361,7 @@ int cmd_decompress(int argc, char **argv) {
         fprintf(stderr, "usage: hyperc decompress IN.hyc -o OUT.safetensors [-f] [--threads N]\n");
         return HC_EXIT_USAGE;
     }
+    if (cli_check_output("decompress", in, out, &quiet)) return HC_EXIT_FAIL;
     hc_error err;
     hc_error_clear(&err);
     double t0 = cli_now();
@@ -583,7 +585,7 @@ static void usage(FILE *f) {
             HC_VERSION_STRING);
 }
 
-int main(int argc, char **argv) {
+static int run_command(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return HC_EXIT_USAGE;
@@ -607,4 +609,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "hyperc: unknown command '%s'\n\n", c);
     usage(stderr);
     return HC_EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+    cli_process_init();
+    return cli_close_stdout(run_command(argc, argv));
 }

@@ -17,21 +17,47 @@ typedef struct hc_map {
 hc_status hc_map_file(const char *path, hc_map *m, hc_error *err);
 void hc_unmap(hc_map *m);
 
-/* ---- crash-safe output: write "<path>.tmp.<pid>", fsync, rename -------- */
+/* ---- crash-safe output (src/common/fileio.c; docs/FORMAT.md "Output files")
+ * A regular file is written as "<target>.hyperc.tmp.<pid>.<n>" next to it,
+ * fsync'd, renamed over the target and the directory fsync'd. "-" (standard
+ * output), an existing character device or FIFO are written in place; a
+ * directory, block device or socket is refused. */
+#include <sys/types.h>
 typedef struct hc_outfile {
     FILE *f;
-    char *path;     /* final name     */
-    char *tmp_path; /* name while open */
+    char *path;     /* the name the caller gave ("standard output" for "-"): for messages */
+    char *tmp_path; /* name while open (NULL when written in place) */
+    char *target;   /* the file renamed over: path, or the file a symbolic link points to */
     uint64_t pos;
+    int kind;       /* 0 temp + rename, 1 written in place, 2 spooled then copied in place */
+    int dest_fd;    /* kind 2: the stream the spooled bytes go to */
+    int slot;       /* entry in the table hc_out_cleanup_pending() reads, or -1 */
+    int replace;    /* target exists: mode, uid, gid are its own */
+    unsigned mode;
+    uid_t uid;
+    gid_t gid;
 } hc_outfile;
 
+enum {
+    HC_OUT_OVERWRITE = 1,  /* replace an existing regular file (-f) */
+    HC_OUT_SEQUENTIAL = 2, /* the writer never calls hc_out_pwrite: streams are written directly */
+};
+
 hc_status hc_out_open(hc_outfile *o, const char *path, int overwrite, hc_error *err);
+hc_status hc_out_open_flags(hc_outfile *o, const char *path, unsigned flags, hc_error *err);
 hc_status hc_out_write(hc_outfile *o, const void *p, size_t n, hc_error *err);
 hc_status hc_out_zeros(hc_outfile *o, size_t n, hc_error *err);
 /* Overwrites bytes already written at offset off (e.g. a header patched last). */
 hc_status hc_out_pwrite(hc_outfile *o, const void *p, size_t n, uint64_t off, hc_error *err);
 hc_status hc_out_commit(hc_outfile *o, hc_error *err); /* closes in all cases */
 void hc_out_abort(hc_outfile *o);
+/* Async-signal-safe: unlinks every temporary file of an output still open
+ * (for a signal handler that then exits); the callers' names of those
+ * outputs go to user_paths[0..max). Returns how many there were. */
+size_t hc_out_cleanup_pending(const char **user_paths, size_t max);
+/* HC_E_ARG when out_path ("-": standard output) is the same file as in_path
+ * (same device and inode: through symbolic and hard links too). */
+hc_status hc_out_check_distinct(const char *in_path, const char *out_path, hc_error *err);
 
 /* ---- little-endian fields ---------------------------------------------- */
 static inline void hc_put_u16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }

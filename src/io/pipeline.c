@@ -179,6 +179,7 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
     if (!hc_codec_get(o->codec))
         return hc_fail(err, HC_E_UNSUPPORTED, "codec %d is not available in this build", (int)o->codec);
     hc_safetensors *st = NULL;
+    if (hc_out_check_distinct(in_path, out_path, err) != HC_OK) return HC_E_ARG; /* never replace the input */
     hc_status s = hc_st_open(in_path, &st, err);
     if (s) return s;
     hc_hyc_writer *w = NULL;
@@ -275,6 +276,7 @@ static void decode_chunk(void *p, uint64_t i, int tid) {
 hc_status hc_decompress_file(const char *in_path, const char *out_path, int threads, int overwrite,
                              hc_error *err) {
     hc_hyc *h = NULL;
+    if (hc_out_check_distinct(in_path, out_path, err) != HC_OK) return HC_E_ARG; /* never replace the input */
     hc_status s = hc_hyc_open(in_path, &h, err);
     if (s) return s;
     if (threads <= 0) threads = hc_cpu_count();

@@ -609,7 +609,7 @@ hc_status hc_st_writer_open(const char *path, const hc_tensor_info *infos, size_
 
     sbuf b = {0};
     if (s == HC_OK) s = build_header(path, w->infos, n, meta, meta_len, &b, err);
-    if (s == HC_OK) s = hc_out_open(&w->out, path, overwrite, err);
+    if (s == HC_OK) s = hc_out_open_flags(&w->out, path, (overwrite ? HC_OUT_OVERWRITE : 0) | HC_OUT_SEQUENTIAL, err);
     if (s == HC_OK) {
         uint8_t len8[8];
         hc_put_u64(len8, b.len);
