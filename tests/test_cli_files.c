@@ -460,6 +460,16 @@ TEST(cli_files_stdout_write_errors) {
         CHECKF(rc == 1, "'hyperc %.300s > /dev/full': status %d", args, rc);
         CHECKF(file_has(err, "standard output") && file_has(err, "No space left"), "'%.300s': no message", args);
     }
+    snprintf(args, sizeof args, "compress '%s' -o '%s' -f", m, out);
+    CHECK(exit_code(sh_run(args, redir)) == 1);
+    CHECK(file_has(err, "standard output"));
+    CHECK(valid_hyc(out)); /* the output itself is complete */
+    /* standard output closed */
+    snprintf(redir, sizeof redir, ">&- 2> '%s'", err);
+    snprintf(args, sizeof args, "info '%s'", x);
+    CHECK(exit_code(sh_run(args, redir)) == 1);
+    CHECK(file_has(err, "standard output"));
+    snprintf(redir, sizeof redir, "> /dev/full 2> '%s'", err);
     /* generate and perplexity write their results to standard output */
     const char *mp = hc_test_shared("models/stories260K.bin");
     const char *tp = hc_test_shared("models/tok512.bin");
@@ -469,15 +479,6 @@ TEST(cli_files_stdout_write_errors) {
     CHECK(exit_code(sh_run(args, redir)) == 1);
     CHECK(file_has(err, "standard output"));
     snprintf(args, sizeof args, "perplexity '%s' --tokenizer '%s' --text '%s' --ctx 64 --max-windows 2", mp, tp, xp);
-    CHECK(exit_code(sh_run(args, redir)) == 1);
-    CHECK(file_has(err, "standard output"));
-    snprintf(args, sizeof args, "compress '%s' -o '%s' -f", m, out);
-    CHECK(exit_code(sh_run(args, redir)) == 1);
-    CHECK(file_has(err, "standard output"));
-    CHECK(valid_hyc(out)); /* the output itself is complete */
-    /* standard output closed */
-    snprintf(redir, sizeof redir, ">&- 2> '%s'", err);
-    snprintf(args, sizeof args, "info '%s'", x);
     CHECK(exit_code(sh_run(args, redir)) == 1);
     CHECK(file_has(err, "standard output"));
 }

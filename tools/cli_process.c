@@ -113,6 +113,13 @@ int cli_check_output(const char *cmd, const char *in, const char *out, int *quie
         fprintf(stderr, "hyperc %s: %s\n", cmd, err.msg);
         return HC_EXIT_FAIL;
     }
-    if (!strcmp(out, "-")) *quiet = 1; /* the data goes to standard output: no report there */
+    if (!strcmp(out, "-")) {
+        if (isatty(1)) {
+            fprintf(stderr, "hyperc %s: refusing to write binary data to a terminal (redirect standard output, or "
+                            "give -o FILE)\n", cmd);
+            return HC_EXIT_FAIL;
+        }
+        *quiet = 1; /* the data goes to standard output: no report there */
+    }
     return HC_EXIT_OK;
 }

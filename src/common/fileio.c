@@ -374,19 +374,32 @@ hc_status hc_out_pwrite(hc_outfile *o, const void *p, size_t n, uint64_t off, hc
 /* Copies the spooled bytes to the stream. */
 static int copy_spool(int from, int to) {
     if (lseek(from, 0, SEEK_SET) != 0) return -1;
-    static __thread char buf[1 << 16];
+    const size_t cap = 1 << 20;
+    char *buf = malloc(cap);
+    if (!buf) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int rc = 0;
     for (;;) {
-        ssize_t r = read(from, buf, sizeof buf);
+        ssize_t r = read(from, buf, cap);
         if (r < 0 && errno == EINTR) continue;
-        if (r < 0) return -1;
-        if (r == 0) return 0;
-        for (ssize_t k = 0; k < r;) {
+        if (r <= 0) {
+            rc = r < 0 ? -1 : 0;
+            break;
+        }
+        for (ssize_t k = 0; k < r && rc == 0;) {
             ssize_t w = write(to, buf + k, (size_t)(r - k));
             if (w < 0 && errno == EINTR) continue;
-            if (w < 0) return -1;
-            k += w;
+            if (w < 0) rc = -1;
+            else k += w;
         }
+        if (rc) break;
     }
+    int e = errno;
+    free(buf);
+    errno = e;
+    return rc;
 }
 
 static void fsync_dir_of(const char *path) {
