@@ -331,3 +331,342 @@ TEST(codec_contract_pipeline_reports_reasons) {
     }
     for (int t = 0; t < NT; t++) free(w[t]);
 }
+
+/* ---- decode windows, matvec at every instruction-set level ------------------------ */
+
+/* Contract tensors: 64 x 72 (rows straddle the 32-weight blocks; 72 is even
+ * and a multiple of 4, so every codec's row products apply). */
+#define CR 64
+#define CC 72
+#define CN (CR * CC)
+
+static const char *const levels[] = {"ref", "avx2", "avx512"};
+#define NLEVELS 3
+
+static int level_supported(int l) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (l == 1) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (l == 2) return __builtin_cpu_supports("avx512f");
+#endif
+    return l == 0;
+}
+
+/* Opens e with every codec's kernels forced to level l: the decoders read
+ * HYPERC_SIMD (raw), HYPERC_HLAT_KERNEL (hlat) when opened; the paper
+ * codec picks its level once per process, so its row product of level l is
+ * called directly (row_fn). */
+static int open_at_level(const hc_encoded *e, uint64_t n, int l, hc_decoder **d, hc_paper_matvec_fn *row_fn,
+                         hc_error *err) {
+    setenv("HYPERC_SIMD", levels[l], 1);
+    setenv("HYPERC_HLAT_KERNEL", levels[l], 1);
+    int ok = open_enc(e, n, d, err);
+    unsetenv("HYPERC_SIMD");
+    unsetenv("HYPERC_HLAT_KERNEL");
+    *row_fn = NULL;
+    if (ok && e->codec == HC_CODEC_PAPER) *row_fn = hc_paper_matvec_for((hc_paper_simd)l);
+    return ok;
+}
+
+static void matvec_with(const hc_decoder *d, hc_paper_matvec_fn fn, uint64_t cols, uint64_t r0, uint64_t r1,
+                        const float *x, float *y) {
+    if (fn)
+        fn(d, cols, r0, r1, x, y);
+    else
+        hc_matvec(d, cols, r0, r1, x, y);
+}
+
+TEST(codec_contract_windows_and_matvec) {
+    (void)hc_paper_simd_selected(); /* the paper codec's once-per-process choice, made on the real environment */
+    float *w = malloc(sizeof(float) * CN), *full = malloc(sizeof(float) * CN), *win = malloc(sizeof(float) * CN);
+    float *ref = malloc(sizeof(float) * CN), *x = malloc(sizeof(float) * CN), *y = malloc(sizeof(float) * CN);
+    hc_rng r = {3};
+    for (int i = 0; i < CN; i++) w[i] = (float)(0.05 * hc_rng_normal(&r));
+    w[100] = 0.9f; /* an outlier: the paper codec's outer pairs */
+    for (int i = 0; i < CN; i++) x[i] = (float)hc_rng_normal(&r);
+    static const uint64_t colss[] = {CC, 9, 512, CN}; /* divisors of CN: odd, long and single rows */
+    hc_error err = {0};
+    for (int id = 0; id < HC_CODEC_COUNT; id++) {
+        if (!hc_codec_get((hc_codec_id)id)) continue;
+        setting st[3];
+        int ns = settings_of((hc_codec_id)id, st);
+        for (int si = 0; si < ns; si++) {
+            hc_encoded e;
+            hc_status s = hc_encode(w, CN, &st[si].o, &e, &err);
+            SOFTF(s == HC_OK && (id == HC_CODEC_RAW || (int)e.codec == id), "%s: %s (codec %d)", st[si].label, err.msg,
+                  (int)e.codec);
+            if (s) continue;
+            int have_ref = 0;
+            for (int l = 0; l < NLEVELS; l++) {
+                if (!level_supported(l)) continue;
+                hc_decoder *d;
+                hc_paper_matvec_fn fn;
+                int ok = open_at_level(&e, CN, l, &d, &fn, &err);
+                SOFTF(ok, "%s at %s: open: %s", st[si].label, levels[l], err.msg);
+                if (!ok) continue;
+                hc_decode_all(d, full);
+                if (!have_ref) {
+                    memcpy(ref, full, sizeof(float) * CN);
+                    have_ref = 1;
+                }
+                SOFTF(!memcmp(full, ref, sizeof(float) * CN), "%s: %s decodes differently from ref", st[si].label,
+                      levels[l]);
+                /* windows: odd starts and lengths, block and row edges, single weights */
+                hc_rng wr = {77 + (uint64_t)l};
+                for (int k = 0; k < 60; k++) {
+                    uint64_t a, len;
+                    if (k < 12) {
+                        static const uint64_t edge[12][2] = {{0, 1}, {31, 2}, {32, 32}, {33, 63}, {CN - 1, 1},
+                                                             {CN - 33, 33}, {1, CN - 1}, {0, CN}, {255, 3},
+                                                             {256, 257}, {CC - 1, CC + 1}, {7, 1}};
+                        a = edge[k][0];
+                        len = edge[k][1];
+                    } else {
+                        a = hc_rng_next(&wr) % CN;
+                        len = 1 + hc_rng_next(&wr) % (CN - a);
+                        if (k & 1) len = len % 97 + 1 < CN - a ? len % 97 + 1 : len;
+                    }
+                    d->decode(d, a, len, win);
+                    SOFTF(!memcmp(win, full + a, sizeof(float) * len), "%s at %s: window [%llu, +%llu) differs",
+                          st[si].label, levels[l], (unsigned long long)a, (unsigned long long)len);
+                }
+                /* row products against decode-then-multiply, on row ranges */
+                for (size_t ci = 0; ci < sizeof colss / sizeof colss[0]; ci++) {
+                    uint64_t cols = colss[ci], rows = CN / cols;
+                    uint64_t ranges[3][2] = {{0, rows}, {rows / 3, rows / 3 + 1}, {rows > 2 ? 1 : 0, rows}};
+                    for (int ri = 0; ri < 3; ri++) {
+                        uint64_t r0 = ranges[ri][0], r1 = ranges[ri][1];
+                        matvec_with(d, fn, cols, r0, r1, x, y);
+                        for (uint64_t rr = r0; rr < r1; rr++) {
+                            double want = 0, mag = 0;
+                            for (uint64_t c = 0; c < cols; c++) {
+                                want += (double)full[rr * cols + c] * x[c];
+                                mag += fabs((double)full[rr * cols + c] * x[c]);
+                            }
+                            double got = y[rr - r0];
+                            SOFTF(fabs(got - want) <= 1e-5 * mag + 1e-30,
+                                  "%s at %s: cols %llu row %llu: matvec %.9g, decode-multiply %.9g", st[si].label,
+                                  levels[l], (unsigned long long)cols, (unsigned long long)rr, got, want);
+                            if (fabs(got - want) > 1e-5 * mag + 1e-30) break;
+                        }
+                    }
+                }
+                hc_decoder_free(d);
+            }
+            hc_encoded_free(&e);
+        }
+    }
+    free(w);
+    free(full);
+    free(win);
+    free(ref);
+    free(x);
+    free(y);
+}
+
+/* ---- open refuses what is not exactly right ----------------------------------------- */
+
+static int opens(hc_codec_id c, const uint8_t *params, uint32_t plen, const uint8_t *payload, uint64_t len,
+                 uint64_t n, hc_error *err) {
+    hc_decoder *d = NULL;
+    hc_error_clear(err);
+    hc_status s = hc_decoder_open(c, params, plen, payload, len, n, HC_F32, &d, err);
+    if (s == HC_OK) {
+        /* whatever opens must decode and multiply without reading outside */
+        uint64_t k = n < 4096 ? n : 4096;
+        float *buf = malloc(sizeof(float) * (k ? k : 1)), xv[64], yv[64];
+        if (k) d->decode(d, n - k, k, buf);
+        for (int i = 0; i < 64; i++) xv[i] = 1;
+        if (n % 64 == 0 && n / 64 >= 1) hc_matvec(d, 64, n / 64 - 1, n / 64, xv, yv);
+        free(buf);
+        hc_decoder_free(d);
+        return 1;
+    }
+    return 0;
+}
+
+TEST(codec_contract_open_refuses_bad_sizes_and_fields) {
+    float *w = malloc(sizeof(float) * CN);
+    hc_rng r = {21};
+    for (int i = 0; i < CN; i++) w[i] = (float)(0.05 * hc_rng_normal(&r));
+    hc_error err = {0};
+    for (int id = 0; id < HC_CODEC_COUNT; id++) {
+        if (!hc_codec_get((hc_codec_id)id)) continue;
+        setting st[3];
+        int ns = settings_of((hc_codec_id)id, st);
+        for (int si = 0; si < ns; si++) {
+            hc_encoded e;
+            if (hc_encode(w, CN, &st[si].o, &e, &err) != HC_OK) {
+                SOFTF(0, "%s: %s", st[si].label, err.msg);
+                continue;
+            }
+            const char *lb = st[si].label;
+            hc_codec_id c = e.codec;
+            /* a copy with one spare byte, so that "one byte long" reads real memory */
+            uint8_t *pl = malloc(e.payload_len + 1);
+            memcpy(pl, e.payload, e.payload_len);
+            pl[e.payload_len] = 0;
+            uint8_t prm[HC_MAX_PARAMS + 1];
+            memset(prm, 0, sizeof prm);
+            memcpy(prm, e.params, e.params_len);
+            SOFTF(opens(c, prm, e.params_len, pl, e.payload_len, CN, &err), "%s: own payload refused: %s", lb,
+                  err.msg);
+            SOFTF(!opens(c, prm, e.params_len, pl, e.payload_len + 1, CN, &err) && err.msg[0],
+                  "%s: payload one byte long accepted", lb);
+            if (e.payload_len > 0)
+                SOFTF(!opens(c, prm, e.params_len, pl, e.payload_len - 1, CN, &err) && err.msg[0],
+                      "%s: payload one byte short accepted", lb);
+            SOFTF(!opens(c, prm, e.params_len + 1, pl, e.payload_len, CN, &err) && err.msg[0],
+                  "%s: params one byte long accepted", lb);
+            if (e.params_len > 0)
+                SOFTF(!opens(c, prm, e.params_len - 1, pl, e.payload_len, CN, &err) && err.msg[0],
+                      "%s: params one byte short accepted", lb);
+            SOFTF(!opens(c, prm, HC_MAX_PARAMS + 1, pl, e.payload_len, CN, &err), "%s: oversized params accepted",
+                  lb);
+            /* hostile sizes: no weights, more weights than the payload holds, huge
+             * counts (CN - 1 may need the same bytes as CN: block padding) */
+            static const uint64_t hostile_n[] = {0, CN + 1, CN + 64, (uint64_t)1 << 40, (uint64_t)1 << 62,
+                                                 UINT64_MAX / 2, UINT64_MAX};
+            for (size_t k = 0; k < sizeof hostile_n / sizeof hostile_n[0]; k++)
+                SOFTF(!opens(c, prm, e.params_len, pl, e.payload_len, hostile_n[k], &err) && err.msg[0],
+                      "%s: opened for %llu weights", lb, (unsigned long long)hostile_n[k]);
+            /* every params byte set to hostile values (zero scales, huge dims,
+             * unknown versions and flags): refused, or harmless to decode */
+            for (uint32_t b = 0; b < e.params_len; b++) {
+                const uint8_t vals[5] = {0, 0xff, 0x80, (uint8_t)(e.params[b] ^ 1), 0x7f};
+                for (int v = 0; v < 5; v++) {
+                    memcpy(prm, e.params, e.params_len);
+                    prm[b] = vals[v];
+                    (void)opens(c, prm, e.params_len, pl, e.payload_len, CN, &err);
+                }
+            }
+            memcpy(prm, e.params, e.params_len);
+            /* hostile payload bytes (scales of 0, Inf, NaN): decoding does not crash */
+            memset(pl, 0xff, e.payload_len);
+            (void)opens(c, prm, e.params_len, pl, e.payload_len, CN, &err);
+            memset(pl, 0x00, e.payload_len);
+            (void)opens(c, prm, e.params_len, pl, e.payload_len, CN, &err);
+            free(pl);
+            hc_encoded_free(&e);
+        }
+    }
+    /* an unknown codec id */
+    uint8_t one = 0;
+    SOFTF(!opens((hc_codec_id)HC_CODEC_COUNT, &one, 0, &one, 1, 1, &err) && err.msg[0], "unknown codec id accepted");
+    SOFTF(!opens((hc_codec_id)-1, &one, 0, &one, 1, 1, &err) && err.msg[0], "codec id -1 accepted");
+    free(w);
+}
+
+/* ---- the same bytes on 1 and N threads --------------------------------------------- */
+
+TEST(codec_contract_threads_same_bytes) {
+    /* above the size from which the encoders split a tensor over threads
+     * (2^20), not a multiple of any block; with a subnormal block and a
+     * huge magnitude in a second tensor (hlat's rescaled path) */
+    const uint64_t n = ((uint64_t)1 << 20) + 72;
+    float *w = malloc(sizeof(float) * n), *w2 = malloc(sizeof(float) * n);
+    hc_rng r = {8};
+    for (uint64_t i = 0; i < n; i++) w[i] = (float)(0.02 * hc_rng_normal(&r));
+    for (uint64_t i = 0; i < n; i++) w2[i] = (i >= 4096 && i < 4128) ? 1e-40f : w[i] * 1e25f;
+    hc_error err = {0};
+    for (int id = 0; id < HC_CODEC_COUNT; id++) {
+        if (!hc_codec_get((hc_codec_id)id) || id == HC_CODEC_RAW) continue;
+        for (int which = 0; which < (id == HC_CODEC_HLAT ? 2 : 1); which++) {
+            const float *src = which ? w2 : w;
+            hc_opts o;
+            hc_opts_default(&o);
+            o.codec = (hc_codec_id)id;
+            hc_encoded one, many;
+            o.threads = 1;
+            CHECK_OK(hc_encode(src, n, &o, &one, &err), &err);
+            o.threads = 3;
+            hc_status s = hc_encode(src, n, &o, &many, &err);
+            if (s) hc_encoded_free(&one);
+            CHECK_OK(s, &err);
+            int same = one.codec == many.codec && one.params_len == many.params_len &&
+                       !memcmp(one.params, many.params, one.params_len) && one.payload_len == many.payload_len &&
+                       !memcmp(one.payload, many.payload, one.payload_len) && one.mse == many.mse &&
+                       one.mae == many.mae && one.max_abs_err == many.max_abs_err;
+            SOFTF(same, "%s%s: 3 threads code differently from 1", hc_codec_name((hc_codec_id)id),
+                  which ? " (x1e25 with a subnormal block)" : "");
+            SOFTF((int)one.codec == id, "%s%s: kept lossless (%s)", hc_codec_name((hc_codec_id)id), which ? " x1e25" : "",
+                  one.note);
+            hc_encoded_free(&one);
+            hc_encoded_free(&many);
+        }
+    }
+    free(w);
+    free(w2);
+}
+
+/* ---- error feedback (calibrated coding) over the hostile tensors ------------------- */
+
+TEST(codec_contract_feedback_hostile_tensors) {
+    /* H = A A^T / k + 0.1 I: symmetric positive definite, correlated */
+    float *H = malloc(sizeof(float) * COLS * COLS), *A = malloc(sizeof(float) * COLS * 16);
+    hc_rng r = {5};
+    for (int i = 0; i < COLS * 16; i++) A[i] = (float)hc_rng_normal(&r);
+    for (int i = 0; i < COLS; i++)
+        for (int j = 0; j < COLS; j++) {
+            double s = 0;
+            for (int k = 0; k < 16; k++) s += (double)A[i * 16 + k] * A[j * 16 + k];
+            H[i * COLS + j] = (float)(s / 16 + (i == j ? 0.1 : 0));
+        }
+    float *w = malloc(sizeof(float) * N), *dec = malloc(sizeof(float) * N);
+    hc_error err = {0};
+    for (int id = 0; id < HC_CODEC_COUNT; id++) {
+        const hc_codec_vt *vt = hc_codec_get((hc_codec_id)id);
+        if (!vt || !vt->encode_matrix) continue;
+        setting st[3];
+        int ns = settings_of((hc_codec_id)id, st);
+        for (int si = 0; si < ns; si++) {
+            double plain_snr = 0;
+            for (size_t ci = 0; ci < NCASES + 1; ci++) {
+                tcase nan_case = {"NaN/Inf", 1, T_PLAIN};
+                const tcase *tc = ci < NCASES ? &cases[ci] : &nan_case;
+                make_tensor(tc, w);
+                if (ci == NCASES) w[5] = NAN, w[6] = INFINITY;
+                hc_encoded e;
+                hc_status s = hc_encode_matrix(w, ROWS, COLS, H, &st[si].o, &e, &err);
+                SOFTF(s == HC_OK, "feedback %s, %s: %s", st[si].label, tc->name, err.msg);
+                if (s) continue;
+                hc_decoder *d;
+                int ok = open_enc(&e, N, &d, &err);
+                SOFTF(ok, "feedback %s, %s: open: %s", st[si].label, tc->name, err.msg);
+                if (!ok) {
+                    hc_encoded_free(&e);
+                    continue;
+                }
+                hc_decode_all(d, dec);
+                hc_decoder_free(d);
+                int raw = e.codec == HC_CODEC_RAW;
+                if (ci == NCASES) { /* NaN/Inf: kept bit for bit, with the reason */
+                    SOFTF(raw && !memcmp(w, dec, sizeof(float) * N) && strstr(e.note, "NaN"),
+                          "feedback %s, NaN/Inf: codec %d, note '%s'", st[si].label, (int)e.codec, e.note);
+                    hc_encoded_free(&e);
+                    continue;
+                }
+                char why[512] = "";
+                int match = stats_match(w, dec, N, &e, why, sizeof why);
+                double snr = snr_db(w, dec, N);
+                if (getenv("HC_CONTRACT_VERBOSE"))
+                    printf("    feedback %-18s %-42s %-5s snr %7.2f dB out_nmse %.3g %s\n", st[si].label, tc->name,
+                           hc_codec_name(e.codec), snr, e.out_nmse, e.note);
+                SOFTF(match, "feedback %s, %s: %s", st[si].label, tc->name, why);
+                SOFTF(isfinite(e.out_nmse), "feedback %s, %s: output NMSE %g", st[si].label, tc->name, e.out_nmse);
+                SOFTF(!raw || (snr == 999 && e.note[0]), "feedback %s, %s: kept lossless: exact %d, reason '%s'",
+                      st[si].label, tc->name, snr == 999, e.note);
+                if (tc->kind == T_PLAIN && tc->scale == 1 && ci < NCASES)
+                    plain_snr = snr;
+                else if ((tc->kind == T_PLAIN || tc->kind == T_SUBNORMAL_TAIL) && !raw)
+                    SOFTF(snr >= plain_snr - 0.5, "feedback %s, %s: SNR %.2f dB, %.2f dB at scale 1", st[si].label,
+                          tc->name, snr, plain_snr);
+                hc_encoded_free(&e);
+            }
+        }
+    }
+    free(H);
+    free(A);
+    free(w);
+    free(dec);
+}
