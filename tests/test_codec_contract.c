@@ -105,6 +105,7 @@ static void make_tensor(const tcase *tc, float *w) {
 
 /* ---- settings --------------------------------------------------------------- */
 
+#define MAX_SETTINGS 5
 typedef struct setting {
     hc_opts o;
     char label[64];
@@ -128,6 +129,15 @@ static int settings_of(hc_codec_id id, setting *out) {
         out[k].o = lad[nl - 1];
         snprintf(out[k].label, sizeof out[k].label, "%s ladder high", hc_codec_name(id));
         k++;
+    }
+    /* the presets that name this codec (a fixed L, a loss limit) */
+    static const char *const presets[] = {"paper-llm", "paper-vision"};
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+        hc_error err = {0};
+        if (hc_opts_preset(&out[k].o, presets[i], &err) == HC_OK && out[k].o.codec == id) {
+            snprintf(out[k].label, sizeof out[k].label, "%s", presets[i]);
+            k++;
+        }
     }
     return k;
 }
@@ -182,7 +192,7 @@ TEST(codec_contract_hostile_tensors) {
     hc_error err = {0};
     for (int id = 0; id < HC_CODEC_COUNT; id++) {
         if (!hc_codec_get((hc_codec_id)id)) continue;
-        setting st[3];
+        setting st[MAX_SETTINGS];
         int ns = settings_of((hc_codec_id)id, st);
         for (int si = 0; si < ns; si++) {
             double plain_snr = 0;
@@ -388,7 +398,7 @@ TEST(codec_contract_windows_and_matvec) {
     hc_error err = {0};
     for (int id = 0; id < HC_CODEC_COUNT; id++) {
         if (!hc_codec_get((hc_codec_id)id)) continue;
-        setting st[3];
+        setting st[MAX_SETTINGS];
         int ns = settings_of((hc_codec_id)id, st);
         for (int si = 0; si < ns; si++) {
             hc_encoded e;
@@ -492,7 +502,7 @@ TEST(codec_contract_open_refuses_bad_sizes_and_fields) {
     hc_error err = {0};
     for (int id = 0; id < HC_CODEC_COUNT; id++) {
         if (!hc_codec_get((hc_codec_id)id)) continue;
-        setting st[3];
+        setting st[MAX_SETTINGS];
         int ns = settings_of((hc_codec_id)id, st);
         for (int si = 0; si < ns; si++) {
             hc_encoded e;
@@ -617,7 +627,7 @@ TEST(codec_contract_feedback_hostile_tensors) {
     for (int id = 0; id < HC_CODEC_COUNT; id++) {
         const hc_codec_vt *vt = hc_codec_get((hc_codec_id)id);
         if (!vt || !vt->encode_matrix) continue;
-        setting st[3];
+        setting st[MAX_SETTINGS];
         int ns = settings_of((hc_codec_id)id, st);
         for (int si = 0; si < ns; si++) {
             double plain_snr = 0;

@@ -231,8 +231,8 @@ static hc_status qb_encode(const qb_kind *kd, const float *w, uint64_t n, const 
         uint32_t k = (uint32_t)(n - i < QB_BLOCK ? n - i : QB_BLOCK);
         if (!qb_encode_block(kd, w + i, k, p + b * kd->block_bytes, &sae, &sse, &ss, &mx)) {
             free(p); /* a scale beyond fp16: such a tensor is better kept exactly */
-            return hc_encode_lossless(w, n, out, err, "|w| beyond %s's fp16 block scales (|w| <= %.3g)", kd->name,
-                                      65504.0 * qmax);
+            return hc_encode_lossless(w, n, out, err, "|w| up to %.3g beyond %s's fp16 block scales (limit %.3g)",
+                                      (double)hc_abs_max(w, n), kd->name, 65504.0 * qmax);
         }
     }
 

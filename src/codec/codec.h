@@ -46,6 +46,8 @@ hc_status hc_encode_lossless(const float *w, uint64_t n, hc_encoded *out, hc_err
     __attribute__((format(printf, 5, 6)));
 /* Index of the first NaN/Inf of w, or n if all are finite. */
 uint64_t hc_first_nonfinite(const float *w, uint64_t n);
+/* Largest |w[i]| (w finite). */
+float hc_abs_max(const float *w, uint64_t n);
 
 /* Fills e->mae/mse/max_abs_err/sum_sq by decoding e against w (chunked, no
  * full-size temporary). Used by encoders that do not track errors inline. */

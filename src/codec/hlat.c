@@ -238,8 +238,7 @@ static hc_status hlat_encode_with(const float *w, uint64_t n, const hc_opts *o, 
     /* Weights of extreme magnitude are searched rescaled by a power of two
      * (exact), so that no square or sum of the search leaves float range;
      * the stored scales are the tensor's. */
-    float amax = 0;
-    for (uint64_t i = 0; i < n; i++) amax = fabsf(w[i]) > amax ? fabsf(w[i]) : amax;
+    float amax = hc_abs_max(w, n);
     if (amax > FLT_MAX / 8)
         return hc_encode_lossless(w, n, out, err, "|w| up to %.3g: hlat's block scales would exceed float32",
                                   (double)amax);

@@ -336,8 +336,9 @@ static hc_status qkm_encode(const float *w, uint64_t n, const hc_opts *o, hc_enc
         if (!encode_super(&L, w + i, m, p + sbi * L.super_bytes, qbuf)) {
             free(p); /* a scale beyond fp16: such a tensor is better kept exactly */
             free(qbuf);
-            return hc_encode_lossless(w, n, out, err, "|w| beyond qkm's fp16 super-block scales (about %.3g)",
-                                      65504.0 * 63 * ((1u << bits) - 1));
+            return hc_encode_lossless(w, n, out, err,
+                                      "|w| up to %.3g beyond qkm's fp16 super-block scales (limit about %.3g)",
+                                      (double)hc_abs_max(w, n), 65504.0 * 63 * ((1u << bits) - 1));
         }
     }
     free(qbuf);

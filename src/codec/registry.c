@@ -148,23 +148,31 @@ static double nmse_of(const hc_encoded *e, uint64_t n) {
  * overflow or underflow. For a tensor of unusual magnitude (largest |w|
  * outside [2^-8, 2^8]) the same tensor is coded again scaled by a power of
  * two to largest |w| in [0.5, 1) (exact but for the parts 2^-149 below
- * the largest); where the real coding is worse by more than MAG_SLACK_DB,
+ * the largest), with the options given in weight units scaled alike (in
+ * exact arithmetic both codings are then the same up to that power of
+ * two); where the real coding is worse by more than MAG_SLACK_DB,
  * the tensor is kept lossless with the reason. Codecs that rescale
  * internally (hlat, paper) pass at no cost but the second coding. */
 static hc_status check_magnitude(const hc_codec_vt *vt, const float *w, uint64_t n, const hc_opts *o,
                                  hc_encoded *out, hc_error *err) {
-    float amax = 0;
-    for (uint64_t i = 0; i < n; i++) amax = fabsf(w[i]) > amax ? fabsf(w[i]) : amax;
+    float amax = hc_abs_max(w, n);
     if (amax == 0) return HC_OK;
     int ex = ilogbf(amax) + 1; /* amax * 2^-ex in [0.5, 1) */
     if (ex >= -MAG_LO && ex <= MAG_HI + 1) return HC_OK;
     float *t = malloc(sizeof(float) * (size_t)n);
     if (!t) return hc_fail(err, HC_E_NOMEM, "%s: cannot allocate %llu floats", vt->name, (unsigned long long)n);
     for (uint64_t i = 0; i < n; i++) t[i] = (float)ldexp((double)w[i], -ex);
+    /* the same setting relative to the tensor: options in weight units
+     * (the paper codec's fixed L and MAE thresholds) scale with it */
+    hc_opts ro = *o;
+    if (ro.rect_l > 0) ro.rect_l = ldexp(ro.rect_l, -ex);
+    if (ro.loss_target > 0) ro.loss_target = ldexp(ro.loss_target, -ex);
+    if (ro.loss_max > 0) ro.loss_max = ldexp(ro.loss_max, -ex);
+    if (ro.loss_limit > 0) ro.loss_limit = ldexp(ro.loss_limit, -ex);
     hc_encoded ref;
     memset(&ref, 0, sizeof ref);
     ref.codec = o->codec;
-    hc_status s = vt->encode(t, n, o, &ref, err);
+    hc_status s = vt->encode(t, n, &ro, &ref, err);
     free(t);
     if (s) {
         hc_encoded_free(&ref);
@@ -176,6 +184,12 @@ static hc_status check_magnitude(const hc_codec_vt *vt, const float *w, uint64_t
         return hc_encode_lossless(w, n, out, err, "%s at |w| up to %.3g: SNR %.1f dB, %.1f dB at unit scale",
                                   vt->name, (double)amax, -10 * log10(got), want > 0 ? -10 * log10(want) : 999.0);
     return HC_OK;
+}
+
+float hc_abs_max(const float *w, uint64_t n) {
+    float m = 0;
+    for (uint64_t i = 0; i < n; i++) m = fabsf(w[i]) > m ? fabsf(w[i]) : m;
+    return m;
 }
 
 hc_status hc_encode(const float *w, uint64_t n, const hc_opts *o, hc_encoded *out, hc_error *err) {
