@@ -53,7 +53,7 @@ typedef struct tcase {
     int kind;
 } tcase;
 
-enum { T_PLAIN, T_SUBNORMAL_TAIL, T_ZERO_BLOCKS, T_ALL_SUBNORMAL, T_MIXED, T_OUTLIER, T_ALL_ZERO, T_FLT_MAX };
+enum { T_PLAIN, T_SUBNORMAL_TAIL, T_ZERO_BLOCKS, T_ALL_SUBNORMAL, T_MIXED, T_OUTLIER, T_ALL_ZERO, T_FLT_MAX, T_NONFINITE };
 
 /* The hostile tensors of issue 11. `scale` multiplies the whole tensor. */
 static const tcase cases[] = {
@@ -70,6 +70,7 @@ static const tcase cases[] = {
     {"subnormal tail x 1e22", 1e22, T_SUBNORMAL_TAIL},
     {"x 1e-30", 1e-30, T_PLAIN},
     {"largest |w| = FLT_MAX", 1, T_FLT_MAX},
+    {"NaN and +-Inf", 1, T_NONFINITE},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -90,6 +91,11 @@ static void make_tensor(const tcase *tc, float *w) {
         for (int i = 0; i < N; i++) w[i] = (i & 1) ? (float)(1e-40 * (1 + (i % 5))) : w[i] * 50.0f;
         break;
     case T_OUTLIER: w[1234] = 1e4f; break;
+    case T_NONFINITE:
+        w[77] = NAN;
+        w[1000] = -INFINITY;
+        w[4000] = INFINITY;
+        break;
     case T_ALL_ZERO: memset(w, 0, sizeof(float) * N); break;
     case T_FLT_MAX: {
         float mx = 0;
@@ -212,6 +218,13 @@ TEST(codec_contract_hostile_tensors) {
                 }
                 hc_decode_all(d, dec);
                 hc_decoder_free(d);
+                if (tc->kind == T_NONFINITE) { /* kept bit for bit, with the reason */
+                    SOFTF(e.codec == HC_CODEC_RAW && !memcmp(w, dec, sizeof(float) * N) &&
+                              (id == HC_CODEC_RAW || strstr(e.note, "NaN")),
+                          "%s, NaN/Inf: codec %d, note '%s'", st[si].label, (int)e.codec, e.note);
+                    hc_encoded_free(&e);
+                    continue;
+                }
                 char why[512] = "";
                 int match = stats_match(w, dec, N, &e, why, sizeof why);
                 int finite = 1;
@@ -394,7 +407,8 @@ TEST(codec_contract_windows_and_matvec) {
     for (int i = 0; i < CN; i++) w[i] = (float)(0.05 * hc_rng_normal(&r));
     w[100] = 0.9f; /* an outlier: the paper codec's outer pairs */
     for (int i = 0; i < CN; i++) x[i] = (float)hc_rng_normal(&r);
-    static const uint64_t colss[] = {CC, 9, 512, CN}; /* divisors of CN: odd, long and single rows */
+    const double wmax = hc_abs_max(w, CN);
+    static const uint64_t colss[] = {CC, 9, 3, 1, 512, CN}; /* divisors of CN: odd, long and single rows */
     hc_error err = {0};
     for (int id = 0; id < HC_CODEC_COUNT; id++) {
         if (!hc_codec_get((hc_codec_id)id)) continue;
@@ -448,16 +462,20 @@ TEST(codec_contract_windows_and_matvec) {
                         uint64_t r0 = ranges[ri][0], r1 = ranges[ri][1];
                         matvec_with(d, fn, cols, r0, r1, x, y);
                         for (uint64_t rr = r0; rr < r1; rr++) {
-                            double want = 0, mag = 0;
+                            /* float rounding relative to the row's products, and
+                             * to the tensor's scale (a codec may sum scale * code
+                             * and offset terms apart: qkm) */
+                            double want = 0, mag = 0, xs = 0;
                             for (uint64_t c = 0; c < cols; c++) {
                                 want += (double)full[rr * cols + c] * x[c];
                                 mag += fabs((double)full[rr * cols + c] * x[c]);
+                                xs += fabs((double)x[c]);
                             }
-                            double got = y[rr - r0];
-                            SOFTF(fabs(got - want) <= 1e-5 * mag + 1e-30,
+                            double got = y[rr - r0], tol = 1e-5 * mag + 1e-6 * wmax * xs;
+                            SOFTF(fabs(got - want) <= tol,
                                   "%s at %s: cols %llu row %llu: matvec %.9g, decode-multiply %.9g", st[si].label,
                                   levels[l], (unsigned long long)cols, (unsigned long long)rr, got, want);
-                            if (fabs(got - want) > 1e-5 * mag + 1e-30) break;
+                            if (fabs(got - want) > tol) break;
                         }
                     }
                 }
@@ -631,11 +649,9 @@ TEST(codec_contract_feedback_hostile_tensors) {
         int ns = settings_of((hc_codec_id)id, st);
         for (int si = 0; si < ns; si++) {
             double plain_snr = 0;
-            for (size_t ci = 0; ci < NCASES + 1; ci++) {
-                tcase nan_case = {"NaN/Inf", 1, T_PLAIN};
-                const tcase *tc = ci < NCASES ? &cases[ci] : &nan_case;
+            for (size_t ci = 0; ci < NCASES; ci++) {
+                const tcase *tc = &cases[ci];
                 make_tensor(tc, w);
-                if (ci == NCASES) w[5] = NAN, w[6] = INFINITY;
                 hc_encoded e;
                 hc_status s = hc_encode_matrix(w, ROWS, COLS, H, &st[si].o, &e, &err);
                 SOFTF(s == HC_OK, "feedback %s, %s: %s", st[si].label, tc->name, err.msg);
@@ -650,7 +666,7 @@ TEST(codec_contract_feedback_hostile_tensors) {
                 hc_decode_all(d, dec);
                 hc_decoder_free(d);
                 int raw = e.codec == HC_CODEC_RAW;
-                if (ci == NCASES) { /* NaN/Inf: kept bit for bit, with the reason */
+                if (tc->kind == T_NONFINITE) { /* kept bit for bit, with the reason */
                     SOFTF(raw && !memcmp(w, dec, sizeof(float) * N) && strstr(e.note, "NaN"),
                           "feedback %s, NaN/Inf: codec %d, note '%s'", st[si].label, (int)e.codec, e.note);
                     hc_encoded_free(&e);
@@ -666,7 +682,7 @@ TEST(codec_contract_feedback_hostile_tensors) {
                 SOFTF(isfinite(e.out_nmse), "feedback %s, %s: output NMSE %g", st[si].label, tc->name, e.out_nmse);
                 SOFTF(!raw || (snr == 999 && e.note[0]), "feedback %s, %s: kept lossless: exact %d, reason '%s'",
                       st[si].label, tc->name, snr == 999, e.note);
-                if (tc->kind == T_PLAIN && tc->scale == 1 && ci < NCASES)
+                if (tc->kind == T_PLAIN && tc->scale == 1)
                     plain_snr = snr;
                 else if ((tc->kind == T_PLAIN || tc->kind == T_SUBNORMAL_TAIL) && !raw)
                     SOFTF(snr >= plain_snr - 0.5, "feedback %s, %s: SNR %.2f dB, %.2f dB at scale 1", st[si].label,
