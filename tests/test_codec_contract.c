@@ -187,6 +187,44 @@ static int stats_match(const float *w, const float *dec, uint64_t n, const hc_en
     return ok;
 }
 
+/* ---- instruction-set levels ------------------------------------------------------ */
+
+static const char *const levels[] = {"ref", "avx2", "avx512"};
+#define NLEVELS 3
+
+static int level_supported(int l) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (l == 1) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (l == 2) return __builtin_cpu_supports("avx512f");
+#endif
+    return l == 0;
+}
+
+/* Opens e with every codec's kernels forced to level l: the decoders read
+ * HYPERC_SIMD (raw), HYPERC_HLAT_KERNEL (hlat) when opened; the paper
+ * codec picks its level once per process, so its row product of level l is
+ * called directly (row_fn). */
+static int open_at_level(const hc_encoded *e, uint64_t n, int l, hc_decoder **d, hc_paper_matvec_fn *row_fn,
+                         hc_error *err) {
+    setenv("HYPERC_SIMD", levels[l], 1);
+    setenv("HYPERC_HLAT_KERNEL", levels[l], 1);
+    int ok = open_enc(e, n, d, err);
+    unsetenv("HYPERC_SIMD");
+    unsetenv("HYPERC_HLAT_KERNEL");
+    *row_fn = NULL;
+    if (ok && e->codec == HC_CODEC_PAPER) *row_fn = hc_paper_matvec_for((hc_paper_simd)l);
+    return ok;
+}
+
+static void matvec_with(const hc_decoder *d, hc_paper_matvec_fn fn, uint64_t cols, uint64_t r0, uint64_t r1,
+                        const float *x, float *y) {
+    if (fn)
+        fn(d, cols, r0, r1, x, y);
+    else
+        hc_matvec(d, cols, r0, r1, x, y);
+}
+
 /* ---- issue 11, defects 1 and 2: every codec over hostile tensors ------------------ */
 
 /* Each codec at each setting over every hostile tensor: no crash, a valid
@@ -194,7 +232,8 @@ static int stats_match(const float *w, const float *dec, uint64_t n, const hc_en
  * quality of the plain tensor at that setting (scale does not matter) or a
  * lossless copy with a stated reason. */
 TEST(codec_contract_hostile_tensors) {
-    float *w = malloc(sizeof(float) * N), *dec = malloc(sizeof(float) * N);
+    (void)hc_paper_simd_selected(); /* the paper codec's once-per-process choice, made on the real environment */
+    float *w = malloc(sizeof(float) * N), *dec = malloc(sizeof(float) * N), *lvl = malloc(sizeof(float) * N);
     hc_error err = {0};
     for (int id = 0; id < HC_CODEC_COUNT; id++) {
         if (!hc_codec_get((hc_codec_id)id)) continue;
@@ -218,6 +257,15 @@ TEST(codec_contract_hostile_tensors) {
                 }
                 hc_decode_all(d, dec);
                 hc_decoder_free(d);
+                /* every instruction-set level decodes these weights alike */
+                for (int l = 0; l < NLEVELS; l++) {
+                    hc_paper_matvec_fn fn;
+                    if (!level_supported(l) || !open_at_level(&e, N, l, &d, &fn, &err)) continue;
+                    hc_decode_all(d, lvl);
+                    hc_decoder_free(d);
+                    SOFTF(!memcmp(lvl, dec, sizeof(float) * N), "%s, %s: %s decodes differently", st[si].label,
+                          tc->name, levels[l]);
+                }
                 if (tc->kind == T_NONFINITE) { /* kept bit for bit, with the reason */
                     SOFTF(e.codec == HC_CODEC_RAW && !memcmp(w, dec, sizeof(float) * N) &&
                               (id == HC_CODEC_RAW || strstr(e.note, "NaN")),
@@ -259,6 +307,7 @@ TEST(codec_contract_hostile_tensors) {
     }
     free(w);
     free(dec);
+    free(lvl);
 }
 
 /* ---- issue 11 through the pipeline: what `hyperc compress` does ------------------- */
@@ -362,42 +411,6 @@ TEST(codec_contract_pipeline_reports_reasons) {
 #define CR 64
 #define CC 72
 #define CN (CR * CC)
-
-static const char *const levels[] = {"ref", "avx2", "avx512"};
-#define NLEVELS 3
-
-static int level_supported(int l) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    if (l == 1) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (l == 2) return __builtin_cpu_supports("avx512f");
-#endif
-    return l == 0;
-}
-
-/* Opens e with every codec's kernels forced to level l: the decoders read
- * HYPERC_SIMD (raw), HYPERC_HLAT_KERNEL (hlat) when opened; the paper
- * codec picks its level once per process, so its row product of level l is
- * called directly (row_fn). */
-static int open_at_level(const hc_encoded *e, uint64_t n, int l, hc_decoder **d, hc_paper_matvec_fn *row_fn,
-                         hc_error *err) {
-    setenv("HYPERC_SIMD", levels[l], 1);
-    setenv("HYPERC_HLAT_KERNEL", levels[l], 1);
-    int ok = open_enc(e, n, d, err);
-    unsetenv("HYPERC_SIMD");
-    unsetenv("HYPERC_HLAT_KERNEL");
-    *row_fn = NULL;
-    if (ok && e->codec == HC_CODEC_PAPER) *row_fn = hc_paper_matvec_for((hc_paper_simd)l);
-    return ok;
-}
-
-static void matvec_with(const hc_decoder *d, hc_paper_matvec_fn fn, uint64_t cols, uint64_t r0, uint64_t r1,
-                        const float *x, float *y) {
-    if (fn)
-        fn(d, cols, r0, r1, x, y);
-    else
-        hc_matvec(d, cols, r0, r1, x, y);
-}
 
 TEST(codec_contract_windows_and_matvec) {
     (void)hc_paper_simd_selected(); /* the paper codec's once-per-process choice, made on the real environment */
