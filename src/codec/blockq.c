@@ -235,7 +235,6 @@ static hc_status qb_encode(const qb_kind *kd, const float *w, uint64_t n, const 
                                       (double)hc_abs_max(w, n), kd->name, 65504.0 * qmax);
         }
     }
-
     out->codec = kd->id;
     out->params_len = 0;
     out->payload = p;

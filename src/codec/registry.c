@@ -119,6 +119,7 @@ hc_status hc_encode_lossless(const float *w, uint64_t n, hc_encoded *out, hc_err
     hc_encoded_free(out);
     hc_status s = hc_codec_raw_vt.encode(w, n, NULL, out, err);
     if (s) return s;
+    out->out_nmse = 0;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(out->note, sizeof out->note, fmt, ap);
@@ -132,7 +133,7 @@ uint64_t hc_first_nonfinite(const float *w, uint64_t n) {
     return n;
 }
 
-/* Weights whose largest magnitude lies outside [2^-MAG_LO, 2^MAG_HI] get
+/* Weights whose largest magnitude lies outside [2^-MAG_LO, 2^MAG_HI) get
  * the magnitude check below; every codec is at home inside. */
 #define MAG_LO 8
 #define MAG_HI 8
@@ -146,7 +147,7 @@ static double nmse_of(const hc_encoded *e, uint64_t n) {
  * magnitude: a codec whose stored scales have a fixed range (fp16) loses
  * precision on tensors far from it, and one that computes in float can
  * overflow or underflow. For a tensor of unusual magnitude (largest |w|
- * outside [2^-8, 2^8]) the same tensor is coded again scaled by a power of
+ * outside [2^-8, 2^8)) the same tensor is coded again scaled by a power of
  * two to largest |w| in [0.5, 1) (exact but for the parts 2^-149 below
  * the largest), with the options given in weight units scaled alike (in
  * exact arithmetic both codings are then the same up to that power of
@@ -158,7 +159,7 @@ static hc_status check_magnitude(const hc_codec_vt *vt, const float *w, uint64_t
     float amax = hc_abs_max(w, n);
     if (amax == 0) return HC_OK;
     int ex = ilogbf(amax) + 1; /* amax * 2^-ex in [0.5, 1) */
-    if (ex >= -MAG_LO && ex <= MAG_HI + 1) return HC_OK;
+    if (ex >= 1 - MAG_LO && ex <= MAG_HI) return HC_OK; /* amax in [2^-MAG_LO, 2^MAG_HI) */
     float *t = malloc(sizeof(float) * (size_t)n);
     if (!t) return hc_fail(err, HC_E_NOMEM, "%s: cannot allocate %llu floats", vt->name, (unsigned long long)n);
     for (uint64_t i = 0; i < n; i++) t[i] = (float)ldexp((double)w[i], -ex);
