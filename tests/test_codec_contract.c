@@ -581,6 +581,16 @@ TEST(codec_contract_open_refuses_bad_sizes_and_fields) {
                     (void)opens(c, prm, e.params_len, pl, e.payload_len, CN, &err);
                 }
             }
+            /* aligned 2- and 4-byte fields set to zero, all ones, Inf, NaN,
+             * the largest finite float (zero or NaN scales, huge dims) */
+            static const uint32_t words[] = {0, 0xffffffffu, 0x7f800000u, 0x7fc00000u, 0x7f7fffffu, 0x00000001u};
+            for (uint32_t b = 0; b + 2 <= e.params_len; b += 2)
+                for (size_t v = 0; v < sizeof words / sizeof words[0]; v++) {
+                    memcpy(prm, e.params, e.params_len);
+                    uint32_t width = (b % 4 == 0 && b + 4 <= e.params_len) ? 4 : 2;
+                    for (uint32_t k = 0; k < width; k++) prm[b + k] = (uint8_t)(words[v] >> (8 * (k + 4 - width)));
+                    (void)opens(c, prm, e.params_len, pl, e.payload_len, CN, &err);
+                }
             memcpy(prm, e.params, e.params_len);
             /* hostile payload bytes (scales of 0, Inf, NaN): decoding does not crash */
             memset(pl, 0xff, e.payload_len);
