@@ -188,6 +188,9 @@ typedef struct hc_encoded {
     /* with calibration (hc_encode_matrix): the error of the layer's outputs,
        tr(D H D^T) / tr(W H W^T) for D = W - W'; 0 otherwise */
     double out_nmse;
+    /* when a lossy codec kept the tensor lossless (codec == HC_CODEC_RAW):
+       why, e.g. "NaN/Inf values"; empty otherwise */
+    char note[112];
 } hc_encoded;
 
 void hc_encoded_free(hc_encoded *e);
@@ -365,6 +368,7 @@ typedef struct hc_tensor_report {
     double nmse;              /* sum (w-w')^2 / sum w^2 (0 if lossless)      */
     double max_abs_err;
     double seconds;
+    const char *note;         /* why a coded tensor was kept lossless, or "" */
 } hc_tensor_report;
 
 typedef void (*hc_progress_fn)(const hc_tensor_report *r, void *user);

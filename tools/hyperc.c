@@ -117,8 +117,9 @@ static void on_tensor(const hc_tensor_report *r, void *user) {
         char shape[128];
         cli_shape_str(r->info, shape, sizeof shape);
         if (r->codec == HC_CODEC_RAW)
-            printf("[%4zu/%zu] %-44s %-14s %-4s %-6s %7.2f bpw  (lossless)\n", r->index + 1, r->count,
-                   r->info->name, shape, hc_dtype_name(r->info->dtype), "raw", r->bpw);
+            printf("[%4zu/%zu] %-44s %-14s %-4s %-6s %7.2f bpw  (lossless%s%s)\n", r->index + 1, r->count,
+                   r->info->name, shape, hc_dtype_name(r->info->dtype), "raw", r->bpw,
+                   r->note && r->note[0] ? ": " : "", r->note ? r->note : "");
         else
             printf("[%4zu/%zu] %-44s %-14s %-4s %-6s %7.3f bpw  nmse %.3e  snr %5.1f dB  max %.3e\n",
                    r->index + 1, r->count, r->info->name, shape, hc_dtype_name(r->info->dtype),

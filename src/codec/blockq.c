@@ -215,21 +215,24 @@ static int qb_encode_block(const qb_kind *kd, const float *w, uint32_t k, uint8_
 
 static hc_status qb_encode(const qb_kind *kd, const float *w, uint64_t n, const hc_opts *o, hc_encoded *out,
                            hc_error *err) {
+    (void)o;
     if (n == 0) return hc_fail(err, HC_E_ARG, "%s codec: empty tensor", kd->name);
-    for (uint64_t i = 0; i < n; i++)
-        if (!isfinite(w[i])) return hc_codec_raw_vt.encode(w, n, o, out, err); /* keep NaN/Inf exactly */
+    uint64_t bad = hc_first_nonfinite(w, n);
+    if (bad < n) return hc_encode_lossless(w, n, out, err, "holds NaN/Inf (weight %llu)", (unsigned long long)bad);
     uint64_t bytes = qb_payload_len(kd, n);
     if (bytes == 0 || (uint64_t)(size_t)bytes != bytes)
         return hc_fail(err, HC_E_LIMIT, "%s codec: tensor of %llu weights too large", kd->name, (unsigned long long)n);
     uint8_t *p = malloc((size_t)bytes);
     if (!p) return hc_fail(err, HC_E_NOMEM, "%s codec: cannot allocate %llu bytes", kd->name, (unsigned long long)bytes);
     double sae = 0, sse = 0, ss = 0, mx = 0;
+    const double qmax = kd->id == HC_CODEC_Q8B ? 127.0 : 8.0;
     for (uint64_t b = 0; b * QB_BLOCK < n; b++) {
         uint64_t i = b * QB_BLOCK;
         uint32_t k = (uint32_t)(n - i < QB_BLOCK ? n - i : QB_BLOCK);
         if (!qb_encode_block(kd, w + i, k, p + b * kd->block_bytes, &sae, &sse, &ss, &mx)) {
             free(p); /* a scale beyond fp16: such a tensor is better kept exactly */
-            return hc_codec_raw_vt.encode(w, n, o, out, err);
+            return hc_encode_lossless(w, n, out, err, "|w| up to %.3g beyond %s's fp16 block scales (limit %.3g)",
+                                      (double)hc_abs_max(w, n), kd->name, 65504.0 * qmax);
         }
     }
     out->codec = kd->id;

@@ -38,6 +38,17 @@ extern const hc_codec_vt hc_codec_hlat_vt; /* hlat.c */
 /* The codec table entry for an id, or NULL if this build does not know it. */
 const hc_codec_vt *hc_codec_get(hc_codec_id id);
 
+/* Replaces whatever out holds by a lossless (RAW, float32) copy of w, with
+ * out->note set from fmt (why the codec kept it lossless; the pipeline
+ * reports it per tensor). Codecs call it when they cannot code a tensor at
+ * the quality their setting promises. */
+hc_status hc_encode_lossless(const float *w, uint64_t n, hc_encoded *out, hc_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Index of the first NaN/Inf of w, or n if all are finite. */
+uint64_t hc_first_nonfinite(const float *w, uint64_t n);
+/* Largest |w[i]| (w finite). */
+float hc_abs_max(const float *w, uint64_t n);
+
 /* Fills e->mae/mse/max_abs_err/sum_sq by decoding e against w (chunked, no
  * full-size temporary). Used by encoders that do not track errors inline. */
 hc_status hc_encoded_measure(const float *w, uint64_t n, hc_encoded *e, hc_error *err);

@@ -221,10 +221,10 @@ hc_status hc_feedback_out_nmse(const float *w, uint64_t rows, uint64_t cols, con
         /* d H d^T and w H w^T with H symmetric */
         for (uint64_t i = 0; i < cols; i++) {
             const float *hi = H + i * cols;
-            float sd = 0, sw = 0;
+            double sd = 0, sw = 0; /* double: w H w^T of |w| near float's limit overflows float */
             for (uint64_t j = 0; j < cols; j++) {
-                sd += hi[j] * row[j];
-                sw += hi[j] * wr[j];
+                sd += (double)hi[j] * row[j];
+                sw += (double)hi[j] * wr[j];
             }
             num += (double)row[i] * sd;
             den += (double)wr[i] * sw;
@@ -243,6 +243,8 @@ static hc_status encode_factored(const float *w, uint64_t rows, uint64_t cols, c
     memset(out, 0, sizeof *out);
     out->codec = o->codec;
     hc_status s = vt->encode_matrix(w, rows, cols, U, o, out, err);
+    if (!s && out->codec != HC_CODEC_RAW && !(isfinite(out->mse) && isfinite(out->mae)))
+        s = hc_encode_lossless(w, rows * cols, out, err, "%s coding with feedback overflowed float range", vt->name);
     if (!s && out->codec != HC_CODEC_RAW) s = hc_feedback_out_nmse(w, rows, cols, H, out, &out->out_nmse, err);
     if (s) hc_encoded_free(out);
     return s;

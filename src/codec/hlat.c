@@ -15,6 +15,7 @@
  * to a byte, then the group indices (m bits each, same bit order). */
 #include "hlat.h"
 #include "../common/util.h"
+#include <float.h>
 #include <stdlib.h>
 
 /* ===================================================================== */
@@ -231,9 +232,17 @@ static hc_status hlat_encode_with(const float *w, uint64_t n, const hc_opts *o, 
     hc_status s = resolve_settings(o, n, &K, &m, &B, err);
     if (s) return s;
     if (n == 0) return hc_fail(err, HC_E_ARG, "hlat: empty tensor");
-    for (uint64_t i = 0; i < n; i++)
-        if (!isfinite(w[i])) /* NaN/Inf (e.g. a -inf mask): keep the tensor lossless, as the other codecs do */
-            return hc_codec_raw_vt.encode(w, n, o, out, err);
+    uint64_t bad = hc_first_nonfinite(w, n);
+    if (bad < n) /* NaN/Inf (e.g. a -inf mask): keep the tensor lossless, as the other codecs do */
+        return hc_encode_lossless(w, n, out, err, "holds NaN/Inf (weight %llu)", (unsigned long long)bad);
+    /* Weights of extreme magnitude are searched rescaled by a power of two
+     * (exact), so that no square or sum of the search leaves float range;
+     * the stored scales are the tensor's. */
+    float amax = hc_abs_max(w, n);
+    if (amax > FLT_MAX / 8)
+        return hc_encode_lossless(w, n, out, err, "|w| up to %.3g: hlat's block scales would exceed float32",
+                                  (double)amax);
+    int scale_exp = (amax > 0 && (amax < 0x1p-20f || amax > 0x1p20f)) ? ilogbf(amax) + 1 : 0;
     hlat_params p;
     memset(&p, 0, sizeof p);
     p.K = K;
@@ -255,10 +264,27 @@ static hc_status hlat_encode_with(const float *w, uint64_t n, const hc_opts *o, 
     /* one thread unless the tensor is large enough to pay for more */
     int threads = (o->threads > 1 && n >= ((uint64_t)1 << 20)) ? (int)(o->threads < 64 ? o->threads : 64) : 1;
     if (U && (cols == 0 || cols % K || n % cols)) U = NULL; /* groups must not straddle rows */
-    s = hlat_quantize(w, n, &p, out->payload, out, threads, cols, U, err);
+    float *ws = NULL;
+    if (scale_exp) {
+        ws = malloc(sizeof(float) * (size_t)n);
+        if (!ws) return hc_fail(err, HC_E_NOMEM, "hlat: cannot allocate %llu floats", (unsigned long long)n);
+        for (uint64_t i = 0; i < n; i++) ws[i] = ldexpf(w[i], -scale_exp);
+    }
+    s = hlat_quantize(ws ? ws : w, n, &p, out->payload, out, threads, cols, U, scale_exp, err);
+    free(ws);
+    if (s == HC_E_LIMIT)
+        return hc_encode_lossless(w, n, out, err, "|w| up to %.3g: hlat's block scales exceed float32", (double)amax);
     if (s) return s;
     out->codec = HC_CODEC_HLAT;
     out->params_len = hlat_params_write(&p, out->params);
+    if (scale_exp) {
+        /* the statistics of the tensor itself, as a reader decodes it */
+        s = hc_encoded_measure(w, n, out, err);
+        if (s) return s;
+        if (!isfinite(out->mse))
+            return hc_encode_lossless(w, n, out, err, "|w| up to %.3g: hlat's decoded weights overflow float32",
+                                      (double)amax);
+    }
     return HC_OK;
 }
 

@@ -126,6 +126,7 @@ typedef struct hlat_enc_ctx {
     hlat_lattice L;
     float scale_tab[1u << HLAT_SBITS_MAX];       /* [2^sbits]                    */
     float c1, c3, c5, dz;
+    int scale_exp;                               /* w is the tensor * 2^-scale_exp */
     double vmax;                                 /* compander output at |z| = 1  */
     float scale_in;                              /* HLAT_ZINV_N / vmax           */
     float zinv[HLAT_ZINV_N + 2];                 /* |v| = k vmax / N -> |z| - dz  */
@@ -201,11 +202,16 @@ hc_status hlat_quantize_feedback(const hlat_enc_ctx *c, hlat_block_search_fn sea
 /* Settles the data-dependent fields of p (scale ladder, compander, dead
  * zone; K, m, sbits, block and g must be set), quantises the tensor into
  * payload (hlat_payload_len bytes, zeroed) and fills the error statistics.
+ * w is the tensor times 2^-scale_exp (the caller's rescaling of weights of
+ * extreme magnitude): the stored scales are those of the tensor, and the
+ * statistics those of w. Returns HC_E_LIMIT, with err untouched, when the
+ * tensor's scales do not fit in float32.
  * The block search runs on up to `threads` threads (<= 1: the caller's);
  * the output does not depend on the thread count. U: NULL, or the feedback
  * factor of a (n / cols, cols) matrix (hlat_quantize_feedback). */
 hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *payload,
-                        hc_encoded *stats, int threads, uint64_t cols, const float *U, hc_error *err);
+                        hc_encoded *stats, int threads, uint64_t cols, const float *U, int scale_exp,
+                        hc_error *err);
 
 /* ---- settings ---------------------------------------------------------- */
 /* The codec's settings from about 2.5 to 8 bits per weight, in increasing

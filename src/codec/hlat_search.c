@@ -359,7 +359,10 @@ static void choose_scales(hlat_params *p, const tensor_stats *ts, double vmax) {
         lo_fine = hi;
     }
     if (lo_fine > top) lo_fine = top;
-    double lo_all = ts->bmax_min;
+    /* blocks more than 2^64 below the largest are coded as if they were
+     * that large (their share of the energy is below 2^-128) */
+    double lo_all = ts->bmax_min > top * 0x1p-64 ? ts->bmax_min : top * 0x1p-64;
+    if (lo_fine < lo_all) lo_fine = lo_all;
     double oct_all = log2(top / lo_all) + (SCALE_UP + SCALE_DOWN) * STEP_FINE / 256.0;
     if (oct_all * 256.0 / STEP_FINE <= ncodes - 1) return; /* fine steps reach everything */
     uint32_t tail = ncodes / 8 ? ncodes / 8 : 1;
@@ -390,7 +393,20 @@ static void setup_compander(hlat_enc_ctx *c, hlat_params *p, const double *co, c
     c->dz = p->dead_zone;
     build_zinv(c);
     choose_scales(p, ts, c->vmax);
-    hlat_scale_table(p, c->scale_tab);
+    c->ncodes = 1u << p->sbits;
+    if (c->scale_exp) {
+        /* the stored scales are the tensor's; the search works on w = tensor
+         * 2^-scale_exp with the decoder's scales brought to w's magnitude
+         * (exact: powers of two) */
+        p->scale_top = ldexpf(p->scale_top, c->scale_exp);
+        float tab[1u << HLAT_SBITS_MAX];
+        hlat_scale_table(p, tab);
+        for (uint32_t q = 0; q < c->ncodes; q++) c->scale_tab[q] = ldexpf(tab[q], -c->scale_exp);
+    } else {
+        hlat_scale_table(p, c->scale_tab);
+    }
+    /* codes whose scale underflows (in the decoder's float32) are not used */
+    while (c->ncodes > 1 && !(c->scale_tab[c->ncodes - 1] >= 0x1p-100f)) c->ncodes--;
 }
 
 /* ===================================================================== */
@@ -514,7 +530,7 @@ static hc_status quantize_blocks(const hlat_enc_ctx *c, const float *w, uint64_t
 }
 
 hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *payload, hc_encoded *st, int threads,
-                        uint64_t cols, const float *U, hc_error *err) {
+                        uint64_t cols, const float *U, int scale_exp, hc_error *err) {
     const uint32_t K = p->K, B = p->block;
     uint64_t nblocks = n / B + (n % B != 0), scale_bytes;
     hlat_payload_len(p, n, &scale_bytes);
@@ -541,7 +557,7 @@ hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *pay
         }
         bmax[b] = mx;
         if (mx == 0) continue;
-        float inv = 1.0f / mx;
+        double inv = 1.0 / mx; /* in double: 1/mx overflows float for subnormal mx */
         for (uint64_t i = o; i < e; i++) {
             int k = (int)(fabsf(w[i]) * inv * HIST_BINS);
             ts->hist[k < HIST_BINS ? k : HIST_BINS - 1] += 1;
@@ -553,6 +569,7 @@ hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *pay
         ts->bmax_max = mx > ts->bmax_max ? mx : ts->bmax_max;
     }
     /* lattice */
+    c->scale_exp = scale_exp;
     c->p = p;
     c->K = K;
     c->m = p->m;
@@ -636,7 +653,11 @@ hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *pay
         }
     }
     setup_compander(c, p, co[best], ts);
-    hc_status s = U ? hlat_quantize_feedback(c, search, group, w, n / cols, cols, U, payload, threads, st, err)
+    hc_status s = HC_OK;
+    if (!isfinite(p->scale_top))
+        s = HC_E_LIMIT; /* no message: the caller keeps the tensor lossless */
+    else
+        s = U ? hlat_quantize_feedback(c, search, group, w, n / cols, cols, U, payload, threads, st, err)
                     : quantize_blocks(c, w, n, nblocks, scale_bytes, p, payload, bmax, search, res, threads, st, err);
     st->sum_sq = ts->sum_sq;
     free(c->lane_w);

@@ -776,8 +776,18 @@ static hc_status paper_encode(const float *w, uint64_t nw, const hc_opts *o, hc_
     s = enc_begin(&e, w, nw, &finite, err);
     if (s) return s;
     /* NaN/Inf (e.g. a -inf mask buffer) cannot be coded: keep it lossless */
-    if (!finite) return hc_codec_raw_vt.encode(w, nw, o, out, err);
+    if (!finite) return hc_encode_lossless(w, nw, out, err, "holds NaN/Inf");
     e.L = (o->rect_l > 0) ? o->rect_l : hc_paper_auto_l(o->rect_l_sigmas, e.rms, e.cx, e.cy);
+    /* a fixed L (the presets) is a square side in weight units: on weights
+     * whose spread is 2^10 times larger or smaller (a tensor of another
+     * magnitude altogether) the codebook misses them and the result is
+     * noise, so such a tensor is kept as it is */
+    if (o->rect_l > 0 && e.rms > 0 && (e.L > 1024 * e.rms || e.L * 1024 < e.rms)) {
+        double rms = e.rms;
+        enc_free(&e);
+        return hc_encode_lossless(w, nw, out, err, "paper: fixed L %.3g does not fit weights of rms %.3g", o->rect_l,
+                                  rms);
+    }
     e.threads = (o->threads > 1 && nw >= ENC_PARALLEL_MIN) ? (int)(o->threads < 256 ? o->threads : 256) : 1;
     enc_plan plan = {o->points, o->n_points, 1, o->bands_max, o->loss_target, o->loss_max};
     hc_paper_params p;
@@ -787,7 +797,8 @@ static hc_status paper_encode(const float *w, uint64_t nw, const hc_opts *o, hc_
     if (!s) {
         if (o->loss_limit > 0 && mae > o->loss_limit) {
             enc_free(&e);
-            return hc_codec_raw_vt.encode(w, nw, o, out, err);
+            return hc_encode_lossless(w, nw, out, err, "paper: MAE %.3g above the loss limit %.3g", mae,
+                                      o->loss_limit);
         }
         s = enc_finish(&e, &p, out, err);
     }

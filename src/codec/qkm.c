@@ -316,8 +316,8 @@ static hc_status qkm_encode(const float *w, uint64_t n, const hc_opts *o, hc_enc
     hc_status s = qkm_check_shape(bits, block, err);
     if (s) return s;
     if (n == 0) return hc_fail(err, HC_E_ARG, "qkm codec: empty tensor");
-    for (uint64_t i = 0; i < n; i++)
-        if (!isfinite(w[i])) return hc_codec_raw_vt.encode(w, n, o, out, err); /* keep NaN/Inf exactly */
+    uint64_t bad = hc_first_nonfinite(w, n);
+    if (bad < n) return hc_encode_lossless(w, n, out, err, "holds NaN/Inf (weight %llu)", (unsigned long long)bad);
     qkm_layout L;
     qkm_layout_init(&L, bits, block);
     uint64_t bytes = qkm_payload_len(&L, n);
@@ -336,7 +336,9 @@ static hc_status qkm_encode(const float *w, uint64_t n, const hc_opts *o, hc_enc
         if (!encode_super(&L, w + i, m, p + sbi * L.super_bytes, qbuf)) {
             free(p); /* a scale beyond fp16: such a tensor is better kept exactly */
             free(qbuf);
-            return hc_codec_raw_vt.encode(w, n, o, out, err);
+            return hc_encode_lossless(w, n, out, err,
+                                      "|w| up to %.3g beyond qkm's fp16 super-block scales (limit about %.3g)",
+                                      (double)hc_abs_max(w, n), 65504.0 * 63 * ((1u << bits) - 1));
         }
     }
     free(qbuf);

@@ -194,10 +194,16 @@ int hc_raw_rows_supported(const char *variant) {
     return strcmp(variant, "ref") == 0;
 }
 
+/* The best variant this CPU runs, lowered to the one HYPERC_SIMD names
+ * (ref|avx2|avx512) if that is lower, as for the other codecs. */
 static hc_raw_rows_fn raw_rows_best(void) {
+    const char *want = getenv("HYPERC_SIMD");
+    int cap = want && !strcmp(want, "ref") ? 0 : want && !strcmp(want, "avx2") ? 1 : 2;
 #if defined(__x86_64__) || defined(__i386__)
-    if (hc_raw_rows_supported("avx512")) return hc_raw_rows_avx512;
-    if (hc_raw_rows_supported("avx2")) return hc_raw_rows_avx2;
+    if (cap >= 2 && hc_raw_rows_supported("avx512")) return hc_raw_rows_avx512;
+    if (cap >= 1 && hc_raw_rows_supported("avx2")) return hc_raw_rows_avx2;
+#else
+    (void)cap;
 #endif
     return hc_raw_rows_ref;
 }

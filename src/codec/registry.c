@@ -4,6 +4,8 @@
 #include "../common/util.h"
 #include <fnmatch.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static const hc_codec_vt *const codecs[HC_CODEC_COUNT] = {
@@ -113,6 +115,84 @@ double hc_encoded_bpw(const hc_encoded *e, uint64_t n) {
     return 8.0 * (double)(e->payload_len + e->params_len) / (double)n;
 }
 
+hc_status hc_encode_lossless(const float *w, uint64_t n, hc_encoded *out, hc_error *err, const char *fmt, ...) {
+    hc_encoded_free(out);
+    hc_status s = hc_codec_raw_vt.encode(w, n, NULL, out, err);
+    if (s) return s;
+    out->out_nmse = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->note, sizeof out->note, fmt, ap);
+    va_end(ap);
+    return HC_OK;
+}
+
+uint64_t hc_first_nonfinite(const float *w, uint64_t n) {
+    for (uint64_t i = 0; i < n; i++)
+        if (!isfinite(w[i])) return i;
+    return n;
+}
+
+/* Weights whose largest magnitude lies outside [2^-MAG_LO, 2^MAG_HI) get
+ * the magnitude check below; every codec is at home inside. */
+#define MAG_LO 8
+#define MAG_HI 8
+#define MAG_SLACK_DB 0.5 /* quality a magnitude may cost before a tensor is kept lossless */
+
+static double nmse_of(const hc_encoded *e, uint64_t n) {
+    return e->sum_sq > 0 ? e->mse * (double)n / e->sum_sq : 0;
+}
+
+/* A setting promises the quality it reaches on the same tensor at a plain
+ * magnitude: a codec whose stored scales have a fixed range (fp16) loses
+ * precision on tensors far from it, and one that computes in float can
+ * overflow or underflow. For a tensor of unusual magnitude (largest |w|
+ * outside [2^-8, 2^8)) the same tensor is coded again scaled by a power of
+ * two to largest |w| in [0.5, 1) (exact but for the parts 2^-149 below
+ * the largest), with the options given in weight units scaled alike (in
+ * exact arithmetic both codings are then the same up to that power of
+ * two); where the real coding is worse by more than MAG_SLACK_DB,
+ * the tensor is kept lossless with the reason. Codecs that rescale
+ * internally (hlat, paper) pass at no cost but the second coding. */
+static hc_status check_magnitude(const hc_codec_vt *vt, const float *w, uint64_t n, const hc_opts *o,
+                                 hc_encoded *out, hc_error *err) {
+    float amax = hc_abs_max(w, n);
+    if (amax == 0) return HC_OK;
+    int ex = ilogbf(amax) + 1; /* amax * 2^-ex in [0.5, 1) */
+    if (ex >= 1 - MAG_LO && ex <= MAG_HI) return HC_OK; /* amax in [2^-MAG_LO, 2^MAG_HI) */
+    float *t = malloc(sizeof(float) * (size_t)n);
+    if (!t) return hc_fail(err, HC_E_NOMEM, "%s: cannot allocate %llu floats", vt->name, (unsigned long long)n);
+    for (uint64_t i = 0; i < n; i++) t[i] = (float)ldexp((double)w[i], -ex);
+    /* the same setting relative to the tensor: options in weight units
+     * (the paper codec's fixed L and MAE thresholds) scale with it */
+    hc_opts ro = *o;
+    if (ro.rect_l > 0) ro.rect_l = ldexp(ro.rect_l, -ex);
+    if (ro.loss_target > 0) ro.loss_target = ldexp(ro.loss_target, -ex);
+    if (ro.loss_max > 0) ro.loss_max = ldexp(ro.loss_max, -ex);
+    if (ro.loss_limit > 0) ro.loss_limit = ldexp(ro.loss_limit, -ex);
+    hc_encoded ref;
+    memset(&ref, 0, sizeof ref);
+    ref.codec = o->codec;
+    hc_status s = vt->encode(t, n, &ro, &ref, err);
+    free(t);
+    if (s) {
+        hc_encoded_free(&ref);
+        return s;
+    }
+    double want = ref.codec == HC_CODEC_RAW ? 0 : nmse_of(&ref, n), got = nmse_of(out, n);
+    hc_encoded_free(&ref);
+    if (got > want * pow(10, MAG_SLACK_DB / 10) + 1e-30)
+        return hc_encode_lossless(w, n, out, err, "%s at |w| up to %.3g: SNR %.1f dB, %.1f dB at unit scale",
+                                  vt->name, (double)amax, -10 * log10(got), want > 0 ? -10 * log10(want) : 999.0);
+    return HC_OK;
+}
+
+float hc_abs_max(const float *w, uint64_t n) {
+    float m = 0;
+    for (uint64_t i = 0; i < n; i++) m = fabsf(w[i]) > m ? fabsf(w[i]) : m;
+    return m;
+}
+
 hc_status hc_encode(const float *w, uint64_t n, const hc_opts *o, hc_encoded *out, hc_error *err) {
     memset(out, 0, sizeof *out);
     const hc_codec_vt *vt = hc_codec_get(o->codec);
@@ -120,7 +200,16 @@ hc_status hc_encode(const float *w, uint64_t n, const hc_opts *o, hc_encoded *ou
         return hc_fail(err, HC_E_UNSUPPORTED, "codec %d (%s) is not available in this build", (int)o->codec,
                        hc_codec_name(o->codec));
     out->codec = o->codec;
+    if (o->codec != HC_CODEC_RAW) {
+        /* NaN/Inf (e.g. a -inf attention mask) cannot be coded: kept exactly */
+        uint64_t bad = hc_first_nonfinite(w, n);
+        if (bad < n) return hc_encode_lossless(w, n, out, err, "holds NaN/Inf (weight %llu is %g)",
+                                               (unsigned long long)bad, (double)w[bad]);
+    }
     hc_status s = vt->encode(w, n, o, out, err);
+    if (s == HC_OK && out->codec != HC_CODEC_RAW && !(isfinite(out->mse) && isfinite(out->mae)))
+        s = hc_encode_lossless(w, n, out, err, "%s coding overflowed float range", vt->name);
+    if (s == HC_OK && out->codec != HC_CODEC_RAW) s = check_magnitude(vt, w, n, o, out, err);
     if (s != HC_OK) hc_encoded_free(out);
     return s;
 }

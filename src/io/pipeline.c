@@ -133,6 +133,7 @@ static hc_status write_tensor(compress_ctx *cx, size_t i, job_result *r) {
     tr.bytes_in = ti->nbytes;
     tr.bpw = ti->nelem ? 8.0 * (double)tr.bytes_out / (double)ti->nelem : 0;
     tr.seconds = r->seconds;
+    tr.note = r->enc.note; /* why a coded tensor was kept lossless ("" if not) */
     if (cx->progress) cx->progress(&tr, cx->user);
     return HC_OK;
 }
