@@ -646,7 +646,7 @@ hc_status hc_hyc_verify_full(const hc_hyc *h, hc_error *err) {
     if (s) return s;
     s = hc_st_writer_check(h->label, h->count, verify_info, h, h->has_metadata ? h->metadata : NULL,
                            h->metadata_len, err);
-    if (s) return hc_error_context(err, s, "'%s' cannot be decompressed to safetensors", h->label);
+    if (s) return hc_error_context(err, s, "cannot be decompressed to safetensors");
     return HC_OK;
 }
 
