@@ -49,7 +49,9 @@ typedef struct compress_ctx {
 
 /* Codes tensor i into r (no locks held). */
 static void code_tensor(compress_ctx *cx, size_t i, job_result *r) {
-    const hc_tensor_info *ti = hc_st_info(cx->st, i);
+    hc_tensor_info tinfo; /* filled on query: no table of 1.1 KB records */
+    hc_st_info_at(cx->st, i, &tinfo);
+    const hc_tensor_info *ti = &tinfo;
     double t0 = hc_now();
     hc_error_clear(&r->err);
     r->status = HC_OK;
@@ -100,7 +102,9 @@ hc_status hc_encode_tensor(const hc_tensor_info *ti, const float *w, const hc_op
 
 /* Writes tensor i (called with the lock held, in order). */
 static hc_status write_tensor(compress_ctx *cx, size_t i, job_result *r) {
-    const hc_tensor_info *ti = hc_st_info(cx->st, i);
+    hc_tensor_info tinfo; /* filled on query: no table of 1.1 KB records */
+    hc_st_info_at(cx->st, i, &tinfo);
+    const hc_tensor_info *ti = &tinfo;
     hc_hyc_entry e;
     memset(&e, 0, sizeof e);
     e.info = *ti;
