@@ -315,7 +315,7 @@ static hc_status parse_header(st_parse *p) {
         memcpy(p->pool + p->pool_len, e->info.name, k.len + 1);
         p->pool_len += k.len + 1;
         c->shape_at = (uint32_t)p->dims_len;
-        memcpy(p->dims + p->dims_len, e->info.shape, e->info.ndim * sizeof *p->dims);
+        if (e->info.ndim) memcpy(p->dims + p->dims_len, e->info.shape, e->info.ndim * sizeof *p->dims);
         p->dims_len += e->info.ndim;
         c->dtype = (uint8_t)e->info.dtype;
         c->ndim = (uint8_t)e->info.ndim;
