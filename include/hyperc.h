@@ -109,6 +109,22 @@ void hc_from_f32(hc_dtype t, const float *src, void *dst, uint64_t n);
 #define HC_MAX_DIMS 8
 #define HC_MAX_NAME 1024
 
+/* Limits: one set for every reader and writer of this library (safetensors,
+ * .hyc, decompress), checked before any work or allocation that depends on
+ * them; docs/FORMAT.md "Limits" lists them with the llama2.c and tokenizer
+ * ones. A file past a limit is refused with HC_E_LIMIT. Memory for a file's
+ * table of tensors stays proportional to its size on disk (about 60 bytes a
+ * tensor plus its name and shape).
+ *   HC_MAX_DIMS        dimensions of a tensor
+ *   HC_MAX_NAME - 1    bytes of a tensor name (UTF-8 in safetensors, no NUL)
+ *   HC_MAX_PARAMS      bytes of codec parameters of a .hyc tensor           */
+#define HC_MAX_TENSORS (1u << 20)     /* tensors in one file                 */
+#define HC_MAX_HEADER 100000000u      /* bytes of a safetensors JSON header  */
+#define HC_MAX_METADATA 100000000u    /* bytes of the metadata JSON object   */
+#define HC_MAX_META_KEYS (1u << 16)   /* keys of the metadata object         */
+#define HC_MAX_JSON_DEPTH 64          /* nesting of any JSON text read       */
+#define HC_MAX_HYC_HEADER 65536u      /* bytes of a .hyc header              */
+
 typedef struct hc_tensor_info {
     char name[HC_MAX_NAME]; /* NUL-terminated, at most HC_MAX_NAME-1 bytes  */
     hc_dtype dtype;
@@ -280,7 +296,13 @@ hc_status hc_st_open_mem(const void *buf, uint64_t len, const char *label,
                          hc_safetensors **out, hc_error *err);
 void hc_st_close(hc_safetensors *st);
 size_t hc_st_count(const hc_safetensors *st);
+/* Tensor i's info. The record is built on first query and kept until close
+ * (about 1.1 KB a tensor); to walk a large file, prefer hc_st_info_at. */
 const hc_tensor_info *hc_st_info(const hc_safetensors *st, size_t i);
+/* Fills *out with tensor i's info, keeping nothing; 0, or -1 if i is out of range. */
+int hc_st_info_at(const hc_safetensors *st, size_t i, hc_tensor_info *out);
+/* Tensor i's name (lives as long as st), or NULL. */
+const char *hc_st_name(const hc_safetensors *st, size_t i);
 const void *hc_st_data(const hc_safetensors *st, size_t i);
 /* Index of a tensor by name, or -1. */
 long hc_st_find(const hc_safetensors *st, const char *name);
@@ -294,6 +316,17 @@ typedef struct hc_st_writer hc_st_writer;
 hc_status hc_st_writer_open(const char *path, const hc_tensor_info *infos, size_t n,
                             const char *metadata_json, size_t metadata_len,
                             int overwrite, hc_st_writer **out, hc_error *err);
+/* The same, with tensor i's info filled by info(user, i, out) on demand, so
+ * the caller needs no table of full records (the writer keeps about 20 bytes
+ * a tensor plus its name). */
+typedef void (*hc_st_info_fn)(const void *user, size_t i, hc_tensor_info *out);
+hc_status hc_st_writer_open_fn(const char *path, size_t n, hc_st_info_fn info, const void *user,
+                               const char *metadata_json, size_t metadata_len, int overwrite,
+                               hc_st_writer **out, hc_error *err);
+/* Every check hc_st_writer_open(_fn) makes of its table and metadata (count,
+ * names, dtypes, shapes, header size; the limits above), without writing. */
+hc_status hc_st_writer_check(const char *path, size_t n, hc_st_info_fn info, const void *user,
+                             const char *metadata_json, size_t metadata_len, hc_error *err);
 hc_status hc_st_writer_put(hc_st_writer *w, size_t i, const void *data, hc_error *err);
 /* Flushes, fsyncs and renames into place; frees w in all cases. */
 hc_status hc_st_writer_finish(hc_st_writer *w, hc_error *err);
@@ -328,7 +361,14 @@ hc_status hc_hyc_open_mem(const void *buf, uint64_t len, const char *label,
                           hc_hyc **out, hc_error *err);
 void hc_hyc_close(hc_hyc *h);
 size_t hc_hyc_count(const hc_hyc *h);
+/* Entry i. The record is built on first query and kept until close (about
+ * 1.4 KB an entry, against 48 bytes on disk); to walk a large directory,
+ * prefer hc_hyc_entry_at. */
 const hc_hyc_entry *hc_hyc_get(const hc_hyc *h, size_t i);
+/* Fills *out with entry i, keeping nothing; 0, or -1 if i is out of range. */
+int hc_hyc_entry_at(const hc_hyc *h, size_t i, hc_hyc_entry *out);
+/* Tensor i's name (lives as long as h), or NULL. */
+const char *hc_hyc_name(const hc_hyc *h, size_t i);
 long hc_hyc_find(const hc_hyc *h, const char *name);
 /* The input file's metadata kept verbatim, or NULL. */
 const char *hc_hyc_metadata(const hc_hyc *h, size_t *len);
@@ -336,6 +376,12 @@ const char *hc_hyc_metadata(const hc_hyc *h, size_t *len);
 hc_status hc_hyc_payload(const hc_hyc *h, size_t i, const uint8_t **p, hc_error *err);
 /* Checks every payload CRC. */
 hc_status hc_hyc_verify(const hc_hyc *h, hc_error *err);
+/* Checks everything hc_decompress_file checks, without writing (`hyperc info
+ * --verify`): every payload's CRC; for every coded tensor its codec id, its
+ * parameters and its payload against its shape and dtype (its decoder is
+ * opened, as decompress does); then the tensor table and metadata as the
+ * safetensors writer takes them (hc_st_writer_check: limits, names). */
+hc_status hc_hyc_verify_full(const hc_hyc *h, hc_error *err);
 /* Opens a decoder for tensor i (CRC checked). */
 hc_status hc_hyc_decoder(const hc_hyc *h, size_t i, hc_decoder **out, hc_error *err);
 uint64_t hc_hyc_file_size(const hc_hyc *h);

@@ -45,6 +45,14 @@ typedef struct hc_llm_config {
                               by whether the classifier tensor exists)       */
 } hc_llm_config;
 
+/* Limits of the hyperparameters (checked before anything is sized by them;
+ * docs/FORMAT.md "Limits"). Every value must also be positive. */
+#define HC_LLM_MAX_DIM (1 << 20)
+#define HC_LLM_MAX_HIDDEN (1 << 22)
+#define HC_LLM_MAX_LAYERS 4096
+#define HC_LLM_MAX_VOCAB (1 << 24)
+#define HC_LLM_MAX_SEQ (1 << 24)
+
 /* Reads hyperparameters from a JSON object: a Hugging Face config.json
  * (hidden_size, intermediate_size, num_hidden_layers, num_attention_heads,
  * num_key_value_heads, vocab_size, max_position_embeddings, rms_norm_eps,
@@ -193,7 +201,11 @@ typedef struct hc_tokenizer hc_tokenizer;
 
 /* Reads a llama2.c tokenizer file: int32 max_token_length, then per token
  * float32 score, int32 length, bytes. vocab_size > 0: the file must hold
- * exactly that many tokens; 0: all tokens in the file. */
+ * exactly that many tokens; 0: all tokens in the file. Limits: a piece is
+ * at most max_token_length <= HC_TOK_MAX_PIECE bytes, at most
+ * HC_LLM_MAX_VOCAB tokens; every length is checked against the bytes left
+ * before it is used, so memory stays proportional to the file. */
+#define HC_TOK_MAX_PIECE 65536
 hc_status hc_tok_open(const char *path, int vocab_size, hc_tokenizer **out, hc_error *err);
 hc_status hc_tok_open_mem(const void *buf, size_t len, int vocab_size, const char *label,
                           hc_tokenizer **out, hc_error *err);

@@ -2,6 +2,7 @@
  * detection, hyperparameters, naming convention, and binding every tensor
  * by name with its shape checked against the hyperparameters. */
 #include "infer.h"
+#include "../common/strindex.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,13 +59,26 @@ typedef struct binder {
     const char *label;
     hc_llm_model *m;
     uint8_t *used; /* (n_tensors) */
+    hc_strindex names; /* the source's tensors by name */
 } binder;
 
-static long find_tensor(const binder *b, const char *name) {
-    for (size_t i = 0; i < b->src->n_tensors; i++)
-        if (strcmp(b->src->info(b->src->user, i)->name, name) == 0) return (long)i;
-    return -1;
+static const char *source_key(const void *ctx, size_t i, size_t *len) {
+    const hc_llm_source *src = ctx;
+    const char *nm = src->info(src->user, i)->name;
+    *len = strlen(nm);
+    return nm;
 }
+
+/* O(1): a hash index of the names, built once (hc_llm_bind). */
+static long find_tensor(const binder *b, const char *name) {
+    return hc_strindex_find(&b->names, name, strlen(name), source_key, b->src);
+}
+
+/* The most tensors a llama model can have: embedding, final norm, classifier,
+ * 9 a layer and the ignorable RoPE tables (one a layer, one more), for the
+ * most layers allowed. Checked before anything grows with the count (a finer
+ * check against the stated layers comes after binding, naming the tensor). */
+#define MAX_MODEL_TENSORS (4 + 10 * (uint64_t)HC_LLM_MAX_LAYERS)
 
 static void shape_text(char *buf, size_t cap, uint32_t ndim, const uint64_t *shape) {
     size_t at = (size_t)snprintf(buf, cap, "[");
@@ -186,6 +200,10 @@ static hc_status bind_all(binder *b, const naming_table *nt, hc_error *err) {
 hc_status hc_llm_bind(const hc_llm_source *src, const hc_llm_config *cfg, const char *label, const char *format,
                       hc_llm_model **out, hc_error *err) {
     *out = NULL;
+    /* a bound before any work that grows with the number of tensors */
+    if (src->n_tensors > MAX_MODEL_TENSORS)
+        return hc_fail(err, HC_E_LIMIT, "'%s' has %zu tensors, more than a llama model of at most %d layers has (%llu)",
+                       label, src->n_tensors, HC_LLM_MAX_LAYERS, (unsigned long long)MAX_MODEL_TENSORS);
     /* naming convention, from the names alone */
     const char *meta_example = NULL, *hf_example = NULL;
     for (size_t i = 0; i < src->n_tensors; i++) {
@@ -207,7 +225,16 @@ hc_status hc_llm_bind(const hc_llm_source *src, const hc_llm_config *cfg, const 
     m->naming = meta_example ? HC_LLM_NAMES_META : HC_LLM_NAMES_HF;
     m->format = format;
     /* shared classifier: stated, or else told by the classifier's presence */
-    binder b = {src, label, m, NULL};
+    binder b = {src, label, m, NULL, {0}};
+    size_t dup1 = 0, dup2 = 0;
+    int r = hc_strindex_build(&b.names, src->n_tensors, source_key, src, &dup1, &dup2);
+    if (r) {
+        hc_strindex_free(&b.names);
+        free(m);
+        if (r < 0) return hc_fail(err, HC_E_NOMEM, "'%s': out of memory", label);
+        return hc_fail(err, HC_E_FORMAT, "'%s': tensor name '%s' appears twice (tensors #%zu and #%zu)", label,
+                       src->info(src->user, dup2)->name, dup1, dup2);
+    }
     int has_cls = find_tensor(&b, nt->classifier) >= 0;
     hc_status s = HC_OK;
     if (m->cfg.shared_classifier < 0) m->cfg.shared_classifier = !has_cls;
@@ -216,6 +243,7 @@ hc_status hc_llm_bind(const hc_llm_source *src, const hc_llm_config *cfg, const 
                     "(tie_word_embeddings), but the file has '%s'", label, nt->classifier);
     if (!s) s = hc_llm_config_check(&m->cfg, label, err);
     if (s) {
+        hc_strindex_free(&b.names);
         free(m);
         return s;
     }
@@ -228,6 +256,7 @@ hc_status hc_llm_bind(const hc_llm_source *src, const hc_llm_config *cfg, const 
     b.used = calloc(src->n_tensors + 1, 1);
     if (!m->layers || !m->owned || !m->rope_freq || !b.used) {
         free(b.used);
+        hc_strindex_free(&b.names);
         model_free_parts(m);
         return hc_fail(err, HC_E_NOMEM, "'%s': out of memory", label);
     }
@@ -237,6 +266,7 @@ hc_status hc_llm_bind(const hc_llm_source *src, const hc_llm_config *cfg, const 
 
     s = bind_all(&b, nt, err);
     free(b.used);
+    hc_strindex_free(&b.names);
     if (s) {
         model_free_parts(m);
         return s;

@@ -47,8 +47,12 @@ hc_status hc_tok_open_mem(const void *buf, size_t len, int vocab_size, const cha
     if (vocab_size < 0) return hc_fail(err, HC_E_ARG, "tokenizer '%s': negative vocabulary size", label);
     if (len < 4) return hc_fail(err, HC_E_FORMAT, "tokenizer '%s': %zu bytes, too short for a llama2.c tokenizer", label, len);
     int32_t max_len = get_i32(p);
-    if (max_len <= 0 || max_len > (1 << 16))
-        return hc_fail(err, HC_E_FORMAT, "tokenizer '%s': max_token_length %d is not in 1..65536 (not a llama2.c tokenizer?)", label, (int)max_len);
+    if (vocab_size > HC_LLM_MAX_VOCAB)
+        return hc_fail(err, HC_E_LIMIT, "tokenizer '%s': vocabulary of %d tokens exceeds the limit of %d", label,
+                       vocab_size, HC_LLM_MAX_VOCAB);
+    if (max_len <= 0 || max_len > HC_TOK_MAX_PIECE)
+        return hc_fail(err, HC_E_FORMAT, "tokenizer '%s': max_token_length %d is not in 1..%d (not a llama2.c tokenizer?)",
+                       label, (int)max_len, HC_TOK_MAX_PIECE);
     /* first pass: count and check the records */
     size_t pos = 4, count = 0, blob_len = 0;
     while (pos < len && (vocab_size == 0 || count < (size_t)vocab_size)) {
@@ -64,13 +68,16 @@ hc_status hc_tok_open_mem(const void *buf, size_t len, int vocab_size, const cha
         pos += 8 + (size_t)n;
         blob_len += (size_t)n;
         count++;
-        if (count > (size_t)INT32_MAX / 4) return hc_fail(err, HC_E_LIMIT, "tokenizer '%s': too many tokens", label);
+        if (count > (size_t)HC_LLM_MAX_VOCAB)
+            return hc_fail(err, HC_E_LIMIT, "tokenizer '%s': more than %d tokens (the limit)", label, HC_LLM_MAX_VOCAB);
     }
     if (vocab_size > 0 && count < (size_t)vocab_size)
         return hc_fail(err, HC_E_CORRUPT, "tokenizer '%s' holds %zu tokens, the model's vocabulary has %d", label, count, vocab_size);
     if (pos != len)
         return hc_fail(err, HC_E_CORRUPT, "tokenizer '%s': %zu bytes left after %zu tokens (vocabulary of %d expected: wrong tokenizer for this model?)", label, len - pos, count, vocab_size);
     if (count == 0) return hc_fail(err, HC_E_CORRUPT, "tokenizer '%s' holds no tokens", label);
+    if (blob_len > UINT32_MAX)
+        return hc_fail(err, HC_E_LIMIT, "tokenizer '%s': %zu bytes of pieces exceed the limit of 4 GiB", label, blob_len);
 
     hc_tokenizer *t = calloc(1, sizeof *t);
     if (!t) return hc_fail(err, HC_E_NOMEM, "tokenizer '%s': out of memory", label);
@@ -83,7 +90,7 @@ hc_status hc_tok_open_mem(const void *buf, size_t len, int vocab_size, const cha
     t->offset = malloc((count + 1) * sizeof *t->offset);
     t->blob = malloc(blob_len ? blob_len : 1);
     t->table = malloc((size_t)cap * sizeof *t->table);
-    if (!t->scores || !t->offset || !t->blob || !t->table || blob_len > UINT32_MAX) {
+    if (!t->scores || !t->offset || !t->blob || !t->table) {
         hc_tok_free(t);
         return hc_fail(err, HC_E_NOMEM, "tokenizer '%s': out of memory", label);
     }

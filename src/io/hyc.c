@@ -4,6 +4,7 @@
  * directory, trailer and header at the end. */
 #include "../codec/codec.h"
 #include "../common/util.h"
+#include "../common/strindex.h"
 #include <stdarg.h>
 #include <stdlib.h>
 
@@ -18,7 +19,7 @@ enum {
     HYC_VERSION_MAJOR = 1,
     HYC_VERSION_MINOR = 0,
     HYC_HEADER_SIZE = 64,         /* as written; readers accept larger     */
-    HYC_HEADER_SIZE_MAX = 65536,
+    HYC_HEADER_SIZE_MAX = HC_MAX_HYC_HEADER,
     HYC_TRAILER_SIZE = 32,
     HYC_DIR_HEADER_SIZE = 32,
     HYC_ENTRY_FIXED = 40,         /* entry bytes before shape/name/params  */
@@ -28,7 +29,7 @@ enum {
     HYC_ALIGN_MAX = 1 << 24,
     HYC_WRITER_MAX = 255,
     HYC_DIR_HAS_METADATA = 1,
-    HYC_MAX_TENSORS = 1 << 20     /* this implementation's limit (memory)  */
+    HYC_MAX_TENSORS = HC_MAX_TENSORS /* the library's limit (hyperc.h)      */
 };
 
 /* field offsets: header (H_), trailer (T_), directory header (D_), entry (E_) */
@@ -115,13 +116,29 @@ static int name_set_reserve(name_set *s, size_t want, size_t have, name_of_fn of
 /* Reader                                                                 */
 /* ===================================================================== */
 
+/* A directory entry as kept in memory: 56 bytes, its name, parameters and
+ * shape in the pools (so memory follows the bytes on disk, not the 1.4 KB of
+ * an hc_hyc_entry; those are built on query). */
+typedef struct hyc_ent {
+    uint64_t offset, size, nelem, nbytes;
+    uint32_t name_at, params_at;  /* in pool: name + NUL, then parameters   */
+    uint32_t shape_at, crc32c;    /* shape_at: in dims                      */
+    uint16_t name_len, params_len, codec;
+    uint8_t dtype, ndim;
+} hyc_ent;
+
 struct hc_hyc {
     hc_map map;                 /* the mapping when opened from a path      */
     const uint8_t *base;        /* [len] the whole file                     */
     uint64_t len;
     char *label;                /* path or caller's label, for messages     */
     size_t count;
-    hc_hyc_entry *entries;      /* [count] in directory order               */
+    hyc_ent *ents;              /* [count] in directory order               */
+    char *pool;                 /* [pool_cap] names and codec parameters    */
+    size_t pool_len, pool_cap;
+    uint64_t *dims;             /* [dims_cap] shapes                        */
+    size_t dims_len, dims_cap;
+    hc_lazytab full;            /* hc_hyc_entry records of hc_hyc_get       */
     uint8_t *verified;          /* [count] 1 once the payload CRC matched   */
     name_set names;
     char *metadata;             /* [metadata_len + 1] NUL-terminated copy   */
@@ -146,8 +163,36 @@ static hc_status hyc_fail(const hc_hyc *h, hc_error *err, hc_status code, const 
 
 static const char *reader_name_of(const void *ctx, uint32_t i, size_t *len) {
     const hc_hyc *h = ctx;
-    *len = strlen(h->entries[i].info.name);
-    return h->entries[i].info.name;
+    *len = h->ents[i].name_len;
+    return h->pool + h->ents[i].name_at;
+}
+
+static const char *ent_name(const hc_hyc *h, size_t i) { return h->pool + h->ents[i].name_at; }
+
+/* The tensor info of entry i, built from the compact entry. */
+static void fill_info(const hc_hyc *h, size_t i, hc_tensor_info *t) {
+    const hyc_ent *c = &h->ents[i];
+    /* no memset of the 1 KB name buffer: the bytes after the NUL are unused */
+    memcpy(t->name, h->pool + c->name_at, (size_t)c->name_len + 1);
+    memset(t->shape, 0, sizeof t->shape);
+    t->dtype = (hc_dtype)c->dtype;
+    t->ndim = c->ndim;
+    for (unsigned d = 0; d < c->ndim; d++) t->shape[d] = h->dims[c->shape_at + d];
+    t->nelem = c->nelem;
+    t->nbytes = c->nbytes;
+}
+
+static void fill_entry(const void *ctx, size_t i, void *out) {
+    const hc_hyc *h = ctx;
+    const hyc_ent *c = &h->ents[i];
+    hc_hyc_entry *e = out;
+    fill_info(h, i, &e->info);
+    e->codec = (hc_codec_id)c->codec;
+    e->params_len = c->params_len;
+    memcpy(e->params, h->pool + c->params_at, c->params_len);
+    e->offset = c->offset;
+    e->size = c->size;
+    e->crc32c = c->crc32c;
 }
 
 /* ---- header and trailer ---------------------------------------------- */
@@ -249,7 +294,7 @@ static int span_cmp(const void *a, const void *b) {
     return (x->end > y->end) - (x->end < y->end);
 }
 
-/* Parses and checks the entry at dir[pos..), filling h->entries[i]. */
+/* Parses and checks the entry at dir[pos..), filling h->ents[i] and the pools. */
 static hc_status parse_entry(hc_hyc *h, size_t i, const uint8_t *dir, uint64_t dsize, uint64_t *pos,
                              uint64_t payload_start, uint64_t dir_off, uint32_t alignment, hc_error *err) {
     const uint8_t *q = dir + *pos;
@@ -274,10 +319,15 @@ static hc_status parse_entry(hc_hyc *h, size_t i, const uint8_t *dir, uint64_t d
     if (memchr(name, 0, name_len))
         return hyc_fail(h, err, HC_E_CORRUPT, "directory entry #%zu: name contains a NUL byte", i);
 
-    hc_hyc_entry *e = &h->entries[i];
-    memcpy(e->info.name, name, name_len);
-    e->info.name[name_len] = 0;
-    const char *nm = e->info.name;
+    hyc_ent *e = &h->ents[i];
+    memset(e, 0, sizeof *e);
+    /* the pools were sized for the directory's bytes: these fit */
+    e->name_at = (uint32_t)h->pool_len;
+    e->name_len = (uint16_t)name_len;
+    memcpy(h->pool + h->pool_len, name, name_len);
+    h->pool[h->pool_len + name_len] = 0;
+    h->pool_len += name_len + 1;
+    const char *nm = h->pool + e->name_at;
 
     unsigned dtype = q[E_DTYPE];
     if (dtype >= HC_DTYPE_COUNT)
@@ -288,21 +338,25 @@ static hc_status parse_entry(hc_hyc *h, size_t i, const uint8_t *dir, uint64_t d
     if (hc_get_u32(q + E_FLAGS) != 0 || hc_get_u32(q + E_RESERVED) != 0)
         return hyc_fail(h, err, HC_E_CORRUPT, "tensor '%s': unknown entry flags 0x%08x or reserved field set", nm,
                         hc_get_u32(q + E_FLAGS));
-    e->info.dtype = (hc_dtype)dtype;
-    e->info.ndim = ndim;
+    e->dtype = (uint8_t)dtype;
+    e->ndim = (uint8_t)ndim;
+    e->shape_at = (uint32_t)h->dims_len;
     uint64_t nelem = 1;
     for (unsigned d = 0; d < ndim; d++) {
-        e->info.shape[d] = hc_get_u64(q + E_SHAPE + 8u * d);
-        if (!hc_mul_ok(nelem, e->info.shape[d], &nelem))
+        uint64_t dimv = hc_get_u64(q + E_SHAPE + 8u * d);
+        h->dims[h->dims_len++] = dimv;
+        if (!hc_mul_ok(nelem, dimv, &nelem))
             return hyc_fail(h, err, HC_E_CORRUPT, "tensor '%s': element count of its shape overflows", nm);
     }
-    e->info.nelem = nelem;
-    if (!hc_mul_ok(nelem, hc_dtype_size(e->info.dtype), &e->info.nbytes))
+    e->nelem = nelem;
+    if (!hc_mul_ok(nelem, hc_dtype_size((hc_dtype)dtype), &e->nbytes))
         return hyc_fail(h, err, HC_E_CORRUPT, "tensor '%s': byte size of %llu elements overflows", nm, (ull)nelem);
 
-    e->codec = (hc_codec_id)hc_get_u16(q + E_CODEC);
-    e->params_len = params_len;
-    memcpy(e->params, name + name_len, params_len);
+    e->codec = hc_get_u16(q + E_CODEC);
+    e->params_len = (uint16_t)params_len;
+    e->params_at = (uint32_t)h->pool_len;
+    memcpy(h->pool + h->pool_len, name + name_len, params_len);
+    h->pool_len += params_len;
     e->crc32c = hc_get_u32(q + E_CRC);
     e->offset = hc_get_u64(q + E_OFFSET);
     e->size = hc_get_u64(q + E_PSIZE);
@@ -313,10 +367,10 @@ static hc_status parse_entry(hc_hyc *h, size_t i, const uint8_t *dir, uint64_t d
         return hyc_fail(h, err, HC_E_CORRUPT,
                         "tensor '%s': payload [%llu, +%llu) lies outside the payload area [%llu, %llu)", nm,
                         (ull)e->offset, (ull)e->size, (ull)payload_start, (ull)dir_off);
-    if (e->codec == HC_CODEC_RAW && (params_len != 0 || e->size != e->info.nbytes))
+    if (e->codec == HC_CODEC_RAW && (params_len != 0 || e->size != e->nbytes))
         return hyc_fail(h, err, HC_E_CORRUPT,
                         "tensor '%s': raw payload is %llu bytes with %u parameter bytes; expected %llu bytes and none",
-                        nm, (ull)e->size, params_len, (ull)e->info.nbytes);
+                        nm, (ull)e->size, params_len, (ull)e->nbytes);
     *pos += esize;
     return HC_OK;
 }
@@ -357,6 +411,10 @@ static hc_status parse_directory(hc_hyc *h, uint64_t dir_off, uint64_t dsize, ui
         return hyc_fail(h, err, HC_E_LIMIT, "%llu tensors exceed this hyperc's limit of %d", (ull)count,
                         HYC_MAX_TENSORS);
 
+    if (mdlen > HC_MAX_METADATA)
+        return hyc_fail(h, err, HC_E_LIMIT, "metadata of %llu bytes exceeds the limit of %u", (ull)mdlen,
+                        HC_MAX_METADATA);
+
     memcpy(h->writer, writer, wlen);
     h->writer[wlen] = 0;
     h->has_metadata = (flags & HYC_DIR_HAS_METADATA) != 0;
@@ -369,10 +427,21 @@ static hc_status parse_directory(hc_hyc *h, uint64_t dir_off, uint64_t dsize, ui
     }
 
     size_t n = (size_t)count;
-    h->entries = calloc(n ? n : 1, sizeof *h->entries);
+    /* Names and parameters lie within the entries' bytes, shapes too: the
+     * pools need no more than the directory holds. */
+    const uint64_t left = dsize - pos;
+    uint64_t pool_cap = (uint64_t)n * (HC_MAX_NAME + HC_MAX_PARAMS);
+    if (pool_cap > left) pool_cap = left;
+    uint64_t dims_cap = (uint64_t)n * HC_MAX_DIMS;
+    if (dims_cap > left / 8) dims_cap = left / 8;
+    h->pool_cap = (size_t)pool_cap + n + 1;
+    h->dims_cap = (size_t)dims_cap;
+    h->ents = malloc((n ? n : 1) * sizeof *h->ents);
+    h->pool = malloc(h->pool_cap);
+    h->dims = malloc((h->dims_cap ? h->dims_cap : 1) * sizeof *h->dims);
     h->verified = calloc(n ? n : 1, 1);
     span *spans = malloc((n ? n : 1) * sizeof *spans);
-    if (!h->entries || !h->verified || !spans) {
+    if (!h->ents || !h->pool || !h->dims || !h->verified || !spans || hc_lazytab_init(&h->full, n, sizeof(hc_hyc_entry))) {
         free(spans);
         return hyc_fail(h, err, HC_E_NOMEM, "cannot allocate the directory of %zu tensors", n);
     }
@@ -381,8 +450,8 @@ static hc_status parse_directory(hc_hyc *h, uint64_t dir_off, uint64_t dsize, ui
     for (size_t i = 0; i < n && s == HC_OK; i++) {
         s = parse_entry(h, i, dir, dsize, &pos, payload_start, dir_off, alignment, err);
         h->count = i + (s == HC_OK);
-        if (s == HC_OK && h->entries[i].size > 0)
-            spans[nspans++] = (span){h->entries[i].offset, h->entries[i].offset + h->entries[i].size, (uint32_t)i};
+        if (s == HC_OK && h->ents[i].size > 0)
+            spans[nspans++] = (span){h->ents[i].offset, h->ents[i].offset + h->ents[i].size, (uint32_t)i};
     }
     if (s == HC_OK && pos != dsize)
         s = hyc_fail(h, err, HC_E_CORRUPT, "%llu unexpected bytes after the last directory entry",
@@ -392,14 +461,14 @@ static hc_status parse_directory(hc_hyc *h, uint64_t dir_off, uint64_t dsize, ui
         for (size_t k = 1; k < nspans && s == HC_OK; k++)
             if (spans[k].start < spans[k - 1].end)
                 s = hyc_fail(h, err, HC_E_CORRUPT, "payloads of tensors '%s' and '%s' overlap",
-                             h->entries[spans[k - 1].index].info.name, h->entries[spans[k].index].info.name);
+                             ent_name(h, spans[k - 1].index), ent_name(h, spans[k].index));
     }
     free(spans);
     if (s == HC_OK && !name_set_reserve(&h->names, n, 0, reader_name_of, h))
         s = hyc_fail(h, err, HC_E_NOMEM, "cannot allocate the name index of %zu tensors", n);
     for (size_t i = 0; i < n && s == HC_OK; i++) {
-        const char *nm = h->entries[i].info.name;
-        size_t l = strlen(nm);
+        const char *nm = ent_name(h, i);
+        size_t l = h->ents[i].name_len;
         long j = name_set_find(&h->names, nm, l, reader_name_of, h);
         if (j >= 0)
             s = hyc_fail(h, err, HC_E_CORRUPT, "tensor name '%s' appears twice (entries #%ld and #%zu)", nm, j, i);
@@ -476,7 +545,10 @@ hc_status hc_hyc_open(const char *path, hc_hyc **out, hc_error *err) {
 void hc_hyc_close(hc_hyc *h) {
     if (!h) return;
     hc_unmap(&h->map);
-    free(h->entries);
+    free(h->ents);
+    free(h->pool);
+    free(h->dims);
+    hc_lazytab_free(&h->full);
     free(h->verified);
     free(h->names.slot);
     free(h->metadata);
@@ -487,8 +559,17 @@ void hc_hyc_close(hc_hyc *h) {
 size_t hc_hyc_count(const hc_hyc *h) { return h ? h->count : 0; }
 
 const hc_hyc_entry *hc_hyc_get(const hc_hyc *h, size_t i) {
-    return (h && i < h->count) ? &h->entries[i] : NULL;
+    if (!h || i >= h->count) return NULL;
+    return hc_lazytab_get((hc_lazytab *)&h->full, i, fill_entry, h);
 }
+
+int hc_hyc_entry_at(const hc_hyc *h, size_t i, hc_hyc_entry *out) {
+    if (!h || !out || i >= h->count) return -1;
+    fill_entry(h, i, out);
+    return 0;
+}
+
+const char *hc_hyc_name(const hc_hyc *h, size_t i) { return (h && i < h->count) ? ent_name(h, i) : NULL; }
 
 long hc_hyc_find(const hc_hyc *h, const char *name) {
     if (!h || !name) return -1;
@@ -514,7 +595,7 @@ hc_status hc_hyc_payload(const hc_hyc *h, size_t i, const uint8_t **p, hc_error 
     if (!h || !p) return hc_fail(err, HC_E_ARG, "hc_hyc_payload: no container or output pointer");
     if (i >= h->count)
         return hyc_fail(h, err, HC_E_ARG, "tensor index %zu out of range (%zu tensors)", i, h->count);
-    const hc_hyc_entry *e = &h->entries[i];
+    const hyc_ent *e = &h->ents[i];
     const uint8_t *data = h->base + e->offset;
     /* The flag only caches a successful check; racing threads at worst both
      * compute the CRC. */
@@ -523,12 +604,16 @@ hc_status hc_hyc_payload(const hc_hyc *h, size_t i, const uint8_t **p, hc_error 
         if (HYC_CRC_DIFFERS(e->crc32c, crc))
             return hyc_fail(h, err, HC_E_CORRUPT,
                             "tensor '%s': payload CRC-32C mismatch (stored 0x%08x, computed 0x%08x): damaged data",
-                            e->info.name, e->crc32c, crc);
+                            ent_name(h, i), e->crc32c, crc);
         __atomic_store_n(&h->verified[i], 1, __ATOMIC_RELEASE);
     }
     *p = data;
     return HC_OK;
 }
+
+/* What decompress needs of the tensor table: the names, shapes and metadata
+ * as a safetensors writer takes them (hc_st_writer_check). */
+static void verify_info(const void *user, size_t i, hc_tensor_info *out) { fill_info(user, i, out); }
 
 hc_status hc_hyc_verify(const hc_hyc *h, hc_error *err) {
     if (!h) return hc_fail(err, HC_E_ARG, "hc_hyc_verify: no container");
@@ -540,25 +625,57 @@ hc_status hc_hyc_verify(const hc_hyc *h, hc_error *err) {
     return HC_OK;
 }
 
+hc_status hc_hyc_verify_full(const hc_hyc *h, hc_error *err) {
+    if (!h) return hc_fail(err, HC_E_ARG, "hc_hyc_verify_full: no container");
+    /* The same checks, through the same functions, as hc_decompress_file:
+     * every tensor as decompress reads it (raw: its payload; coded: its
+     * decoder opened, which checks the codec id, the parameters and the
+     * payload against the shape), then the table and metadata as the
+     * safetensors writer takes them. Nothing is decoded: decoding cannot fail. */
+    hc_status s = HC_OK;
+    for (size_t i = 0; i < h->count && s == HC_OK; i++) {
+        if (h->ents[i].codec == HC_CODEC_RAW) {
+            const uint8_t *p;
+            s = hc_hyc_payload(h, i, &p, err);
+        } else {
+            hc_decoder *d = NULL;
+            s = hc_hyc_decoder(h, i, &d, err);
+            hc_decoder_free(d);
+        }
+    }
+    if (s) return s;
+    s = hc_st_writer_check(h->label, h->count, verify_info, h, h->has_metadata ? h->metadata : NULL,
+                           h->metadata_len, err);
+    if (s) return hc_error_context(err, s, "cannot be decompressed to safetensors");
+    return HC_OK;
+}
+
 hc_status hc_hyc_decoder(const hc_hyc *h, size_t i, hc_decoder **out, hc_error *err) {
     if (out) *out = NULL;
     if (!h || !out) return hc_fail(err, HC_E_ARG, "hc_hyc_decoder: no container or output pointer");
     if (i >= h->count)
         return hyc_fail(h, err, HC_E_ARG, "tensor index %zu out of range (%zu tensors)", i, h->count);
-    const hc_hyc_entry *e = &h->entries[i];
-    if (!hc_codec_get(e->codec)) {
-        if ((unsigned)e->codec < HC_CODEC_COUNT)
+    const hyc_ent *e = &h->ents[i];
+    const char *nm = ent_name(h, i);
+    const hc_codec_id codec = (hc_codec_id)e->codec;
+    if (!hc_codec_get(codec)) {
+        if ((unsigned)codec < HC_CODEC_COUNT)
             return hyc_fail(h, err, HC_E_UNSUPPORTED, "tensor '%s': codec '%s' (id %u) is not available in this build",
-                            e->info.name, hc_codec_name(e->codec), (unsigned)e->codec);
+                            nm, hc_codec_name(codec), (unsigned)codec);
         return hyc_fail(h, err, HC_E_UNSUPPORTED,
-                        "tensor '%s': unknown codec id %u (written by a newer hyperc?)", e->info.name,
-                        (unsigned)e->codec);
+                        "tensor '%s': unknown codec id %u (written by a newer hyperc?)", nm, (unsigned)codec);
     }
+    if (codec != HC_CODEC_RAW && !hc_dtype_is_codable((hc_dtype)e->dtype))
+        return hyc_fail(h, err, HC_E_CORRUPT,
+                        "tensor '%s': codec %s decodes to floats but the tensor's dtype is %s (lossy codecs store F32, F16 or BF16)",
+                        nm, hc_codec_name(codec), hc_dtype_name((hc_dtype)e->dtype));
     const uint8_t *p;
     hc_status s = hc_hyc_payload(h, i, &p, err);
     if (s) return s;
-    s = hc_decoder_open(e->codec, e->params, e->params_len, p, e->size, e->info.nelem, e->info.dtype, out, err);
-    if (s) return hyc_fail(h, err, s, "tensor '%s' (codec %s)", e->info.name, hc_codec_name(e->codec));
+    s = hc_decoder_open(codec, (const uint8_t *)h->pool + e->params_at, e->params_len, p, e->size, e->nelem,
+                        (hc_dtype)e->dtype, out, err);
+    if (s) return hc_error_context(err, s, "'%s': tensor '%s' (codec %s, %llu weights)", h->label, nm,
+                                   hc_codec_name(codec), (ull)e->nelem);
     return HC_OK;
 }
 
@@ -637,7 +754,7 @@ static hc_status check_new_entry(const hc_hyc_writer *w, const hc_hyc_entry *e, 
     if ((uint64_t)(size_t)size != size)
         return hc_fail(err, HC_E_LIMIT, "'%s': tensor '%s': payload too large", path, t->name);
     if (w->count >= HYC_MAX_TENSORS)
-        return hc_fail(err, HC_E_LIMIT, "'%s': more than %d tensors", path, HYC_MAX_TENSORS);
+        return hc_fail(err, HC_E_LIMIT, "'%s': more than %d tensors (the limit of this hyperc)", path, HYC_MAX_TENSORS);
     if (name_set_find(&w->set, t->name, l, writer_name_of, w) >= 0)
         return hc_fail(err, HC_E_ARG, "'%s': duplicate tensor name '%s'", path, t->name);
     *name_len = l;
@@ -721,6 +838,9 @@ hc_status hc_hyc_writer_finish(hc_hyc_writer *w, const char *metadata_json, size
         s = hc_fail(err, HC_E_IO, "'%s': an earlier write failed; the file was not created", w->out.path);
     else if (!metadata_json && metadata_len)
         s = hc_fail(err, HC_E_ARG, "'%s': metadata length %zu without metadata", w->out.path, metadata_len);
+    else if (metadata_len > HC_MAX_METADATA)
+        s = hc_fail(err, HC_E_LIMIT, "'%s': metadata of %zu bytes exceeds the limit of %u", w->out.path, metadata_len,
+                    HC_MAX_METADATA);
     if (s) {
         hc_hyc_writer_abort(w);
         return s;

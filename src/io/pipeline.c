@@ -49,7 +49,9 @@ typedef struct compress_ctx {
 
 /* Codes tensor i into r (no locks held). */
 static void code_tensor(compress_ctx *cx, size_t i, job_result *r) {
-    const hc_tensor_info *ti = hc_st_info(cx->st, i);
+    hc_tensor_info tinfo; /* filled on query: no table of 1.1 KB records */
+    hc_st_info_at(cx->st, i, &tinfo);
+    const hc_tensor_info *ti = &tinfo;
     double t0 = hc_now();
     hc_error_clear(&r->err);
     r->status = HC_OK;
@@ -100,7 +102,9 @@ hc_status hc_encode_tensor(const hc_tensor_info *ti, const float *w, const hc_op
 
 /* Writes tensor i (called with the lock held, in order). */
 static hc_status write_tensor(compress_ctx *cx, size_t i, job_result *r) {
-    const hc_tensor_info *ti = hc_st_info(cx->st, i);
+    hc_tensor_info tinfo; /* filled on query: no table of 1.1 KB records */
+    hc_st_info_at(cx->st, i, &tinfo);
+    const hc_tensor_info *ti = &tinfo;
     hc_hyc_entry e;
     memset(&e, 0, sizeof e);
     e.info = *ti;
@@ -274,6 +278,12 @@ static void decode_chunk(void *p, uint64_t i, int tid) {
     c->d->decode(c->d, s, k, c->out + s);
 }
 
+static void hyc_info_fill(const void *user, size_t i, hc_tensor_info *out) {
+    hc_hyc_entry e;
+    hc_hyc_entry_at(user, i, &e); /* i < count: always fills */
+    *out = e.info;
+}
+
 hc_status hc_decompress_file(const char *in_path, const char *out_path, int threads, int overwrite,
                              hc_error *err) {
     hc_hyc *h = NULL;
@@ -282,17 +292,11 @@ hc_status hc_decompress_file(const char *in_path, const char *out_path, int thre
     if (s) return s;
     if (threads <= 0) threads = hc_cpu_count();
     size_t n = hc_hyc_count(h);
-    hc_tensor_info *infos = calloc(n ? n : 1, sizeof *infos);
-    if (!infos) {
-        hc_hyc_close(h);
-        return hc_fail(err, HC_E_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < n; i++) infos[i] = hc_hyc_get(h, i)->info;
     size_t mlen = 0;
     const char *meta = hc_hyc_metadata(h, &mlen);
     hc_st_writer *w = NULL;
-    s = hc_st_writer_open(out_path, infos, n, meta, mlen, overwrite, &w, err);
-    free(infos);
+    /* the table is read from the container on demand: no copy of 1.1 KB a tensor */
+    s = hc_st_writer_open_fn(out_path, n, hyc_info_fill, h, meta, mlen, overwrite, &w, err);
     if (s) {
         hc_hyc_close(h);
         return s;
@@ -300,7 +304,9 @@ hc_status hc_decompress_file(const char *in_path, const char *out_path, int thre
     float *buf = NULL;
     void *conv = NULL;
     for (size_t i = 0; i < n && s == HC_OK; i++) {
-        const hc_hyc_entry *e = hc_hyc_get(h, i);
+        hc_hyc_entry ent; /* filled on query: no table of 1.4 KB records */
+        hc_hyc_entry_at(h, i, &ent);
+        const hc_hyc_entry *e = &ent;
         if (e->codec == HC_CODEC_RAW) {
             const uint8_t *p;
             s = hc_hyc_payload(h, i, &p, err);

@@ -8,31 +8,45 @@
  * format requires), and memory grows only with entries actually parsed. */
 #include "json.h"
 #include "../common/util.h"
+#include "../common/strindex.h"
 #include <stdlib.h>
 #include <string.h>
 
-#define ST_MAX_HEADER 100000000ull /* bytes; the reference implementation's limit */
-#define ST_MAX_TENSORS (1u << 18)  /* bounds the table (~1.1 KB per tensor)       */
-#define ST_MAX_META_KEYS (1u << 16) /* bounds the key table of the duplicate check */
+/* The library's limits (hyperc.h), the same for the reader and the writer. */
+#define ST_MAX_HEADER ((uint64_t)HC_MAX_HEADER) /* the reference implementation's limit */
+#define ST_MAX_TENSORS HC_MAX_TENSORS
+#define ST_MAX_META_KEYS HC_MAX_META_KEYS
 #define ST_META_KEY "__metadata__"
+_Static_assert(HC_JSON_MAX_DEPTH == HC_MAX_JSON_DEPTH, "JSON depth limit documented in hyperc.h");
 
 typedef unsigned long long ull;
 
+/* The entry being parsed. */
 typedef struct st_entry {
     hc_tensor_info info;
     uint64_t begin, end; /* byte range in the data buffer */
-    size_t order;        /* position of the entry in the JSON header */
-    size_t index;        /* position in storage order */
 } st_entry;
+
+/* An entry as kept: 40 bytes, its name and shape in the pools (an
+ * hc_tensor_info is built on query). */
+typedef struct st_ent {
+    uint64_t begin, end, nelem; /* nbytes = end - begin                    */
+    uint32_t name_at, shape_at; /* in pool (name + NUL) and dims           */
+    uint32_t order;             /* position of the entry in the JSON header */
+    uint16_t name_len;
+    uint8_t dtype, ndim;
+} st_ent;
 
 struct hc_safetensors {
     hc_map map;                /* the file, when opened by path              */
     const uint8_t *data;       /* [data_len] the byte buffer after the header */
     uint64_t data_len;
     size_t n;
-    st_entry *table;           /* [n] in header order                        */
-    const st_entry **stored;   /* [n] sorted by data offset: storage order   */
-    const st_entry **by_name;  /* [n] sorted by name, for hc_st_find         */
+    st_ent *ents;              /* [n] sorted by data offset: storage order   */
+    char *pool;                /* names, NUL-terminated                      */
+    uint64_t *dims;            /* shapes                                     */
+    hc_strindex by_name;       /* for hc_st_find                             */
+    hc_lazytab full;           /* hc_tensor_info records of hc_st_info       */
     char *metadata;            /* [metadata_len + 1] NUL-terminated copy     */
     size_t metadata_len;
 };
@@ -65,19 +79,22 @@ static pname printable(const char *s, size_t n) {
 static pname printable_str(const hc_json_str *s) { return printable(s->raw, s->raw_len); }
 
 static int cmp_by_offset(const void *a, const void *b) {
-    const st_entry *x = *(const st_entry *const *)a, *y = *(const st_entry *const *)b;
+    const st_ent *x = a, *y = b;
     if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
     if (x->end != y->end) return x->end < y->end ? -1 : 1;
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static int cmp_by_name(const void *a, const void *b) {
-    const st_entry *x = *(const st_entry *const *)a, *y = *(const st_entry *const *)b;
-    return strcmp(x->info.name, y->info.name);
-}
-
-static int cmp_info_name(const void *a, const void *b) {
-    return strcmp((*(const hc_tensor_info *const *)a)->name, (*(const hc_tensor_info *const *)b)->name);
+/* Makes room for `need` elements of `elem` bytes in *p (capacity *cap). */
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return 1;
+    size_t nc = *cap ? *cap : 64;
+    while (nc < need) nc *= 2;
+    void *t = realloc(*p, nc * elem);
+    if (!t) return 0;
+    *p = t;
+    *cap = nc;
+    return 1;
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -152,8 +169,13 @@ typedef struct st_parse {
     const char *label;
     hc_error *err;
     uint64_t data_len;
-    st_entry *table; /* [n], capacity cap */
+    st_entry cur;    /* the entry being parsed */
+    st_ent *ents;    /* [n], capacity cap, in header order until sorted */
     size_t n, cap;
+    char *pool;      /* [pool_len], capacity pool_cap */
+    size_t pool_len, pool_cap;
+    uint64_t *dims;  /* [dims_len], capacity dims_cap */
+    size_t dims_len, dims_cap;
     size_t meta_start, meta_end;
     int have_meta;
 } st_parse;
@@ -252,7 +274,7 @@ static hc_status parse_tensor(st_parse *p, st_entry *e) {
     return HC_OK;
 }
 
-/* Parses the header object into p->table. */
+/* Parses the header object into p->ents and the pools. */
 static hc_status parse_header(st_parse *p) {
     hc_json *j = &p->j;
     hc_json_str k;
@@ -273,20 +295,31 @@ static hc_status parse_header(st_parse *p) {
             return hc_fail(p->err, HC_E_LIMIT, "'%s': tensor name '%s' is %llu bytes, longer than %d", p->label,
                            printable_str(&k).s, (ull)k.len, HC_MAX_NAME - 1);
         if (p->n == ST_MAX_TENSORS)
-            return hc_fail(p->err, HC_E_LIMIT, "'%s': more than %u tensors", p->label, ST_MAX_TENSORS);
-        if (p->n == p->cap) {
-            size_t nc = p->cap ? 2 * p->cap : 16;
-            st_entry *t = realloc(p->table, nc * sizeof *t);
-            if (!t) return hc_fail(p->err, HC_E_NOMEM, "'%s': out of memory for %llu tensors", p->label, (ull)nc);
-            p->table = t;
-            p->cap = nc;
-        }
-        st_entry *e = &p->table[p->n];
+            return hc_fail(p->err, HC_E_LIMIT, "'%s': more than %u tensors (the limit of this hyperc)", p->label,
+                           ST_MAX_TENSORS);
+        st_entry *e = &p->cur;
         memset(e, 0, sizeof *e);
         hc_json_str_decode(&k, e->info.name);
         e->info.name[k.len] = 0;
-        e->order = p->n;
         if ((s = parse_tensor(p, e))) return s;
+        if (!grow((void **)&p->ents, &p->cap, p->n + 1, sizeof *p->ents) ||
+            !grow((void **)&p->pool, &p->pool_cap, p->pool_len + k.len + 1, 1) ||
+            !grow((void **)&p->dims, &p->dims_cap, p->dims_len + e->info.ndim, sizeof *p->dims))
+            return hc_fail(p->err, HC_E_NOMEM, "'%s': out of memory for %llu tensors", p->label, (ull)p->n + 1);
+        st_ent *c = &p->ents[p->n];
+        c->begin = e->begin;
+        c->end = e->end;
+        c->nelem = e->info.nelem;
+        c->name_at = (uint32_t)p->pool_len;
+        c->name_len = (uint16_t)k.len;
+        memcpy(p->pool + p->pool_len, e->info.name, k.len + 1);
+        p->pool_len += k.len + 1;
+        c->shape_at = (uint32_t)p->dims_len;
+        if (e->info.ndim) memcpy(p->dims + p->dims_len, e->info.shape, e->info.ndim * sizeof *p->dims);
+        p->dims_len += e->info.ndim;
+        c->dtype = (uint8_t)e->info.dtype;
+        c->ndim = (uint8_t)e->info.ndim;
+        c->order = (uint32_t)p->n;
         p->n++;
     }
     if (r < 0) return json_error(p, NULL, NULL);
@@ -294,35 +327,54 @@ static hc_status parse_header(st_parse *p) {
     return HC_OK;
 }
 
-/* Sorts the table by offset and by name; checks that the data is tiled
- * exactly and that names are distinct. */
+static const char *st_key(const void *ctx, size_t i, size_t *len) {
+    const hc_safetensors *st = ctx;
+    *len = st->ents[i].name_len;
+    return st->pool + st->ents[i].name_at;
+}
+
+static const char *ent_name(const hc_safetensors *st, size_t i) { return st->pool + st->ents[i].name_at; }
+
+static pname ent_pname(const hc_safetensors *st, size_t i) {
+    return printable(ent_name(st, i), st->ents[i].name_len);
+}
+
+static void fill_info(const void *ctx, size_t i, void *out) {
+    const hc_safetensors *st = ctx;
+    const st_ent *c = &st->ents[i];
+    hc_tensor_info *t = out;
+    /* no memset of the 1 KB name buffer: the bytes after the NUL are unused */
+    memcpy(t->name, st->pool + c->name_at, (size_t)c->name_len + 1);
+    memset(t->shape, 0, sizeof t->shape);
+    t->dtype = (hc_dtype)c->dtype;
+    t->ndim = c->ndim;
+    for (unsigned d = 0; d < c->ndim; d++) t->shape[d] = st->dims[c->shape_at + d];
+    t->nelem = c->nelem;
+    t->nbytes = c->end - c->begin;
+}
+
+/* Sorts the entries into storage order (by offset), indexes their names;
+ * checks that names are distinct and that the data is tiled exactly. */
 static hc_status index_tensors(st_parse *p, hc_safetensors *st) {
     size_t n = p->n;
-    st->stored = malloc((n ? n : 1) * sizeof *st->stored);
-    st->by_name = malloc((n ? n : 1) * sizeof *st->by_name);
-    if (!st->stored || !st->by_name) return hc_fail(p->err, HC_E_NOMEM, "'%s': out of memory", p->label);
-    for (size_t i = 0; i < n; i++) st->stored[i] = st->by_name[i] = &p->table[i];
-    qsort(st->by_name, n, sizeof *st->by_name, cmp_by_name);
-    for (size_t i = 1; i < n; i++)
-        if (strcmp(st->by_name[i - 1]->info.name, st->by_name[i]->info.name) == 0)
-            return hc_fail(p->err, HC_E_FORMAT, "'%s': duplicate tensor name '%s'", p->label,
-                           printable(st->by_name[i]->info.name, strlen(st->by_name[i]->info.name)).s);
-    qsort(st->stored, n, sizeof *st->stored, cmp_by_offset);
+    if (n > 1) qsort(st->ents, n, sizeof *st->ents, cmp_by_offset);
+    size_t d1 = 0, d2 = 0;
+    int r = hc_strindex_build(&st->by_name, n, st_key, st, &d1, &d2);
+    if (r < 0) return hc_fail(p->err, HC_E_NOMEM, "'%s': out of memory", p->label);
+    if (r > 0) return hc_fail(p->err, HC_E_FORMAT, "'%s': duplicate tensor name '%s'", p->label, ent_pname(st, d2).s);
+    if (hc_lazytab_init(&st->full, n, sizeof(hc_tensor_info)))
+        return hc_fail(p->err, HC_E_NOMEM, "'%s': out of memory", p->label);
     uint64_t at = 0;
-    const st_entry *prev = NULL;
     for (size_t i = 0; i < n; i++) {
-        const st_entry *e = st->stored[i];
-        if (e->begin < at && prev)
+        const st_ent *e = &st->ents[i];
+        if (e->begin < at && i > 0)
             return hc_fail(p->err, HC_E_CORRUPT, "'%s': tensor '%s' (bytes %llu..%llu) overlaps tensor '%s'", p->label,
-                           printable(e->info.name, strlen(e->info.name)).s, (ull)e->begin, (ull)e->end,
-                           printable(prev->info.name, strlen(prev->info.name)).s);
+                           ent_pname(st, i).s, (ull)e->begin, (ull)e->end, ent_pname(st, i - 1).s);
         if (e->begin > at)
             return hc_fail(p->err, HC_E_CORRUPT,
                            "'%s': hole of %llu bytes in the data before tensor '%s' (data must be contiguous)",
-                           p->label, (ull)(e->begin - at), printable(e->info.name, strlen(e->info.name)).s);
-        p->table[e - p->table].index = i;
+                           p->label, (ull)(e->begin - at), ent_pname(st, i).s);
         at = e->end;
-        prev = e;
     }
     if (at != p->data_len)
         return hc_fail(p->err, HC_E_CORRUPT, "'%s': %llu bytes at the end of the data belong to no tensor", p->label,
@@ -358,7 +410,9 @@ hc_status hc_st_open_mem(const void *buf, uint64_t len, const char *label, hc_sa
     hc_safetensors *st = calloc(1, sizeof *st);
     if (!st) return hc_fail(err, HC_E_NOMEM, "'%s': out of memory", label);
     hc_status s = parse_header(&p);
-    st->table = p.table;
+    st->ents = p.ents;
+    st->pool = p.pool;
+    st->dims = p.dims;
     st->n = p.n;
     if (s == HC_OK) s = index_tensors(&p, st);
     if (s == HC_OK && p.have_meta) {
@@ -399,9 +453,11 @@ hc_status hc_st_open(const char *path, hc_safetensors **out, hc_error *err) {
 
 void hc_st_close(hc_safetensors *st) {
     if (!st) return;
-    free(st->table);
-    free(st->stored);
-    free(st->by_name);
+    free(st->ents);
+    free(st->pool);
+    free(st->dims);
+    hc_strindex_free(&st->by_name);
+    hc_lazytab_free(&st->full);
     free(st->metadata);
     hc_unmap(&st->map);
     free(st);
@@ -410,24 +466,25 @@ void hc_st_close(hc_safetensors *st) {
 size_t hc_st_count(const hc_safetensors *st) { return st ? st->n : 0; }
 
 const hc_tensor_info *hc_st_info(const hc_safetensors *st, size_t i) {
-    return (st && i < st->n) ? &st->stored[i]->info : NULL;
+    if (!st || i >= st->n) return NULL;
+    return hc_lazytab_get((hc_lazytab *)&st->full, i, fill_info, st);
 }
 
+int hc_st_info_at(const hc_safetensors *st, size_t i, hc_tensor_info *out) {
+    if (!st || !out || i >= st->n) return -1;
+    fill_info(st, i, out);
+    return 0;
+}
+
+const char *hc_st_name(const hc_safetensors *st, size_t i) { return (st && i < st->n) ? ent_name(st, i) : NULL; }
+
 const void *hc_st_data(const hc_safetensors *st, size_t i) {
-    return (st && i < st->n) ? st->data + st->stored[i]->begin : NULL;
+    return (st && i < st->n) ? st->data + st->ents[i].begin : NULL;
 }
 
 long hc_st_find(const hc_safetensors *st, const char *name) {
     if (!st || !name) return -1;
-    size_t lo = 0, hi = st->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(st->by_name[mid]->info.name, name);
-        if (c == 0) return (long)st->by_name[mid]->index;
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    return -1;
+    return hc_strindex_find(&st->by_name, name, strlen(name), st_key, st);
 }
 
 const char *hc_st_metadata(const hc_safetensors *st, size_t *len) {
@@ -441,23 +498,30 @@ const char *hc_st_metadata(const hc_safetensors *st, size_t *len) {
 
 struct hc_st_writer {
     hc_outfile out;
-    hc_tensor_info *infos; /* [n] copy of the caller's table */
     size_t n;
+    uint64_t *nbytes;      /* [n] bytes each put() must give            */
+    uint32_t *name_at;     /* [n] offset of each name in names          */
+    char *names;           /* the names, NUL-terminated                 */
     size_t next;           /* index the next put() must have */
     int failed;            /* a write failed: finish() refuses */
 };
 
-/* A growable text buffer for the header. */
+/* A growable text buffer for the header; count_only: measures, stores nothing. */
 typedef struct sbuf {
     char *p; /* [len], capacity cap */
     size_t len, cap;
     int oom, too_big; /* an allocation failed / far past any valid header */
+    int count_only;
 } sbuf;
 
 static char *sb_room(sbuf *b, size_t n) {
     if (b->oom || b->too_big) return NULL;
     if (n > ST_MAX_HEADER || b->len + n > ST_MAX_HEADER + 8) {
         b->too_big = 1;
+        return NULL;
+    }
+    if (b->count_only) {
+        b->len += n;
         return NULL;
     }
     if (b->len + n > b->cap) {
@@ -493,45 +557,45 @@ static void sb_json_string(sbuf *b, const char *s, size_t n) {
     sb_add(b, "\"", 1);
 }
 
-/* Checks the caller's tensor table; fills nothing. */
-static hc_status check_infos(const char *path, const hc_tensor_info *infos, size_t n, hc_error *err) {
-    for (size_t i = 0; i < n; i++) {
-        const hc_tensor_info *t = &infos[i];
-        const char *z = memchr(t->name, 0, HC_MAX_NAME);
-        if (!z) return hc_fail(err, HC_E_ARG, "'%s': tensor %llu: name is not NUL-terminated", path, (ull)i);
-        size_t nl = (size_t)(z - t->name);
-        pname nm = printable(t->name, nl);
-        if (!hc_utf8_valid(t->name, nl))
-            return hc_fail(err, HC_E_ARG, "'%s': tensor '%s': name is not valid UTF-8", path, nm.s);
-        if (strcmp(t->name, ST_META_KEY) == 0)
-            return hc_fail(err, HC_E_ARG, "'%s': a tensor may not be named %s", path, ST_META_KEY);
-        if ((unsigned)t->dtype >= HC_DTYPE_COUNT)
-            return hc_fail(err, HC_E_ARG, "'%s': tensor '%s': invalid dtype %d", path, nm.s, (int)t->dtype);
-        if (t->ndim > HC_MAX_DIMS)
-            return hc_fail(err, HC_E_ARG, "'%s': tensor '%s': %u dimensions (at most %d)", path, nm.s, t->ndim,
-                           HC_MAX_DIMS);
-        hc_tensor_info c = *t;
-        if (!tensor_sizes(&c))
-            return hc_fail(err, HC_E_ARG, "'%s': tensor '%s': shape product overflows 64 bits", path, nm.s);
-        if (c.nelem != t->nelem || c.nbytes != t->nbytes)
-            return hc_fail(err, HC_E_ARG,
-                           "'%s': tensor '%s': nelem/nbytes (%llu, %llu) disagree with shape and dtype (%llu, %llu)",
-                           path, nm.s, (ull)t->nelem, (ull)t->nbytes, (ull)c.nelem, (ull)c.nbytes);
-    }
+/* Checks one tensor of the caller's table. */
+static hc_status check_info(const char *path, size_t i, const hc_tensor_info *t, size_t *name_len, hc_error *err) {
+    const char *z = memchr(t->name, 0, HC_MAX_NAME);
+    if (!z) return hc_fail(err, HC_E_ARG, "'%s': tensor %llu: name is not NUL-terminated", path, (ull)i);
+    size_t nl = (size_t)(z - t->name);
+    pname nm = printable(t->name, nl);
+    if (!hc_utf8_valid(t->name, nl))
+        return hc_fail(err, HC_E_ARG, "'%s': tensor '%s': name is not valid UTF-8", path, nm.s);
+    if (strcmp(t->name, ST_META_KEY) == 0)
+        return hc_fail(err, HC_E_ARG, "'%s': a tensor may not be named %s", path, ST_META_KEY);
+    if ((unsigned)t->dtype >= HC_DTYPE_COUNT)
+        return hc_fail(err, HC_E_ARG, "'%s': tensor '%s': invalid dtype %d", path, nm.s, (int)t->dtype);
+    if (t->ndim > HC_MAX_DIMS)
+        return hc_fail(err, HC_E_ARG, "'%s': tensor '%s': %u dimensions (at most %d)", path, nm.s, t->ndim,
+                       HC_MAX_DIMS);
+    hc_tensor_info c = *t;
+    if (!tensor_sizes(&c))
+        return hc_fail(err, HC_E_ARG, "'%s': tensor '%s': shape product overflows 64 bits", path, nm.s);
+    if (c.nelem != t->nelem || c.nbytes != t->nbytes)
+        return hc_fail(err, HC_E_ARG,
+                       "'%s': tensor '%s': nelem/nbytes (%llu, %llu) disagree with shape and dtype (%llu, %llu)",
+                       path, nm.s, (ull)t->nelem, (ull)t->nbytes, (ull)c.nelem, (ull)c.nbytes);
+    *name_len = nl;
     return HC_OK;
 }
 
-/* Builds the padded header text for the writer. */
-static hc_status build_header(const char *path, const hc_tensor_info *infos, size_t n, const char *meta,
+/* Writes (or, count_only, measures) the padded header text. */
+static hc_status build_header(const char *path, size_t n, hc_st_info_fn info, const void *user, const char *meta,
                               size_t meta_len, sbuf *b, hc_error *err) {
+    hc_tensor_info *t = malloc(sizeof *t);
+    if (!t) return hc_fail(err, HC_E_NOMEM, "'%s': out of memory building the header", path);
     sb_add(b, "{", 1);
     if (meta) {
         sb_str(b, "\"" ST_META_KEY "\":");
         sb_add(b, meta, meta_len);
     }
     uint64_t at = 0;
-    for (size_t i = 0; i < n; i++) {
-        const hc_tensor_info *t = &infos[i];
+    for (size_t i = 0; i < n && !b->oom && !b->too_big; i++) {
+        info(user, i, t);
         if (i || meta) sb_add(b, ",", 1);
         sb_json_string(b, t->name, strlen(t->name));
         sb_str(b, ":{\"dtype\":\"");
@@ -544,12 +608,15 @@ static hc_status build_header(const char *path, const hc_tensor_info *infos, siz
         sb_str(b, "],\"data_offsets\":[");
         sb_u64(b, at);
         sb_add(b, ",", 1);
-        if (at + t->nbytes < at)
+        if (at + t->nbytes < at) {
+            free(t);
             return hc_fail(err, HC_E_LIMIT, "'%s': total data size overflows 64 bits", path);
+        }
         at += t->nbytes;
         sb_u64(b, at);
         sb_str(b, "]}");
     }
+    free(t);
     sb_add(b, "}", 1);
     /* pad with spaces so the data starts 8-byte aligned, as the reference does */
     size_t pad = (8 - b->len % 8) % 8;
@@ -561,19 +628,65 @@ static hc_status build_header(const char *path, const hc_tensor_info *infos, siz
     return HC_OK;
 }
 
-hc_status hc_st_writer_open(const char *path, const hc_tensor_info *infos, size_t n, const char *metadata_json,
-                            size_t metadata_len, int overwrite, hc_st_writer **out, hc_error *err) {
-    if (!out) return hc_fail(err, HC_E_ARG, "hc_st_writer_open: out is NULL");
-    *out = NULL;
-    if (!path) return hc_fail(err, HC_E_ARG, "hc_st_writer_open: path is NULL");
-    if (n && !infos) return hc_fail(err, HC_E_ARG, "'%s': tensor table is NULL", path);
-    if (n > ST_MAX_TENSORS) return hc_fail(err, HC_E_LIMIT, "'%s': more than %u tensors", path, ST_MAX_TENSORS);
-    hc_status s = check_infos(path, infos, n, err);
+/* The table as a writer keeps it: sizes and names. */
+typedef struct st_table {
+    uint64_t *nbytes;  /* [n] */
+    uint32_t *name_at; /* [n] */
+    char *names;       /* [names_len] */
+    size_t names_len;
+} st_table;
+
+static const char *table_key(const void *ctx, size_t i, size_t *len) {
+    const st_table *t = ctx;
+    const char *s = t->names + t->name_at[i];
+    *len = strlen(s);
+    return s;
+}
+
+static void table_free(st_table *t) {
+    free(t->nbytes);
+    free(t->name_at);
+    free(t->names);
+    memset(t, 0, sizeof *t);
+}
+
+/* Every check of the writer: count, each tensor, metadata, distinct names,
+ * header size. Fills *tab (the caller frees it), *meta_at and *meta_n (the
+ * metadata object's text within metadata_json) and *header_len. */
+static hc_status check_table(const char *path, size_t n, hc_st_info_fn info, const void *user,
+                             const char *metadata_json, size_t metadata_len, st_table *tab, size_t *meta_at,
+                             size_t *meta_n, size_t *header_len, hc_error *err) {
+    memset(tab, 0, sizeof *tab);
+    *meta_at = *meta_n = *header_len = 0;
+    if (n && !info) return hc_fail(err, HC_E_ARG, "'%s': tensor table is NULL", path);
+    if (n > ST_MAX_TENSORS)
+        return hc_fail(err, HC_E_LIMIT, "'%s': %llu tensors, more than the limit of %u", path, (ull)n, ST_MAX_TENSORS);
+    if (metadata_len > HC_MAX_METADATA)
+        return hc_fail(err, HC_E_LIMIT, "'%s': metadata of %llu bytes exceeds the limit of %u", path,
+                       (ull)metadata_len, HC_MAX_METADATA);
+    hc_status s = HC_OK;
+    hc_tensor_info *t = malloc(sizeof *t);
+    tab->nbytes = malloc((n ? n : 1) * sizeof *tab->nbytes);
+    tab->name_at = malloc((n ? n : 1) * sizeof *tab->name_at);
+    size_t cap = 0;
+    if (!t || !tab->nbytes || !tab->name_at) s = hc_fail(err, HC_E_NOMEM, "'%s': out of memory", path);
+    for (size_t i = 0; i < n && s == HC_OK; i++) {
+        info(user, i, t);
+        size_t nl = 0;
+        if ((s = check_info(path, i, t, &nl, err))) break;
+        if (!grow((void **)&tab->names, &cap, tab->names_len + nl + 1, 1)) {
+            s = hc_fail(err, HC_E_NOMEM, "'%s': out of memory", path);
+            break;
+        }
+        tab->nbytes[i] = t->nbytes;
+        tab->name_at[i] = (uint32_t)tab->names_len;
+        memcpy(tab->names + tab->names_len, t->name, nl + 1);
+        tab->names_len += nl + 1;
+    }
+    free(t);
     if (s) return s;
 
     /* metadata: an object of strings, written verbatim without surrounding space */
-    const char *meta = NULL;
-    size_t meta_len = 0;
     if (metadata_json) {
         hc_json j;
         size_t a = 0, e = 0;
@@ -582,33 +695,68 @@ hc_status hc_st_writer_open(const char *path, const hc_tensor_info *infos, size_
         if (!hc_json_finish(&j))
             return hc_fail(err, HC_E_ARG, "'%s': metadata is not a valid JSON object: %s (byte %llu)", path, j.why,
                            (ull)j.err_pos);
-        meta = metadata_json + a;
-        meta_len = e - a;
+        *meta_at = a;
+        *meta_n = e - a;
     }
 
-    hc_st_writer *w = calloc(1, sizeof *w);
-    if (!w || !(w->infos = malloc((n ? n : 1) * sizeof *infos))) {
-        free(w);
-        return hc_fail(err, HC_E_NOMEM, "'%s': out of memory", path);
+    hc_strindex idx;
+    size_t d1 = 0, d2 = 0;
+    int r = hc_strindex_build(&idx, n, table_key, tab, &d1, &d2);
+    hc_strindex_free(&idx);
+    if (r < 0) return hc_fail(err, HC_E_NOMEM, "'%s': out of memory", path);
+    if (r > 0) {
+        const char *nm = tab->names + tab->name_at[d2];
+        return hc_fail(err, HC_E_ARG, "'%s': duplicate tensor name '%s'", path, printable(nm, strlen(nm)).s);
     }
-    if (n) memcpy(w->infos, infos, n * sizeof *infos);
-    w->n = n;
-
-    /* distinct names */
-    const hc_tensor_info **names = malloc((n ? n : 1) * sizeof *names);
-    if (!names) s = hc_fail(err, HC_E_NOMEM, "'%s': out of memory", path);
-    for (size_t i = 0; s == HC_OK && i < n; i++) names[i] = &w->infos[i];
-    if (s == HC_OK) {
-        qsort(names, n, sizeof *names, cmp_info_name);
-        for (size_t i = 1; i < n && s == HC_OK; i++)
-            if (strcmp(names[i - 1]->name, names[i]->name) == 0)
-                s = hc_fail(err, HC_E_ARG, "'%s': duplicate tensor name '%s'", path,
-                            printable(names[i]->name, strlen(names[i]->name)).s);
-    }
-    free(names);
 
     sbuf b = {0};
-    if (s == HC_OK) s = build_header(path, w->infos, n, meta, meta_len, &b, err);
+    b.count_only = 1;
+    s = build_header(path, n, info, user, metadata_json ? metadata_json + *meta_at : NULL, *meta_n, &b, err);
+    *header_len = b.len;
+    return s;
+}
+
+hc_status hc_st_writer_check(const char *path, size_t n, hc_st_info_fn info, const void *user,
+                             const char *metadata_json, size_t metadata_len, hc_error *err) {
+    if (!path) path = "<safetensors>";
+    st_table tab;
+    size_t ma, mn, hl;
+    hc_status s = check_table(path, n, info, user, metadata_json, metadata_len, &tab, &ma, &mn, &hl, err);
+    table_free(&tab);
+    return s;
+}
+
+hc_status hc_st_writer_open_fn(const char *path, size_t n, hc_st_info_fn info, const void *user,
+                               const char *metadata_json, size_t metadata_len, int overwrite, hc_st_writer **out,
+                               hc_error *err) {
+    if (!out) return hc_fail(err, HC_E_ARG, "hc_st_writer_open: out is NULL");
+    *out = NULL;
+    if (!path) return hc_fail(err, HC_E_ARG, "hc_st_writer_open: path is NULL");
+    st_table tab;
+    size_t meta_at, meta_n, header_len;
+    hc_status s = check_table(path, n, info, user, metadata_json, metadata_len, &tab, &meta_at, &meta_n,
+                              &header_len, err);
+    if (s) {
+        table_free(&tab);
+        return s;
+    }
+    hc_st_writer *w = calloc(1, sizeof *w);
+    if (!w) {
+        table_free(&tab);
+        return hc_fail(err, HC_E_NOMEM, "'%s': out of memory", path);
+    }
+    w->n = n;
+    w->nbytes = tab.nbytes;
+    w->name_at = tab.name_at;
+    w->names = tab.names;
+
+    sbuf b = {0};
+    if (!(b.p = malloc(header_len ? header_len : 1)))
+        s = hc_fail(err, HC_E_NOMEM, "'%s': out of memory for a header of %llu bytes", path, (ull)header_len);
+    else
+        b.cap = header_len ? header_len : 1;
+    if (s == HC_OK)
+        s = build_header(path, n, info, user, metadata_json ? metadata_json + meta_at : NULL, meta_n, &b, err);
     if (s == HC_OK) s = hc_out_open_flags(&w->out, path, (overwrite ? HC_OUT_OVERWRITE : 0) | HC_OUT_SEQUENTIAL, err);
     if (s == HC_OK) {
         uint8_t len8[8];
@@ -618,12 +766,34 @@ hc_status hc_st_writer_open(const char *path, const hc_tensor_info *infos, size_
     }
     free(b.p);
     if (s) {
-        free(w->infos);
+        free(w->nbytes);
+        free(w->name_at);
+        free(w->names);
         free(w);
         return s;
     }
     *out = w;
     return HC_OK;
+}
+
+static void array_info(const void *user, size_t i, hc_tensor_info *out) {
+    *out = ((const hc_tensor_info *)user)[i];
+}
+
+hc_status hc_st_writer_open(const char *path, const hc_tensor_info *infos, size_t n, const char *metadata_json,
+                            size_t metadata_len, int overwrite, hc_st_writer **out, hc_error *err) {
+    if (n && !infos) {
+        if (out) *out = NULL;
+        return hc_fail(err, HC_E_ARG, "'%s': tensor table is NULL", path ? path : "?");
+    }
+    return hc_st_writer_open_fn(path, n, array_info, infos, metadata_json, metadata_len, overwrite, out, err);
+}
+
+static void writer_free(hc_st_writer *w) {
+    free(w->nbytes);
+    free(w->name_at);
+    free(w->names);
+    free(w);
 }
 
 hc_status hc_st_writer_put(hc_st_writer *w, size_t i, const void *data, hc_error *err) {
@@ -633,15 +803,17 @@ hc_status hc_st_writer_put(hc_st_writer *w, size_t i, const void *data, hc_error
     if (i != w->next)
         return hc_fail(err, HC_E_ARG, "'%s': tensor %llu written out of order (expected %llu)", path, (ull)i,
                        (ull)w->next);
-    const hc_tensor_info *t = &w->infos[i];
-    if (!data && t->nbytes)
-        return hc_fail(err, HC_E_ARG, "'%s': tensor '%s': data is NULL", path, printable(t->name, strlen(t->name)).s);
-    if ((uint64_t)(size_t)t->nbytes != t->nbytes)
+    if (i >= w->n) return hc_fail(err, HC_E_ARG, "'%s': tensor %llu of %llu", path, (ull)i, (ull)w->n);
+    const uint64_t nbytes = w->nbytes[i];
+    const char *name = w->names + w->name_at[i];
+    if (!data && nbytes)
+        return hc_fail(err, HC_E_ARG, "'%s': tensor '%s': data is NULL", path, printable(name, strlen(name)).s);
+    if ((uint64_t)(size_t)nbytes != nbytes)
         return hc_fail(err, HC_E_LIMIT, "'%s': tensor too large for this platform", path);
-    hc_status s = hc_out_write(&w->out, data, (size_t)t->nbytes, err);
+    hc_status s = hc_out_write(&w->out, data, (size_t)nbytes, err);
     if (s) {
         w->failed = 1;
-        return hc_fail(err, s, "writing tensor '%s'", printable(t->name, strlen(t->name)).s);
+        return hc_error_context(err, s, "writing tensor '%s'", printable(name, strlen(name)).s);
     }
     w->next++;
     return HC_OK;
@@ -657,14 +829,12 @@ hc_status hc_st_writer_finish(hc_st_writer *w, hc_error *err) {
     } else {
         s = hc_out_commit(&w->out, err);
     }
-    free(w->infos);
-    free(w);
+    writer_free(w);
     return s;
 }
 
 void hc_st_writer_abort(hc_st_writer *w) {
     if (!w) return;
     hc_out_abort(&w->out);
-    free(w->infos);
-    free(w);
+    writer_free(w);
 }
