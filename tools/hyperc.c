@@ -460,6 +460,8 @@ int cmd_info(int argc, char **argv) {
             rc = HC_EXIT_FAIL;
         } else {
             printf("verify       all %zu payload checksums OK\n", n);
+            if (hc_hyc_attachment_count(h))
+                printf("verify       all %zu attachment checksums OK\n", hc_hyc_attachment_count(h));
         }
     }
     hc_hyc_close(h);
