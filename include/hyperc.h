@@ -426,8 +426,9 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
                            int threads, int overwrite, hc_progress_fn progress,
                            void *user, hc_model_report *rep, hc_error *err);
 /* .hyc -> safetensors with the original names, order, dtypes and metadata.
- * out_path an existing folder or ending in '/': the model folder is rebuilt
- * there (every shard, the index, every attachment); else one file. */
+ * out_path an existing folder, ending in '/', or (for a file made from a
+ * folder of shards) a new name without an extension: the model folder is
+ * rebuilt there (every shard, the index, every attachment); else one file. */
 hc_status hc_decompress_file(const char *in_path, const char *out_path, int threads,
                              int overwrite, hc_error *err);
 

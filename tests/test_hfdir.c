@@ -226,6 +226,12 @@ TEST(hfdir_sharded_folder_round_trip) {
     hc_error_clear(&err);
     hc_status s2 = hc_decompress_file(hyc, out, 1, 0, &err);
     CHECKF(s2 == HC_E_EXISTS && strstr(err.msg, "exists"), "%s: %s", hc_status_str(s2), err.msg);
+    /* a new name without an extension is a folder for a .hyc of shards */
+    char noext[800];
+    snprintf(noext, sizeof noext, "%s/rebuilt", sub("noext"));
+    CHECK_OK(hc_decompress_file(hyc, noext, 1, 0, &err), &err);
+    CHECK(same_file(pj(in, "config.json"), pj(noext, "config.json")));
+    CHECK(access(pj(noext, SHARD[2]), F_OK) == 0);
     /* merged into one file */
     char one[800];
     snprintf(one, sizeof one, "%s", pj(sub("one"), "one.safetensors"));

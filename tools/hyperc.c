@@ -102,6 +102,7 @@ static void compress_usage(FILE *f) {
             "                      text file (needs --tokenizer)\n"
             "  --tokenizer FILE    tokenizer stored in OUT (generate/perplexity use it);\n"
             "                      also the llama2.c tokenizer for --calib FILE\n"
+            "  --attach FILE       store FILE (e.g. config.json) in OUT; repeatable\n"
             "  --calib-tokens N    calibration tokens (16384)\n"
             "  --threads N         worker threads (default: all cores)\n"
             "  -q, --quiet         print nothing but errors\n"
@@ -224,6 +225,8 @@ int cli_parse_codec_option(hc_opts *o, const char *opt, const char *val, hc_erro
 
 int cmd_compress(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *calib_src = NULL, *tokenizer = NULL;
+    const char *attach[64];
+    size_t n_attach = 0;
     int force = 0, quiet = 0;
     long threads = 0, calib_tokens = 16384;
     hc_opts o;
@@ -264,6 +267,14 @@ int cmd_compress(int argc, char **argv) {
                 tokenizer = v;
                 continue;
             }
+            if (!strcmp(a, "--attach")) {
+                if (n_attach == sizeof attach / sizeof attach[0]) {
+                    fprintf(stderr, "hyperc compress: --attach: at most %zu files\n", n_attach);
+                    return HC_EXIT_USAGE;
+                }
+                attach[n_attach++] = v;
+                continue;
+            }
             if (!strcmp(a, "--calib-tokens")) {
                 if (cli_parse_int(v, 2, 1l << 30, &calib_tokens)) {
                     fprintf(stderr, "hyperc compress: --calib-tokens: '%s' is not in 2..2^30\n", v);
@@ -299,7 +310,7 @@ int cmd_compress(int argc, char **argv) {
     }
     progress_state ps = {quiet, !quiet && isatty(2), cli_now()};
     hc_model_report rep;
-    hc_compress_extra extra = {tokenizer, NULL, 0, quiet ? NULL : cli_print_note, NULL};
+    hc_compress_extra extra = {tokenizer, attach, n_attach, quiet ? NULL : cli_print_note, NULL};
     hc_status s = hc_compress_path(in, out, &o, &extra, (int)threads, force, on_tensor, &ps, &rep, &err);
     hc_calib_free(calib);
     if (ps.bar) fprintf(stderr, "\r\033[K");

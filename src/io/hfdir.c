@@ -81,9 +81,19 @@ int hc_hfdir_is_input(const char *in_path) {
     return ends_with(in_path, ".index.json");
 }
 
-int hc_hfdir_is_output(const char *out_path) {
+int hc_hfdir_is_output(const char *in_path, const char *out_path) {
     size_t n = strlen(out_path);
-    return (n > 0 && out_path[n - 1] == '/') || is_dir(out_path);
+    if ((n > 0 && out_path[n - 1] == '/') || is_dir(out_path)) return 1;
+    /* a new name without an extension, for a .hyc made from shards */
+    struct stat st;
+    if (strchr(base_name(out_path), '.') || lstat(out_path, &st) == 0 || errno != ENOENT) return 0;
+    hc_hyc *h = NULL;
+    hc_error e;
+    hc_error_clear(&e);
+    if (hc_hyc_open(in_path, &h, &e) != HC_OK) return 0;
+    int folder = hc_hyc_shard_count(h) > 0;
+    hc_hyc_close(h);
+    return folder;
 }
 
 /* ---- the index ------------------------------------------------------------- */

@@ -44,9 +44,10 @@ hc_status hc_compress_st_into(const hc_safetensors *st, const char *label, hc_hy
 /* ---- provided by hfdir.c ------------------------------------------------- */
 /* 1 if in_path is a folder or a *.index.json file (a Hugging Face model). */
 int hc_hfdir_is_input(const char *in_path);
-/* 1 if out_path names a folder to decompress into (an existing folder, or a
- * path ending in '/'). */
-int hc_hfdir_is_output(const char *out_path);
+/* 1 if out_path names a folder to decompress into: an existing folder, a
+ * path ending in '/', or a new name without an extension when in_path holds
+ * a shard table. */
+int hc_hfdir_is_output(const char *in_path, const char *out_path);
 hc_status hc_hfdir_compress(const char *in_path, const char *out_path, const hc_opts *o,
                             const hc_compress_extra *x, int threads, int overwrite, hc_progress_fn progress,
                             void *user, hc_model_report *rep, hc_error *err);

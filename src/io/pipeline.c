@@ -298,7 +298,7 @@ static void decode_chunk(void *p, uint64_t i, int tid) {
 
 hc_status hc_decompress_file(const char *in_path, const char *out_path, int threads, int overwrite,
                              hc_error *err) {
-    if (out_path && hc_hfdir_is_output(out_path)) /* rebuild the model folder (hfdir.c) */
+    if (in_path && out_path && hc_hfdir_is_output(in_path, out_path)) /* rebuild the model folder (hfdir.c) */
         return hc_hfdir_decompress(in_path, out_path, threads, overwrite, err);
     hc_hyc *h = NULL;
     hc_status s = hc_hyc_open(in_path, &h, err);
