@@ -608,7 +608,7 @@ hc_status hc_hfdir_compress(const char *in_path, const char *out_path, const hc_
             if (s == HC_OK) s = hc_hyc_writer_begin_shard(w, m.shards[k], meta, mlen, err);
             if (s == HC_OK)
                 s = hc_compress_st_into(st, p, w, o, threads, progress, user, rep, base, m.n_tensors, &sum_sq,
-                                        &sum_err, err);
+                                        &sum_err, 1, err);
             base += hc_st_count(st);
             struct stat sst;
             if (stat(p, &sst) == 0) bytes_in += (uint64_t)sst.st_size;

@@ -35,11 +35,13 @@ void hyc_ext_w_free(hyc_ext_w *x);
 /* Codes the tensors of st into w (appended after what w holds), with rate
  * planning (--bpw/--snr) over st alone. Progress reports number tensors from
  * index_base of count_total. sum_sq/sum_err accumulate the size-weighted
- * NMSE. label names st in messages. */
+ * NMSE. label names st in messages. release_pages: st was opened from a
+ * file (hc_st_open, a read-only mapping); each tensor's pages are dropped
+ * once it is written, so memory stays bounded by the tensors in flight. */
 hc_status hc_compress_st_into(const hc_safetensors *st, const char *label, hc_hyc_writer *w, const hc_opts *o,
                               int threads, hc_progress_fn progress, void *user, hc_model_report *rep,
                               size_t index_base, size_t count_total, double *sum_sq, double *sum_err,
-                              hc_error *err);
+                              int release_pages, hc_error *err);
 
 /* ---- provided by hfdir.c ------------------------------------------------- */
 /* 1 if in_path is a folder or a *.index.json file (a Hugging Face model). */

@@ -13,6 +13,8 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* ---- compression ------------------------------------------------------- */
 
@@ -35,6 +37,9 @@ typedef struct compress_ctx {
     hc_model_report *rep;
     size_t count;
     size_t index_base, count_total; /* numbering in progress reports  */
+    int release_pages;   /* st is a read-only file mapping: drop each tensor's
+                            pages once written, so memory follows the tensors
+                            in flight, not the file                        */
     size_t window;
     int threads;         /* threads of the whole run                         */
     job_result *res;
@@ -100,6 +105,16 @@ hc_status hc_encode_tensor(const hc_tensor_info *ti, const float *w, const hc_op
     return hc_encode(w, ti->nelem, o, out, err);
 }
 
+/* Drops the whole pages of [p, p + n) from a read-only private file mapping
+ * (they read back from the file if touched again). */
+static void drop_pages(const void *p, uint64_t n) {
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0 || n == 0) return;
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    uintptr_t b = ((uintptr_t)p + (uintptr_t)n) & ~((uintptr_t)pg - 1);
+    if (b > a) (void)madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 /* Writes tensor i (called with the lock held, in order). */
 static hc_status write_tensor(compress_ctx *cx, size_t i, job_result *r) {
     const hc_tensor_info *ti = hc_st_info(cx->st, i);
@@ -127,6 +142,7 @@ static hc_status write_tensor(compress_ctx *cx, size_t i, job_result *r) {
         cx->sum_err_coded += tr.nmse * (double)ti->nelem;
     }
     if (s != HC_OK) return s;
+    if (cx->release_pages) drop_pages(hc_st_data(cx->st, i), ti->nbytes);
     cx->rep->weights_total += ti->nelem;
     tr.index = cx->index_base + i;
     tr.count = cx->count_total;
@@ -174,7 +190,7 @@ static void compress_worker(void *p, uint64_t i, int tid) {
 hc_status hc_compress_st_into(const hc_safetensors *st, const char *label, hc_hyc_writer *w, const hc_opts *o,
                               int threads, hc_progress_fn progress, void *user, hc_model_report *rep,
                               size_t index_base, size_t count_total, double *sum_sq, double *sum_err,
-                              hc_error *err) {
+                              int release_pages, hc_error *err) {
     hc_status s = HC_OK;
     if (threads <= 0) threads = hc_cpu_count();
     hc_opts *plan = NULL;
@@ -199,6 +215,7 @@ hc_status hc_compress_st_into(const hc_safetensors *st, const char *label, hc_hy
     cx.count = hc_st_count(st);
     cx.index_base = index_base;
     cx.count_total = count_total;
+    cx.release_pages = release_pages;
     cx.threads = threads;
     cx.window = (size_t)threads * 2;
     cx.res = calloc(cx.window, sizeof *cx.res);
@@ -252,7 +269,7 @@ hc_status hc_compress_path(const char *in_path, const char *out_path, const hc_o
     }
     double sum_sq = 0, sum_err = 0;
     s = hc_compress_st_into(st, in_path, w, o, threads, progress, user, rep, 0, hc_st_count(st), &sum_sq,
-                            &sum_err, err);
+                            &sum_err, 1, err);
     if (s == HC_OK) s = hc_hfdir_attach_extras(w, x, err);
     if (s) {
         hc_hyc_writer_abort(w);
