@@ -585,6 +585,9 @@ hc_status hc_hfdir_compress(const char *in_path, const char *out_path, const hc_
         hf_free(&m);
         return s;
     }
+    /* the small files first: one that cannot be read fails before the work */
+    s = attach_folder(w, &m, x, err);
+    if (s == HC_OK) s = hc_hfdir_attach_extras(w, x, err);
     double sum_sq = 0, sum_err = 0;
     size_t base = 0;
     char *meta0 = NULL;
@@ -619,8 +622,6 @@ hc_status hc_hfdir_compress(const char *in_path, const char *out_path, const hc_
     if (s == HC_OK && base != m.n_tensors)
         s = hc_fail(err, HC_E_IO, "'%s': the shards changed while being read (%zu tensors, then %zu)", in_path,
                     m.n_tensors, base);
-    if (s == HC_OK) s = attach_folder(w, &m, x, err);
-    if (s == HC_OK) s = hc_hfdir_attach_extras(w, x, err);
     if (s) {
         hc_hyc_writer_abort(w);
     } else {

@@ -268,9 +268,10 @@ hc_status hc_compress_path(const char *in_path, const char *out_path, const hc_o
         return s;
     }
     double sum_sq = 0, sum_err = 0;
-    s = hc_compress_st_into(st, in_path, w, o, threads, progress, user, rep, 0, hc_st_count(st), &sum_sq,
-                            &sum_err, 1, err);
-    if (s == HC_OK) s = hc_hfdir_attach_extras(w, x, err);
+    s = hc_hfdir_attach_extras(w, x, err); /* first: a bad file fails before the work */
+    if (s == HC_OK)
+        s = hc_compress_st_into(st, in_path, w, o, threads, progress, user, rep, 0, hc_st_count(st), &sum_sq,
+                                &sum_err, 1, err);
     if (s) {
         hc_hyc_writer_abort(w);
         hc_st_close(st);
