@@ -84,6 +84,27 @@ static void use_container(const uint8_t *img, size_t len) {
         use_decoder(e, d);
         hc_decoder_free(d);
     }
+    /* 2.0 attachments and shards: data inside the file, names findable,
+     * shards covering the directory in order */
+    for (size_t i = 0; i < hc_hyc_attachment_count(h); i++) {
+        const hc_hyc_attachment *a = hc_hyc_attachment_get(h, i);
+        if (!a || a->size > len || hc_hyc_attachment_find(h, a->name) != (long)i) abort();
+        const uint8_t *p = NULL;
+        hc_error_clear(&err);
+        if (hc_hyc_attachment_data(h, i, &p, &err) != HC_OK) {
+            if (p || !err.msg[0]) abort();
+        } else if (p < img || (size_t)(p - img) > len - a->size) {
+            abort();
+        }
+    }
+    size_t next = 0;
+    for (size_t k = 0; k < hc_hyc_shard_count(h); k++) {
+        const hc_hyc_shard *sh = hc_hyc_shard_get(h, k);
+        if (!sh || sh->first != next || sh->count > n - next) abort();
+        if (sh->metadata && ((const uint8_t *)sh->metadata < img || sh->metadata_len > len)) abort();
+        next += sh->count;
+    }
+    if (hc_hyc_shard_count(h) && next != n) abort();
     hc_error_clear(&err);
     if (hc_hyc_verify(h, &err) != HC_OK && !err.msg[0]) abort();
     hc_hyc_close(h);
@@ -139,6 +160,19 @@ static int write_seeds(const char *dir) {
         goto fail;
     }
     if (hc_hyc_writer_finish(w, "{\"k\":\"v\"}", 9, &err) != HC_OK) goto fail;
+
+    snprintf(path, sizeof path, "%s/seed_attach.hyc", dir); /* format 2.0 */
+    if (hc_hyc_writer_open(path, 1, &w, &err) != HC_OK) goto fail;
+    if (hc_hyc_writer_begin_shard(w, "a.safetensors", "{\"format\":\"pt\"}", 15, &err) != HC_OK ||
+        !add_tensor(w, "w", HC_F32, 2, s48, HC_CODEC_RAW, NULL, 0, f32, sizeof f32, &err) ||
+        hc_hyc_writer_begin_shard(w, "b.safetensors", NULL, 0, &err) != HC_OK ||
+        !add_tensor(w, "h", HC_F16, 1, s8, HC_CODEC_RAW, NULL, 0, half, sizeof half, &err) ||
+        hc_hyc_writer_attach(w, "config.json", "{\"dim\": 4}", 11, 0, &err) != HC_OK ||
+        hc_hyc_writer_attach(w, "tokenizer.bin", "\1\2\3", 3, HC_ATTACH_TOKENIZER, &err) != HC_OK) {
+        hc_hyc_writer_abort(w);
+        goto fail;
+    }
+    if (hc_hyc_writer_finish(w, NULL, 0, &err) != HC_OK) goto fail;
 
     snprintf(path, sizeof path, "%s/seed_empty.hyc", dir);
     if (hc_hyc_writer_open(path, 1, &w, &err) != HC_OK || hc_hyc_writer_finish(w, NULL, 0, &err) != HC_OK)

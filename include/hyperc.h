@@ -401,6 +401,47 @@ void hc_hyc_writer_abort(hc_hyc_writer *w);
 /* CRC-32C (Castagnoli), as used by the container. Pass 0 as crc to start. */
 uint32_t hc_crc32c(uint32_t crc, const void *data, size_t n);
 
+/* ---- attachments and shards (format 2.0, docs/FORMAT.md) -------------- */
+/* Small files kept verbatim (config.json, tokenizer.json, ...), and for a
+ * model read from a folder of shards the shard each tensor came from. */
+#define HC_ATTACH_NAME_MAX 255
+#define HC_ATTACH_SIZE_MAX ((uint64_t)64 << 20) /* per attachment            */
+#define HC_ATTACH_COUNT_MAX 1024
+#define HC_SHARD_COUNT_MAX 4096
+#define HC_ATTACH_TOKENIZER 1u /* flag: the tokenizer given at compress time  */
+
+typedef struct hc_hyc_attachment {
+    char name[HC_ATTACH_NAME_MAX + 1]; /* a plain file name (no '/')         */
+    uint64_t size;
+    uint32_t crc32c;
+    uint32_t flags;                    /* HC_ATTACH_*                         */
+} hc_hyc_attachment;
+
+size_t hc_hyc_attachment_count(const hc_hyc *h);
+const hc_hyc_attachment *hc_hyc_attachment_get(const hc_hyc *h, size_t i);
+long hc_hyc_attachment_find(const hc_hyc *h, const char *name);
+/* The bytes of attachment i (valid while h is open) after checking its CRC. */
+hc_status hc_hyc_attachment_data(const hc_hyc *h, size_t i, const uint8_t **p, hc_error *err);
+
+typedef struct hc_hyc_shard {
+    char name[HC_ATTACH_NAME_MAX + 1]; /* file name, e.g. model-00001-of-00003.safetensors */
+    size_t first, count;               /* its tensors: directory entries [first, first+count) */
+    const char *metadata;              /* its own __metadata__ JSON, verbatim, or NULL */
+    size_t metadata_len;
+} hc_hyc_shard;
+
+/* 0 for a file made from a single file. */
+size_t hc_hyc_shard_count(const hc_hyc *h);
+const hc_hyc_shard *hc_hyc_shard_get(const hc_hyc *h, size_t i);
+
+/* Stores a copy of size bytes as attachment `name` (written by finish). */
+hc_status hc_hyc_writer_attach(hc_hyc_writer *w, const char *name, const void *data, uint64_t size,
+                               uint32_t flags, hc_error *err);
+/* Tensors added from now on belong to shard `name` (metadata: the shard's
+ * __metadata__ text, or NULL). The first shard must begin before any tensor. */
+hc_status hc_hyc_writer_begin_shard(hc_hyc_writer *w, const char *name, const char *metadata,
+                                    size_t metadata_len, hc_error *err);
+
 /* ===================================================================== */
 /* Whole-model compression                                                */
 /* ===================================================================== */
@@ -434,9 +475,33 @@ typedef struct hc_model_report {
 hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_opts *o,
                            int threads, int overwrite, hc_progress_fn progress,
                            void *user, hc_model_report *rep, hc_error *err);
-/* .hyc -> safetensors with the original names, order, dtypes and metadata. */
+/* .hyc -> safetensors with the original names, order, dtypes and metadata.
+ * out_path an existing folder, ending in '/', or (for a file made from a
+ * folder of shards) a new name without an extension: the model folder is
+ * rebuilt there (every shard, the index, every attachment); else one file. */
 hc_status hc_decompress_file(const char *in_path, const char *out_path, int threads,
                              int overwrite, hc_error *err);
+
+/* What hc_compress_path stores beside the tensors, and where it reports
+ * which files of a model folder it stored or skipped. */
+typedef struct hc_compress_extra {
+    const char *tokenizer_path;      /* stored with HC_ATTACH_TOKENIZER, or NULL */
+    const char *const *attach_paths; /* more files to store (by base name)      */
+    size_t n_attach;
+    void (*note)(void *user, const char *line); /* one line per file, or NULL */
+    void *note_user;
+} hc_compress_extra;
+
+/* As hc_compress_file, and in_path may be a Hugging Face model folder (a
+ * model.safetensors, or shards listed by model.safetensors.index.json, which
+ * is validated against them) or the index file itself: shards are read one
+ * at a time, each tensor keeps its shard, and the folder's other small files
+ * (at most HC_ATTACH_SIZE_MAX bytes, not weights) are stored as attachments.
+ * x may be NULL. */
+hc_status hc_compress_path(const char *in_path, const char *out_path, const hc_opts *o,
+                           const hc_compress_extra *x, int threads, int overwrite,
+                           hc_progress_fn progress, void *user, hc_model_report *rep,
+                           hc_error *err);
 
 #ifdef __cplusplus
 }

@@ -102,10 +102,19 @@ typedef struct hc_llm_source {
 /* Opens a model file, recognised by its content: .hyc (compressed),
  * safetensors (F32/F16/BF16), or a llama2.c checkpoint (.bin, 7-int32
  * legacy header). For .hyc and safetensors the hyperparameters come from
- * config_path if not NULL, else from config.json in the file's directory if
- * present, else from the metadata stored in the file. */
+ * config_path if not NULL (an explicit override), else from what the file
+ * stores (a .hyc's config.json attachment, then the file's metadata), else
+ * from config.json in the file's directory. A config.json beside the file
+ * that disagrees with the stored hyperparameters is ignored. */
 hc_status hc_llm_open(const char *path, const char *config_path, hc_llm_model **out,
                       hc_error *err);
+/* As hc_llm_open, and notice (if not NULL) receives one line for what the
+ * user should know: a config.json beside the file that disagrees with the
+ * stored hyperparameters and is ignored, or a .hyc that stores none and so
+ * takes them from beside it. */
+typedef void (*hc_llm_notice_fn)(void *user, const char *line);
+hc_status hc_llm_open2(const char *path, const char *config_path, hc_llm_notice_fn notice, void *user,
+                       hc_llm_model **out, hc_error *err);
 
 /* Builds a model from a tensor source. cfg: the hyperparameters, or NULL to
  * read them from src->metadata. On success the model owns the source (it

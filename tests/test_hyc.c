@@ -778,7 +778,7 @@ TEST(hyc_hostile_fields_refused_by_validation) {
         {"alignment 128 misaligns payloads", 52, 4, 128, C, "multiple"},
         {"reserved header field", 56, 4, 1, C, "reserved"},
         {"incompat flag", 16, 4, 1, HC_E_UNSUPPORTED, "incompat"},
-        {"version 2.0", 8, 2, 2, HC_E_UNSUPPORTED, "newer"},
+        {"version 3.0", 8, 2, 3, HC_E_UNSUPPORTED, "newer"}, /* 2.0 is read since attachments */
         {"version 0", 8, 2, 0, C, "version"},
         {"file size +8", 24, 8, len + 8, C, "truncated"},
         {"file size -8", 24, 8, len - 8, C, "trailing"},
@@ -873,12 +873,12 @@ TEST(hyc_newer_major_version_message) {
     ref_image r;
     size_t len;
     uint8_t *img = sample_image(&len, &r);
-    hc_put_u16(img + 8, 2);
+    hc_put_u16(img + 8, 3);
     hc_put_u16(img + 10, 5);
     hc_error err;
     hc_status s = open_copy(img, len, &err);
     hc_status s_short = open_copy(img, 16, &err); /* even a bare header start */
-    int named = strstr(err.msg, "2.5") && strstr(err.msg, "newer");
+    int named = strstr(err.msg, "3.5") && strstr(err.msg, "newer");
     /* a bit flipped in a version-1 file's major version is damage, not news */
     hc_put_u16(img + 8, 1);
     hc_put_u16(img + 10, 0);

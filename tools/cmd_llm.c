@@ -84,16 +84,68 @@ static int read_file(const char *path, char **buf, size_t *len) {
     return 1;
 }
 
-/* Opens model and tokenizer and checks that they belong together. */
+static void print_notice(void *user, const char *line) {
+    (void)user;
+    fprintf(stderr, "hyperc: warning: %s\n", line);
+}
+
+/* A tokenizer from bytes stored in a .hyc, by what its name says it is.
+ * The one place where more tokenizer formats plug in (tokenizer.json,
+ * tokenizer.model): today the llama2.c tokenizer.bin format. */
+static hc_status tokenizer_from_bytes(const char *name, const uint8_t *p, size_t n, const char *label,
+                                      hc_tokenizer **t, hc_error *err) {
+    size_t l = strlen(name);
+    if ((l >= 5 && !strcmp(name + l - 5, ".json")) || (l >= 6 && !strcmp(name + l - 6, ".model")))
+        return hc_fail(err, HC_E_UNSUPPORTED, "%s: tokenizer format of '%s' is not supported yet", label, name);
+    return hc_tok_open_mem(p, n, 0, label, t, err);
+}
+
+/* The tokenizer stored in a .hyc: the one given to `compress --tokenizer`,
+ * else tokenizer.bin from the model folder. 0 (and *t NULL) when none. */
+static int open_stored_tokenizer(const char *model_path, hc_tokenizer **t, char *label, size_t label_cap) {
+    *t = NULL;
+    hc_error err;
+    hc_error_clear(&err);
+    hc_hyc *h = NULL;
+    if (hc_hyc_open(model_path, &h, &err) != HC_OK) return 0; /* not a .hyc: nothing stored */
+    long pick = -1;
+    for (size_t i = 0; i < hc_hyc_attachment_count(h) && pick < 0; i++)
+        if (hc_hyc_attachment_get(h, i)->flags & HC_ATTACH_TOKENIZER) pick = (long)i;
+    if (pick < 0) pick = hc_hyc_attachment_find(h, "tokenizer.bin");
+    int ok = 0;
+    if (pick >= 0) {
+        const hc_hyc_attachment *a = hc_hyc_attachment_get(h, (size_t)pick);
+        const uint8_t *p;
+        snprintf(label, label_cap, "tokenizer '%s' stored in '%s'", a->name, model_path);
+        if (hc_hyc_attachment_data(h, (size_t)pick, &p, &err) == HC_OK &&
+            tokenizer_from_bytes(a->name, p, (size_t)a->size, label, t, &err) == HC_OK)
+            ok = 1;
+        else
+            fprintf(stderr, "hyperc: %s\n", err.msg);
+    }
+    hc_hyc_close(h);
+    return ok;
+}
+
+/* Opens model and tokenizer and checks that they belong together. The
+ * tokenizer: --tokenizer if given, else the one stored in a .hyc. */
 static int open_model_and_tokenizer(const char *model_path, const char *config_path, const char *tok_path,
                                     hc_llm_model **m, hc_tokenizer **t) {
     hc_error err;
     hc_error_clear(&err);
-    if (hc_llm_open(model_path, config_path, m, &err) != HC_OK) {
+    if (hc_llm_open2(model_path, config_path, print_notice, NULL, m, &err) != HC_OK) {
         fprintf(stderr, "hyperc: %s\n", err.msg);
         return 0;
     }
-    if (hc_tok_open(tok_path, 0, t, &err) != HC_OK) {
+    char stored_label[4400];
+    if (!tok_path) {
+        if (!open_stored_tokenizer(model_path, t, stored_label, sizeof stored_label)) {
+            fprintf(stderr, "hyperc: --tokenizer is required: '%s' stores no usable tokenizer\n", model_path);
+            hc_llm_free(*m);
+            return 0;
+        }
+        tok_path = stored_label;
+    } else if (hc_tok_open(tok_path, 0, t, &err) != HC_OK) {
         fprintf(stderr, "hyperc: %s\n", err.msg);
         hc_llm_free(*m);
         return 0;
@@ -112,12 +164,13 @@ static int open_model_and_tokenizer(const char *model_path, const char *config_p
 /* ---- generate --------------------------------------------------------------------- */
 static void generate_usage(void) {
     fprintf(stderr,
-            "usage: hyperc generate MODEL --tokenizer T [--prompt P] [-n N] [--temp T] [--topp P]\n"
+            "usage: hyperc generate MODEL [--tokenizer T] [--prompt P] [-n N] [--temp T] [--topp P]\n"
             "                       [--seed S] [--threads N] [--config C]\n"
             "  MODEL       .hyc, safetensors or llama2.c .bin checkpoint\n"
             "  -n N        sequence length incl. the BOS and the prompt (default 256; 0: model's)\n"
             "  --temp T    0 = greedy (default 1.0); --topp P nucleus (default 0.9)\n"
-            "  --config C  hyperparameters (config.json) for safetensors/.hyc\n");
+            "  --tokenizer T  llama2.c tokenizer (default: the one stored in a .hyc)\n"
+            "  --config C  hyperparameters (config.json), overriding what the file stores\n");
 }
 
 typedef struct gen_print {
@@ -179,8 +232,8 @@ int cmd_generate(int argc, char **argv) {
         }
         i++;
     }
-    if (!model_path || !tok_path) {
-        fprintf(stderr, "hyperc generate: %s is required\n", model_path ? "--tokenizer" : "MODEL");
+    if (!model_path) {
+        fprintf(stderr, "hyperc generate: %s is required\n", "MODEL");
         generate_usage();
         return HC_EXIT_USAGE;
     }
@@ -220,7 +273,7 @@ int cmd_generate(int argc, char **argv) {
 /* ---- perplexity ----------------------------------------------------------------------- */
 static void perplexity_usage(void) {
     fprintf(stderr,
-            "usage: hyperc perplexity MODEL --tokenizer T --text FILE [--ctx N] [--threads N]\n"
+            "usage: hyperc perplexity MODEL [--tokenizer T] --text FILE [--ctx N] [--threads N]\n"
             "                         [--max-windows K] [--config C]\n"
             "  protocol: docs/PERPLEXITY.md (documents at blank lines, BOS + BPE each,\n"
             "  non-overlapping windows of --ctx tokens, default the model's context)\n");
@@ -264,8 +317,8 @@ int cmd_perplexity(int argc, char **argv) {
         }
         i++;
     }
-    if (!model_path || !tok_path || !text_path) {
-        fprintf(stderr, "hyperc perplexity: %s is required\n", !model_path ? "MODEL" : !tok_path ? "--tokenizer" : "--text");
+    if (!model_path || !text_path) {
+        fprintf(stderr, "hyperc perplexity: %s is required\n", !model_path ? "MODEL" : "--text");
         perplexity_usage();
         return HC_EXIT_USAGE;
     }

@@ -12,6 +12,11 @@ int cmd_compare(int argc, char **argv);    /* tools/hyperc.c   */
 int cmd_generate(int argc, char **argv);   /* tools/cmd_llm.c  */
 int cmd_perplexity(int argc, char **argv); /* tools/cmd_llm.c  */
 int cmd_rd(int argc, char **argv);         /* tools/cmd_rd.c   */
+int cmd_extract(int argc, char **argv);    /* tools/cmd_extract.c */
+/* info's list of attachments and shards; compress's notes (cmd_extract.c) */
+struct hc_hyc;
+void cli_print_attachments(const struct hc_hyc *h);
+void cli_print_note(void *user, const char *line);
 
 /* Exit codes shared by all commands. */
 enum { HC_EXIT_OK = 0, HC_EXIT_FAIL = 1, HC_EXIT_USAGE = 2 };

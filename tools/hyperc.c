@@ -68,7 +68,11 @@ double cli_now(void) {
 static void compress_usage(FILE *f) {
     fprintf(f,
             "usage: hyperc compress IN.safetensors -o OUT.hyc [options]\n"
+            "       hyperc compress MODEL_DIR -o OUT.hyc [options]\n"
             "\n"
+            "MODEL_DIR is a Hugging Face folder: model.safetensors, or the shards of\n"
+            "model.safetensors.index.json (the index file may be given instead); its\n"
+            "small files (config.json, tokenizer files, ...) are stored in OUT.\n"
             "Compresses every F32/F16/BF16 tensor of IN; other tensors, and tensors\n"
             "smaller than --min-elems, are stored verbatim.\n"
             "\n"
@@ -96,7 +100,9 @@ static void compress_usage(FILE *f) {
             "                      from calibration inputs (docs/ALGORITHM.md): SRC is\n"
             "                      'self' (text sampled from the model itself) or a\n"
             "                      text file (needs --tokenizer)\n"
-            "  --tokenizer FILE    llama2.c tokenizer for --calib FILE\n"
+            "  --tokenizer FILE    tokenizer stored in OUT (generate/perplexity use it);\n"
+            "                      also the llama2.c tokenizer for --calib FILE\n"
+            "  --attach FILE       store FILE (e.g. config.json) in OUT; repeatable\n"
             "  --calib-tokens N    calibration tokens (16384)\n"
             "  --threads N         worker threads (default: all cores)\n"
             "  -q, --quiet         print nothing but errors\n"
@@ -220,6 +226,8 @@ int cli_parse_codec_option(hc_opts *o, const char *opt, const char *val, hc_erro
 
 int cmd_compress(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *calib_src = NULL, *tokenizer = NULL;
+    const char *attach[64];
+    size_t n_attach = 0;
     int force = 0, quiet = 0;
     long threads = 0, calib_tokens = 16384;
     hc_opts o;
@@ -260,6 +268,14 @@ int cmd_compress(int argc, char **argv) {
                 tokenizer = v;
                 continue;
             }
+            if (!strcmp(a, "--attach")) {
+                if (n_attach == sizeof attach / sizeof attach[0]) {
+                    fprintf(stderr, "hyperc compress: --attach: at most %zu files\n", n_attach);
+                    return HC_EXIT_USAGE;
+                }
+                attach[n_attach++] = v;
+                continue;
+            }
             if (!strcmp(a, "--calib-tokens")) {
                 if (cli_parse_int(v, 2, 1l << 30, &calib_tokens)) {
                     fprintf(stderr, "hyperc compress: --calib-tokens: '%s' is not in 2..2^30\n", v);
@@ -296,7 +312,8 @@ int cmd_compress(int argc, char **argv) {
     }
     progress_state ps = {quiet, !quiet && isatty(2), cli_now()};
     hc_model_report rep;
-    hc_status s = hc_compress_file(in, out, &o, (int)threads, force, on_tensor, &ps, &rep, &err);
+    hc_compress_extra extra = {tokenizer, attach, n_attach, quiet ? NULL : cli_print_note, NULL};
+    hc_status s = hc_compress_path(in, out, &o, &extra, (int)threads, force, on_tensor, &ps, &rep, &err);
     hc_calib_free(calib);
     if (ps.bar) fprintf(stderr, "\r\033[K");
     if (s != HC_OK) {
@@ -333,9 +350,12 @@ int cmd_decompress(int argc, char **argv) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf("usage: hyperc decompress IN.hyc -o OUT.safetensors [-f] [--threads N] [-q]\n"
+                   "       hyperc decompress IN.hyc -o DIR/ [-f] [--threads N] [-q]\n"
                    "\nRestores a safetensors file with the original tensor names, order,\n"
                    "dtypes, shapes and metadata. Losslessly stored tensors come back\n"
-                   "bit-exact.\n\nexit status: 0 success, 1 failure, 2 bad usage\n");
+                   "bit-exact. With a folder (existing, or ending in '/') the model folder\n"
+                   "is rebuilt: the same shards, the index, every stored file.\n"
+                   "\nexit status: 0 success, 1 failure, 2 bad usage\n");
             return HC_EXIT_OK;
         } else if (!strcmp(a, "-f") || !strcmp(a, "--force")) {
             force = 1;
@@ -450,6 +470,7 @@ int cmd_info(int argc, char **argv) {
            w_all ? 8.0 * (double)fsize / (double)w_all : 0);
     printf("ratio        %.3fx\n", fsize ? (double)orig / (double)fsize : 0);
     printf("written by   %s\n", hc_hyc_writer_version(h)[0] ? hc_hyc_writer_version(h) : "(not recorded)");
+    cli_print_attachments(h);
     int rc = HC_EXIT_OK;
     if (verify) {
         if (hc_hyc_verify_full(h, &err) != HC_OK) {
@@ -457,6 +478,8 @@ int cmd_info(int argc, char **argv) {
             rc = HC_EXIT_FAIL;
         } else {
             printf("verify       all %zu payload checksums OK; codecs, parameters and shapes checked as decompress does\n", n);
+            if (hc_hyc_attachment_count(h))
+                printf("verify       all %zu attachment checksums OK\n", hc_hyc_attachment_count(h));
         }
     }
     hc_hyc_close(h);
@@ -582,6 +605,7 @@ static void usage(FILE *f) {
             "  compress    IN.safetensors -o OUT.hyc     compress a model\n"
             "  decompress  IN.hyc -o OUT.safetensors     restore a model file\n"
             "  info        FILE.hyc                      tensors, codecs, sizes, ratio\n"
+            "  extract     FILE.hyc NAME [-o OUT]        print a stored file (config.json, ...)\n"
             "  compare     A.safetensors B.safetensors   per-tensor error between two models\n"
             "  generate    MODEL --tokenizer T           text from a llama-family model\n"
             "  perplexity  MODEL --tokenizer T --text F  perplexity on a text file\n"
@@ -599,7 +623,7 @@ static int run_command(int argc, char **argv) {
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"compress", cmd_compress}, {"decompress", cmd_decompress}, {"info", cmd_info},
         {"compare", cmd_compare},   {"generate", cmd_generate},     {"perplexity", cmd_perplexity},
-        {"rd", cmd_rd},
+        {"rd", cmd_rd},             {"extract", cmd_extract},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(c, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

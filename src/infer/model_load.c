@@ -329,47 +329,126 @@ hc_status hc_llm_open_source(const hc_llm_source *src, const hc_llm_config *cfg,
     return hc_llm_bind(src, &c, label, "source", out, err);
 }
 
-/* Hyperparameters for a safetensors/.hyc file: config_path, else
- * config.json beside the file, else the file's metadata. */
-static hc_status find_config(const char *path, const char *config_path, const hc_llm_source *src,
-                             hc_llm_config *cfg, hc_error *err) {
-    char beside[4096];
-    if (!config_path) {
-        const char *slash = strrchr(path, '/');
-        int dir_len = slash ? (int)(slash - path) : 1;
-        snprintf(beside, sizeof beside, "%.*s/config.json", dir_len, slash ? path : ".");
-        FILE *f = fopen(beside, "rb");
-        if (f) {
-            fclose(f);
-            config_path = beside;
+/* Hyperparameters for a safetensors/.hyc file (issue 11, defect 8):
+ *   1. config_path, when given, overrides everything;
+ *   2. what the file stores: a .hyc's config.json attachment, then the
+ *      file's metadata;
+ *   3. only when the file stores none, config.json beside it (a .hyc says so
+ *      through notice, since the file does not run on its own then).
+ * A config.json beside the file that disagrees with what is stored is
+ * reported through notice and ignored. */
+static int config_differs(const hc_llm_config *a, const hc_llm_config *b, char *why, size_t cap) {
+    struct { const char *name; double x, y; } f[] = {
+        {"dim", a->dim, b->dim},
+        {"hidden_dim", a->hidden_dim, b->hidden_dim},
+        {"n_layers", a->n_layers, b->n_layers},
+        {"n_heads", a->n_heads, b->n_heads},
+        {"n_kv_heads", a->n_kv_heads, b->n_kv_heads},
+        {"vocab_size", a->vocab_size, b->vocab_size},
+        {"seq_len", a->seq_len, b->seq_len},
+        {"norm_eps", a->norm_eps, b->norm_eps},
+        {"rope_theta", a->rope_theta, b->rope_theta},
+        {"shared_classifier", a->shared_classifier, b->shared_classifier},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        if (i == sizeof f / sizeof f[0] - 1 && (a->shared_classifier < 0 || b->shared_classifier < 0)) continue;
+        if (f[i].x != f[i].y) {
+            snprintf(why, cap, "%s %g there, %g stored", f[i].name, f[i].y, f[i].x);
+            return 1;
         }
     }
-    if (config_path) {
-        hc_map map;
-        hc_status s = hc_map_file(config_path, &map, err);
-        if (s) return s;
-        if (map.len > (1u << 24)) {
-            hc_unmap(&map);
-            return hc_fail(err, HC_E_LIMIT, "config '%s' is larger than 16 MiB", config_path);
-        }
-        s = hc_llm_config_parse((const char *)map.ptr, (size_t)map.len, config_path, cfg, err);
+    return 0;
+}
+
+static hc_status parse_config_file(const char *config_path, hc_llm_config *cfg, hc_error *err) {
+    hc_map map;
+    hc_status s = hc_map_file(config_path, &map, err);
+    if (s) return s;
+    if (map.len > (1u << 24)) {
         hc_unmap(&map);
-        return s;
+        return hc_fail(err, HC_E_LIMIT, "config '%s' is larger than 16 MiB", config_path);
     }
-    if (src->metadata) {
-        char label[4200];
+    s = hc_llm_config_parse((const char *)map.ptr, (size_t)map.len, config_path, cfg, err);
+    hc_unmap(&map);
+    return s;
+}
+
+static hc_status find_config(const char *path, const char *config_path, const hc_llm_source *src, const hc_hyc *h,
+                             hc_llm_notice_fn notice, void *user, hc_llm_config *cfg, hc_error *err) {
+    if (config_path) return parse_config_file(config_path, cfg, err);
+    /* what the file stores */
+    int stored = 0;
+    char label[4200];
+    long ai = h ? hc_hyc_attachment_find(h, "config.json") : -1;
+    if (ai >= 0) {
+        const uint8_t *p;
+        hc_status s = hc_hyc_attachment_data(h, (size_t)ai, &p, err);
+        if (s) return s;
+        snprintf(label, sizeof label, "config.json stored in '%s'", path);
+        s = hc_llm_config_parse((const char *)p, (size_t)hc_hyc_attachment_get(h, (size_t)ai)->size, label, cfg, err);
+        if (s) return s;
+        stored = 1;
+    }
+    if (!stored && src->metadata) {
         snprintf(label, sizeof label, "metadata of '%s'", path);
-        hc_status s = hc_llm_config_parse(src->metadata, src->metadata_len, label, cfg, err);
-        if (s == HC_E_FORMAT)
-            return hc_fail(err, s, "'%s': no hyperparameters (give a config file, or put config.json beside it)", path);
-        return s;
+        hc_error e2;
+        hc_error_clear(&e2);
+        hc_status s = hc_llm_config_parse(src->metadata, src->metadata_len, label, cfg, &e2);
+        if (s == HC_OK) stored = 1;
+        else if (s != HC_E_FORMAT || !strstr(e2.msg, "no model hyperparameters")) {
+            if (err) *err = e2;
+            return s;
+        }
     }
-    return hc_fail(err, HC_E_FORMAT, "'%s' has no metadata: give a config file or put config.json beside it", path);
+    /* config.json beside the file */
+    char beside[4096];
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int)(slash - path) : 1;
+    snprintf(beside, sizeof beside, "%.*s/config.json", dir_len, slash ? path : ".");
+    FILE *f = fopen(beside, "rb");
+    if (!f) {
+        if (stored) return HC_OK;
+        return hc_fail(err, HC_E_FORMAT, "'%s' stores no hyperparameters: give --config FILE or put config.json beside it",
+                       path);
+    }
+    fclose(f);
+    if (!stored) {
+        if (h && notice) {
+            char msg[8400];
+            snprintf(msg, sizeof msg, "'%s' stores no hyperparameters; using '%s' beside it", path, beside);
+            notice(user, msg);
+        }
+        return parse_config_file(beside, cfg, err);
+    }
+    hc_llm_config other;
+    hc_error e3;
+    hc_error_clear(&e3);
+    char why[256];
+    int differs;
+    if (parse_config_file(beside, &other, &e3) != HC_OK) {
+        snprintf(why, sizeof why, "it does not parse: %.200s", e3.msg);
+        differs = 1;
+    } else {
+        differs = config_differs(cfg, &other, why, sizeof why);
+    }
+    if (differs && notice) {
+        char msg[9000];
+        snprintf(msg, sizeof msg,
+                 "'%s' beside '%s' disagrees with the hyperparameters stored in it (%s); ignored (give --config to use it)",
+                 beside, path, why);
+        notice(user, msg);
+    }
+    return HC_OK;
 }
 
 static const uint8_t hyc_magic[8] = {0x89, 'H', 'Y', 'C', '\r', '\n', 0x1a, '\n'};
 
 hc_status hc_llm_open(const char *path, const char *config_path, hc_llm_model **out, hc_error *err) {
+    return hc_llm_open2(path, config_path, NULL, NULL, out, err);
+}
+
+hc_status hc_llm_open2(const char *path, const char *config_path, hc_llm_notice_fn notice, void *user,
+                       hc_llm_model **out, hc_error *err) {
     *out = NULL;
     hc_map map;
     hc_status s = hc_map_file(path, &map, err);
@@ -392,7 +471,7 @@ hc_status hc_llm_open(const char *path, const char *config_path, hc_llm_model **
             hc_llm_source_st(st, 1, &src);
             format = "safetensors";
         }
-        s = find_config(path, config_path, &src, &cfg, err);
+        s = find_config(path, config_path, &src, is_hyc ? (const hc_hyc *)src.user : NULL, notice, user, &cfg, err);
     } else {
         if (config_path) {
             hc_unmap(&map);

@@ -5,6 +5,7 @@
 #include "../codec/codec.h"
 #include "../common/util.h"
 #include "../common/strindex.h"
+#include "hyc_ext.h"
 #include <stdarg.h>
 #include <stdlib.h>
 
@@ -16,7 +17,9 @@ static const uint8_t hyc_magic[8] = {0x89, 'H', 'Y', 'C', '\r', '\n', 0x1A, '\n'
 static const uint8_t hyc_end_magic[8] = {0x89, 'H', 'Y', 'C', 'E', 'N', 'D', '\n'};
 
 enum {
-    HYC_VERSION_MAJOR = 1,
+    HYC_VERSION_MAJOR = 2,        /* the newest read; 1.0 is written when a
+                                     file has no attachments section       */
+    HYC_VERSION_MAJOR_PLAIN = 1,
     HYC_VERSION_MINOR = 0,
     HYC_HEADER_SIZE = 64,         /* as written; readers accept larger     */
     HYC_HEADER_SIZE_MAX = HC_MAX_HYC_HEADER,
@@ -145,6 +148,7 @@ struct hc_hyc {
     size_t metadata_len;
     int has_metadata;
     char writer[HYC_WRITER_MAX + 1];
+    hyc_ext *ext;               /* 2.0 attachments section (hyc_attach.c)  */
 };
 
 static hc_status hyc_fail(const hc_hyc *h, hc_error *err, hc_status code, const char *fmt, ...)
@@ -204,12 +208,15 @@ static int damaged_version_field(const uint8_t *p, uint64_t n) {
     if (n < HYC_HEADER_SIZE) return 0;
     uint32_t hsize = hc_get_u32(p + H_HSIZE);
     if (hsize < HYC_HEADER_SIZE || hsize > HYC_HEADER_SIZE_MAX || hsize % 8 != 0 || hsize > n) return 0;
-    uint8_t v1[2];
-    hc_put_u16(v1, HYC_VERSION_MAJOR);
-    uint32_t crc = hc_crc32c(0, p, H_VMAJ);
-    crc = hc_crc32c(crc, v1, 2);
-    crc = hc_crc32c(crc, p + H_VMIN, hsize - 4 - H_VMIN);
-    return crc == hc_get_u32(p + hsize - 4);
+    for (unsigned v = HYC_VERSION_MAJOR_PLAIN; v <= HYC_VERSION_MAJOR; v++) {
+        uint8_t v1[2];
+        hc_put_u16(v1, (uint16_t)v);
+        uint32_t crc = hc_crc32c(0, p, H_VMAJ);
+        crc = hc_crc32c(crc, v1, 2);
+        crc = hc_crc32c(crc, p + H_VMIN, hsize - 4 - H_VMIN);
+        if (crc == hc_get_u32(p + hsize - 4)) return 1;
+    }
+    return 0;
 }
 
 static hc_status parse_header(const hc_hyc *h, uint64_t *dir_off, uint64_t *dir_size,
@@ -230,7 +237,7 @@ static hc_status parse_header(const hc_hyc *h, uint64_t *dir_off, uint64_t *dir_
         return hyc_fail(h, err, HC_E_UNSUPPORTED,
                         "format version %u.%u is newer than this hyperc reads (%d.x); a newer hyperc is needed",
                         vmaj, vmin, HYC_VERSION_MAJOR);
-    if (vmaj < HYC_VERSION_MAJOR)
+    if (vmaj < HYC_VERSION_MAJOR_PLAIN)
         return hyc_fail(h, err, HC_E_CORRUPT, "invalid format version %u.%u", vmaj, vmin);
     if (n < HYC_HEADER_SIZE + HYC_TRAILER_SIZE)
         return hyc_fail(h, err, HC_E_CORRUPT, "truncated .hyc file (%llu bytes, header and trailer need %d)",
@@ -251,7 +258,7 @@ static hc_status parse_header(const hc_hyc *h, uint64_t *dir_off, uint64_t *dir_
         return hyc_fail(h, err, HC_E_UNSUPPORTED,
                         "the file uses features this hyperc does not implement (incompat flags 0x%08x); a newer hyperc is needed",
                         incompat);
-    if (hc_get_u32(p + H_RESERVED) != 0)
+    if (vmaj == HYC_VERSION_MAJOR_PLAIN && hc_get_u32(p + H_RESERVED) != 0) /* 2.0: attachments size */
         return hyc_fail(h, err, HC_E_CORRUPT, "reserved header field is not zero");
     uint32_t a = hc_get_u32(p + H_ALIGN);
     if (a < HYC_ALIGN_MIN || a > HYC_ALIGN_MAX || (a & (a - 1)) != 0)
@@ -483,6 +490,7 @@ static hc_status hyc_parse(hc_hyc *h, hc_error *err) {
     uint32_t dir_crc = 0, alignment = 0;
     hc_status s = parse_header(h, &dir_off, &dir_size, &dir_crc, &payload_start, &alignment, err);
     if (s == HC_OK) s = parse_directory(h, dir_off, dir_size, dir_crc, payload_start, alignment, err);
+    if (s == HC_OK) s = hyc_ext_open(h->base, h->len, dir_off, payload_start, h, h->count, h->label, &h->ext, err);
     return s;
 }
 
@@ -553,6 +561,7 @@ void hc_hyc_close(hc_hyc *h) {
     free(h->names.slot);
     free(h->metadata);
     free(h->label);
+    hyc_ext_free(h->ext);
     free(h);
 }
 
@@ -590,6 +599,9 @@ const char *hc_hyc_writer_version(const hc_hyc *h) { return h ? h->writer : ""; 
 
 uint64_t hc_hyc_file_size(const hc_hyc *h) { return h ? h->len : 0; }
 
+const hyc_ext *hyc_reader_ext(const hc_hyc *h) { return h->ext; }
+const char *hyc_reader_label(const hc_hyc *h) { return h->label; }
+
 hc_status hc_hyc_payload(const hc_hyc *h, size_t i, const uint8_t **p, hc_error *err) {
     if (p) *p = NULL;
     if (!h || !p) return hc_fail(err, HC_E_ARG, "hc_hyc_payload: no container or output pointer");
@@ -622,7 +634,7 @@ hc_status hc_hyc_verify(const hc_hyc *h, hc_error *err) {
         hc_status s = hc_hyc_payload(h, i, &p, err);
         if (s) return s;
     }
-    return HC_OK;
+    return hyc_ext_verify(h, err);
 }
 
 hc_status hc_hyc_verify_full(const hc_hyc *h, hc_error *err) {
@@ -643,6 +655,8 @@ hc_status hc_hyc_verify_full(const hc_hyc *h, hc_error *err) {
             hc_decoder_free(d);
         }
     }
+    if (s) return s;
+    s = hyc_ext_verify(h, err); /* attachments and shard table */
     if (s) return s;
     s = hc_st_writer_check(h->label, h->count, verify_info, h, h->has_metadata ? h->metadata : NULL,
                            h->metadata_len, err);
@@ -693,7 +707,12 @@ struct hc_hyc_writer {
     name_ref *names;            /* [cap] */
     size_t count, cap;
     name_set set;
+    hyc_ext_w *ext;             /* attachments and shards (hyc_attach.c)   */
 };
+
+hyc_ext_w **hyc_writer_ext(hc_hyc_writer *w) { return &w->ext; }
+size_t hyc_writer_count(const hc_hyc_writer *w) { return w->count; }
+const char *hyc_writer_path(const hc_hyc_writer *w) { return w->out.path; }
 
 static const char *writer_name_of(const void *ctx, uint32_t i, size_t *len) {
     const hc_hyc_writer *w = ctx;
@@ -828,6 +847,7 @@ static void writer_free(hc_hyc_writer *w) {
     free(w->dir);
     free(w->names);
     free(w->set.slot);
+    hyc_ext_w_free(w->ext);
     free(w);
 }
 
@@ -845,10 +865,18 @@ hc_status hc_hyc_writer_finish(hc_hyc_writer *w, const char *metadata_json, size
         hc_hyc_writer_abort(w);
         return s;
     }
+    uint8_t *ext = NULL;
+    size_t ext_len = 0;
+    s = hyc_ext_w_build(w->ext, w->count, w->out.path, &ext, &ext_len, err);
+    if (s) {
+        hc_hyc_writer_abort(w);
+        return s;
+    }
     static const uint8_t zeros[8];
     const char *writer = HYC_WRITER_STRING;
     const size_t wlen = strlen(writer);
-    const uint64_t dir_off = align_up(w->out.pos, 8);
+    const uint64_t ext_off = align_up(w->out.pos, 8); /* the section ends where the directory starts */
+    const uint64_t dir_off = ext_off + ext_len;
     const uint64_t pad = align_up(HYC_DIR_HEADER_SIZE + (uint64_t)metadata_len + wlen, 8) -
                          (HYC_DIR_HEADER_SIZE + (uint64_t)metadata_len + wlen);
     const uint64_t dir_size = HYC_DIR_HEADER_SIZE + (uint64_t)metadata_len + wlen + pad + w->dir_len;
@@ -874,7 +902,7 @@ hc_status hc_hyc_writer_finish(hc_hyc_writer *w, const char *metadata_json, size
 
     uint8_t hd[HYC_HEADER_SIZE] = {0};
     memcpy(hd, hyc_magic, 8);
-    hc_put_u16(hd + H_VMAJ, HYC_VERSION_MAJOR);
+    hc_put_u16(hd + H_VMAJ, ext_len ? HYC_VERSION_MAJOR : HYC_VERSION_MAJOR_PLAIN);
     hc_put_u16(hd + H_VMIN, HYC_VERSION_MINOR);
     hc_put_u32(hd + H_HSIZE, HYC_HEADER_SIZE);
     hc_put_u64(hd + H_FSIZE, dir_off + dir_size + HYC_TRAILER_SIZE);
@@ -882,9 +910,13 @@ hc_status hc_hyc_writer_finish(hc_hyc_writer *w, const char *metadata_json, size
     hc_put_u64(hd + H_DIRSIZE, dir_size);
     hc_put_u32(hd + H_DIRCRC, crc);
     hc_put_u32(hd + H_ALIGN, HYC_ALIGN);
+    hc_put_u32(hd + H_RESERVED, (uint32_t)ext_len);
     hc_put_u32(hd + HYC_HEADER_SIZE - 4, hc_crc32c(0, hd, HYC_HEADER_SIZE - 4));
 
-    s = hc_out_zeros(&w->out, (size_t)(dir_off - w->out.pos), err);
+    s = hc_out_zeros(&w->out, (size_t)(ext_off - w->out.pos), err);
+    if (!s) s = hc_out_write(&w->out, ext, ext_len, err);
+    free(ext);
+    if (!s) s = hc_out_zeros(&w->out, (size_t)(dir_off - w->out.pos), err);
     if (!s) s = hc_out_write(&w->out, dh, sizeof dh, err);
     if (!s) s = hc_out_write(&w->out, metadata_json, metadata_len, err);
     if (!s) s = hc_out_write(&w->out, writer, wlen, err);

@@ -8,10 +8,13 @@
  * been written. */
 #include "../codec/codec.h"
 #include "../common/util.h"
+#include "hyc_ext.h"
 #include "plan.h"
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* ---- compression ------------------------------------------------------- */
 
@@ -33,6 +36,10 @@ typedef struct compress_ctx {
     void *user;
     hc_model_report *rep;
     size_t count;
+    size_t index_base, count_total; /* numbering in progress reports  */
+    int release_pages;   /* st is a read-only file mapping: drop each tensor's
+                            pages once written, so memory follows the tensors
+                            in flight, not the file                        */
     size_t window;
     int threads;         /* threads of the whole run                         */
     job_result *res;
@@ -100,6 +107,16 @@ hc_status hc_encode_tensor(const hc_tensor_info *ti, const float *w, const hc_op
     return hc_encode(w, ti->nelem, o, out, err);
 }
 
+/* Drops the whole pages of [p, p + n) from a read-only private file mapping
+ * (they read back from the file if touched again). */
+static void drop_pages(const void *p, uint64_t n) {
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0 || n == 0) return;
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    uintptr_t b = ((uintptr_t)p + (uintptr_t)n) & ~((uintptr_t)pg - 1);
+    if (b > a) (void)madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 /* Writes tensor i (called with the lock held, in order). */
 static hc_status write_tensor(compress_ctx *cx, size_t i, job_result *r) {
     hc_tensor_info tinfo; /* filled on query: no table of 1.1 KB records */
@@ -129,9 +146,10 @@ static hc_status write_tensor(compress_ctx *cx, size_t i, job_result *r) {
         cx->sum_err_coded += tr.nmse * (double)ti->nelem;
     }
     if (s != HC_OK) return s;
+    if (cx->release_pages) drop_pages(hc_st_data(cx->st, i), ti->nbytes);
     cx->rep->weights_total += ti->nelem;
-    tr.index = i;
-    tr.count = cx->count;
+    tr.index = cx->index_base + i;
+    tr.count = cx->count_total;
     tr.info = ti;
     tr.codec = e.codec;
     tr.bytes_in = ti->nbytes;
@@ -174,25 +192,11 @@ static void compress_worker(void *p, uint64_t i, int tid) {
     pthread_mutex_unlock(&cx->mu);
 }
 
-hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_opts *o, int threads,
-                           int overwrite, hc_progress_fn progress, void *user, hc_model_report *rep,
-                           hc_error *err) {
-    hc_model_report local;
-    if (!rep) rep = &local;
-    memset(rep, 0, sizeof *rep);
-    double t0 = hc_now();
-    if (!hc_codec_get(o->codec))
-        return hc_fail(err, HC_E_UNSUPPORTED, "codec %d is not available in this build", (int)o->codec);
-    hc_safetensors *st = NULL;
-    if (hc_out_check_distinct(in_path, out_path, err) != HC_OK) return HC_E_ARG; /* never replace the input */
-    hc_status s = hc_st_open(in_path, &st, err);
-    if (s) return s;
-    hc_hyc_writer *w = NULL;
-    s = hc_hyc_writer_open(out_path, overwrite, &w, err);
-    if (s) {
-        hc_st_close(st);
-        return s;
-    }
+hc_status hc_compress_st_into(const hc_safetensors *st, const char *label, hc_hyc_writer *w, const hc_opts *o,
+                              int threads, hc_progress_fn progress, void *user, hc_model_report *rep,
+                              size_t index_base, size_t count_total, double *sum_sq, double *sum_err,
+                              int release_pages, hc_error *err) {
+    hc_status s = HC_OK;
     if (threads <= 0) threads = hc_cpu_count();
     hc_opts *plan = NULL;
     if (o->target_bpw > 0 || o->target_snr > 0) {
@@ -201,9 +205,7 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
         else s = hc_plan_model(st, o, threads, plan, NULL, err);
         if (s) {
             free(plan);
-            hc_hyc_writer_abort(w);
-            hc_st_close(st);
-            return hc_fail(err, s, "planning '%s'", in_path);
+            return hc_fail(err, s, "planning '%s'", label);
         }
     }
     compress_ctx cx;
@@ -216,13 +218,14 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
     cx.user = user;
     cx.rep = rep;
     cx.count = hc_st_count(st);
+    cx.index_base = index_base;
+    cx.count_total = count_total;
+    cx.release_pages = release_pages;
     cx.threads = threads;
     cx.window = (size_t)threads * 2;
     cx.res = calloc(cx.window, sizeof *cx.res);
     if (!cx.res) {
         free(plan);
-        hc_hyc_writer_abort(w);
-        hc_st_close(st);
         return hc_fail(err, HC_E_NOMEM, "out of memory");
     }
     pthread_mutex_init(&cx.mu, NULL);
@@ -234,12 +237,51 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
     free(plan);
     pthread_mutex_destroy(&cx.mu);
     pthread_cond_destroy(&cx.cv);
-
+    *sum_sq += cx.sum_sq_coded;
+    *sum_err += cx.sum_err_coded;
     if (cx.failed) {
+        if (err) *err = cx.err;
+        return hc_fail(err, cx.err.code ? cx.err.code : HC_E_IO, "compressing '%s'", label);
+    }
+    return HC_OK;
+}
+
+hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_opts *o, int threads,
+                           int overwrite, hc_progress_fn progress, void *user, hc_model_report *rep,
+                           hc_error *err) {
+    return hc_compress_path(in_path, out_path, o, NULL, threads, overwrite, progress, user, rep, err);
+}
+
+hc_status hc_compress_path(const char *in_path, const char *out_path, const hc_opts *o,
+                           const hc_compress_extra *x, int threads, int overwrite, hc_progress_fn progress,
+                           void *user, hc_model_report *rep, hc_error *err) {
+    hc_model_report local;
+    if (!rep) rep = &local;
+    memset(rep, 0, sizeof *rep);
+    double t0 = hc_now();
+    if (!hc_codec_get(o->codec))
+        return hc_fail(err, HC_E_UNSUPPORTED, "codec %d is not available in this build", (int)o->codec);
+    if (hc_out_check_distinct(in_path, out_path, err) != HC_OK) return HC_E_ARG; /* never replace the input */
+    if (hc_hfdir_is_input(in_path)) /* a Hugging Face folder (hfdir.c) */
+        return hc_hfdir_compress(in_path, out_path, o, x, threads, overwrite, progress, user, rep, err);
+    hc_safetensors *st = NULL;
+    hc_status s = hc_st_open(in_path, &st, err);
+    if (s) return s;
+    hc_hyc_writer *w = NULL;
+    s = hc_hyc_writer_open(out_path, overwrite, &w, err);
+    if (s) {
+        hc_st_close(st);
+        return s;
+    }
+    double sum_sq = 0, sum_err = 0;
+    s = hc_hfdir_attach_extras(w, x, err); /* first: a bad file fails before the work */
+    if (s == HC_OK)
+        s = hc_compress_st_into(st, in_path, w, o, threads, progress, user, rep, 0, hc_st_count(st), &sum_sq,
+                                &sum_err, 1, err);
+    if (s) {
         hc_hyc_writer_abort(w);
         hc_st_close(st);
-        if (err) *err = cx.err;
-        return hc_fail(err, cx.err.code ? cx.err.code : HC_E_IO, "compressing '%s'", in_path);
+        return s;
     }
     size_t mlen = 0;
     const char *meta = hc_st_metadata(st, &mlen);
@@ -256,7 +298,7 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
             rep->bytes_out = m.len;
             hc_unmap(&m);
         }
-        rep->nmse_coded = cx.sum_sq_coded > 0 ? cx.sum_err_coded / cx.sum_sq_coded : 0;
+        rep->nmse_coded = sum_sq > 0 ? sum_err / sum_sq : 0;
     }
     hc_st_close(st);
     rep->seconds = hc_now() - t0;
@@ -286,6 +328,8 @@ static void hyc_info_fill(const void *user, size_t i, hc_tensor_info *out) {
 
 hc_status hc_decompress_file(const char *in_path, const char *out_path, int threads, int overwrite,
                              hc_error *err) {
+    if (in_path && out_path && hc_hfdir_is_output(in_path, out_path)) /* rebuild the model folder (hfdir.c) */
+        return hc_hfdir_decompress(in_path, out_path, threads, overwrite, err);
     hc_hyc *h = NULL;
     if (hc_out_check_distinct(in_path, out_path, err) != HC_OK) return HC_E_ARG; /* never replace the input */
     hc_status s = hc_hyc_open(in_path, &h, err);

@@ -1,0 +1,879 @@
+/* hfdir.c — Hugging Face model folders: a model.safetensors, or shards listed
+ * by model.safetensors.index.json (validated against the shards), with the
+ * folder's small files (config.json, tokenizer files, ...) stored verbatim as
+ * attachments; and the way back, a folder rebuilt from a .hyc with the same
+ * shards, the same index and every attachment byte for byte.
+ *
+ * Shards are opened one at a time (mmap) and closed before the next, so
+ * memory stays bounded by what one shard's tensors in flight need. */
+#include "../common/util.h"
+#include "hyc_ext.h"
+#include "json.h"
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+typedef unsigned long long ull;
+
+#define HF_INDEX_MAX ((uint64_t)64 << 20) /* bytes of an index file we read */
+#define HF_MAX_TENSORS (1u << 20)
+
+/* ---- small helpers --------------------------------------------------------- */
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static char *join(const char *dir, const char *name) {
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = malloc(a + b + 2);
+    if (!p) return NULL;
+    memcpy(p, dir, a);
+    size_t k = a;
+    if (k && p[k - 1] != '/') p[k++] = '/';
+    memcpy(p + k, name, b + 1);
+    return p;
+}
+
+static const char *base_name(const char *p) {
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+static char *dir_of(const char *p) {
+    const char *s = strrchr(p, '/');
+    if (!s) return strdup(".");
+    if (s == p) return strdup("/");
+    char *d = malloc((size_t)(s - p) + 1);
+    if (d) {
+        memcpy(d, p, (size_t)(s - p));
+        d[s - p] = 0;
+    }
+    return d;
+}
+
+static void note(const hc_compress_extra *x, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void note(const hc_compress_extra *x, const char *fmt, ...) {
+    if (!x || !x->note) return;
+    char line[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    x->note(x->note_user, line);
+}
+
+int hc_hfdir_is_input(const char *in_path) {
+    if (!in_path) return 0;
+    if (is_dir(in_path)) return 1;
+    return ends_with(in_path, ".index.json");
+}
+
+int hc_hfdir_is_output(const char *in_path, const char *out_path) {
+    size_t n = strlen(out_path);
+    if ((n > 0 && out_path[n - 1] == '/') || is_dir(out_path)) return 1;
+    /* a new name without an extension, for a .hyc made from shards */
+    struct stat st;
+    if (strchr(base_name(out_path), '.') || lstat(out_path, &st) == 0 || errno != ENOENT) return 0;
+    hc_hyc *h = NULL;
+    hc_error e;
+    hc_error_clear(&e);
+    if (hc_hyc_open(in_path, &h, &e) != HC_OK) return 0;
+    int folder = hc_hyc_shard_count(h) > 0;
+    hc_hyc_close(h);
+    return folder;
+}
+
+/* ---- the index ------------------------------------------------------------- */
+
+typedef struct idx_ent {
+    char *name;
+    size_t shard; /* into shards[] */
+    long seen_in; /* shard that held it, -1 */
+} idx_ent;
+
+typedef struct hf_model {
+    char *dir;
+    char *index_name; /* base name of the index file, or NULL (one file)   */
+    char **shards;    /* sorted base names                                */
+    size_t n_shards;
+    idx_ent *idx;     /* sorted by name                                   */
+    size_t n_idx;
+    size_t n_tensors; /* found in the shards                              */
+} hf_model;
+
+static void hf_free(hf_model *m) {
+    for (size_t i = 0; i < m->n_shards; i++) free(m->shards[i]);
+    for (size_t i = 0; i < m->n_idx; i++) free(m->idx[i].name);
+    free(m->shards);
+    free(m->idx);
+    free(m->dir);
+    free(m->index_name);
+    memset(m, 0, sizeof *m);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_idx(const void *a, const void *b) {
+    return strcmp(((const idx_ent *)a)->name, ((const idx_ent *)b)->name);
+}
+
+static long idx_find(const hf_model *m, const char *name) {
+    size_t lo = 0, hi = m->n_idx;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(m->idx[mid].name, name);
+        if (c == 0) return (long)mid;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return -1;
+}
+
+/* A JSON string value as a C string (malloc'd), or NULL with why. */
+static char *json_cstr(hc_json *j, const char **why) {
+    hc_json_str s;
+    if (hc_json_peek(j) != HC_JSON_STRING || !hc_json_string(j, &s)) {
+        *why = "is not a string";
+        return NULL;
+    }
+    if (s.has_nul) {
+        *why = "contains a NUL character";
+        return NULL;
+    }
+    if (s.len == 0 || s.len >= HC_MAX_NAME) {
+        *why = "is empty or too long";
+        return NULL;
+    }
+    char *c = malloc(s.len + 1);
+    if (!c) {
+        *why = "out of memory";
+        return NULL;
+    }
+    hc_json_str_decode(&s, c);
+    c[s.len] = 0;
+    return c;
+}
+
+static hc_status parse_index(hf_model *m, const char *path, hc_error *err) {
+    hc_map map;
+    hc_status s = hc_map_file(path, &map, err);
+    if (s) return s;
+    if (map.len > HF_INDEX_MAX) {
+        hc_unmap(&map);
+        return hc_fail(err, HC_E_LIMIT, "'%s': index of %llu bytes is larger than %llu", path, (ull)map.len,
+                       (ull)HF_INDEX_MAX);
+    }
+    hc_json j;
+    hc_json_init(&j, (const char *)map.ptr, (size_t)map.len);
+    int r, have_map = 0;
+    hc_json_str key;
+    size_t cap = 0;
+    char **shard_of = NULL; /* [n_idx] shard names as read */
+    s = HC_OK;
+    if (!hc_json_object_begin(&j)) goto bad_json;
+    while ((r = hc_json_object_next(&j, &key)) > 0) {
+        if (!hc_json_str_eq(&key, "weight_map", 10)) {
+            if (!hc_json_skip(&j)) goto bad_json;
+            continue;
+        }
+        if (have_map) {
+            s = hc_fail(err, HC_E_FORMAT, "'%s': \"weight_map\" appears twice", path);
+            goto out;
+        }
+        have_map = 1;
+        if (!hc_json_object_begin(&j)) goto bad_json;
+        hc_json_str tk;
+        while ((r = hc_json_object_next(&j, &tk)) > 0) {
+            if (m->n_idx == HF_MAX_TENSORS) {
+                s = hc_fail(err, HC_E_LIMIT, "'%s': more than %u tensors in the weight map", path, HF_MAX_TENSORS);
+                goto out;
+            }
+            if (m->n_idx == cap) {
+                cap = cap ? cap * 2 : 256;
+                idx_ent *ni = realloc(m->idx, cap * sizeof *ni);
+                char **ns = ni ? realloc(shard_of, cap * sizeof *ns) : NULL;
+                if (ni) m->idx = ni;
+                if (!ni || !ns) {
+                    s = hc_fail(err, HC_E_NOMEM, "'%s': out of memory", path);
+                    goto out;
+                }
+                shard_of = ns;
+            }
+            if (tk.has_nul || tk.len == 0 || tk.len >= HC_MAX_NAME) {
+                s = hc_fail(err, HC_E_FORMAT, "'%s': a tensor name in \"weight_map\" is empty, too long or has a NUL", path);
+                goto out;
+            }
+            char *tn = malloc(tk.len + 1);
+            if (!tn) {
+                s = hc_fail(err, HC_E_NOMEM, "'%s': out of memory", path);
+                goto out;
+            }
+            hc_json_str_decode(&tk, tn);
+            tn[tk.len] = 0;
+            const char *why = NULL;
+            char *sn = json_cstr(&j, &why);
+            if (!sn) {
+                if (j.status != HC_OK) {
+                    free(tn);
+                    goto bad_json;
+                }
+                s = hc_fail(err, HC_E_FORMAT, "'%s': the shard of tensor '%s' %s", path, tn, why);
+                free(tn);
+                goto out;
+            }
+            if (strchr(sn, '/') || strcmp(sn, "..") == 0 || strcmp(sn, ".") == 0) {
+                s = hc_fail(err, HC_E_FORMAT, "'%s': tensor '%s': shard '%s' is not a file name in the folder", path, tn, sn);
+                free(tn);
+                free(sn);
+                goto out;
+            }
+            m->idx[m->n_idx] = (idx_ent){tn, 0, -1};
+            shard_of[m->n_idx] = sn;
+            m->n_idx++;
+        }
+        if (r < 0) goto bad_json;
+    }
+    if (r < 0 || !hc_json_finish(&j)) goto bad_json;
+    if (!have_map) {
+        s = hc_fail(err, HC_E_FORMAT, "'%s': no \"weight_map\": not a safetensors index", path);
+        goto out;
+    }
+    if (m->n_idx == 0) {
+        s = hc_fail(err, HC_E_FORMAT, "'%s': \"weight_map\" lists no tensor", path);
+        goto out;
+    }
+    /* distinct shard names, sorted; each entry's shard number */
+    m->shards = malloc(m->n_idx * sizeof *m->shards);
+    if (!m->shards) {
+        s = hc_fail(err, HC_E_NOMEM, "'%s': out of memory", path);
+        goto out;
+    }
+    {
+        char **tmp = malloc(m->n_idx * sizeof *tmp);
+        if (!tmp) {
+            s = hc_fail(err, HC_E_NOMEM, "'%s': out of memory", path);
+            goto out;
+        }
+        memcpy(tmp, shard_of, m->n_idx * sizeof *tmp);
+        qsort(tmp, m->n_idx, sizeof *tmp, cmp_str);
+        for (size_t i = 0; i < m->n_idx; i++)
+            if (i == 0 || strcmp(tmp[i], tmp[i - 1]) != 0) {
+                if (m->n_shards == HC_SHARD_COUNT_MAX) {
+                    free(tmp);
+                    s = hc_fail(err, HC_E_LIMIT, "'%s': more than %d shards", path, HC_SHARD_COUNT_MAX);
+                    goto out;
+                }
+                m->shards[m->n_shards] = strdup(tmp[i]);
+                if (!m->shards[m->n_shards]) {
+                    free(tmp);
+                    s = hc_fail(err, HC_E_NOMEM, "'%s': out of memory", path);
+                    goto out;
+                }
+                m->n_shards++;
+            }
+        free(tmp);
+        for (size_t i = 0; i < m->n_idx; i++) {
+            char **f = bsearch(&shard_of[i], m->shards, m->n_shards, sizeof *m->shards, cmp_str);
+            m->idx[i].shard = (size_t)(f - m->shards);
+        }
+    }
+    qsort(m->idx, m->n_idx, sizeof *m->idx, cmp_idx);
+    for (size_t i = 1; i < m->n_idx; i++)
+        if (strcmp(m->idx[i].name, m->idx[i - 1].name) == 0) {
+            s = hc_fail(err, HC_E_FORMAT, "'%s': tensor '%s' is listed twice in \"weight_map\"", path, m->idx[i].name);
+            goto out;
+        }
+    goto out;
+bad_json:
+    s = hc_fail(err, HC_E_FORMAT, "'%s': bad JSON (%s at byte %zu)", path, j.why ? j.why : "?", j.err_pos);
+out:
+    if (shard_of)
+        for (size_t i = 0; i < m->n_idx; i++) free(shard_of[i]);
+    free(shard_of);
+    hc_unmap(&map);
+    return s;
+}
+
+/* Opens every shard once (headers only) and checks it against the index:
+ * every tensor of the index in the shard it names, exactly once, and no
+ * tensor outside the index. */
+static hc_status validate_shards(hf_model *m, hc_error *err) {
+    char *ipath = join(m->dir, m->index_name);
+    if (!ipath) return hc_fail(err, HC_E_NOMEM, "out of memory");
+    hc_status s = HC_OK;
+    for (size_t k = 0; k < m->n_shards && s == HC_OK; k++) {
+        char *sp = join(m->dir, m->shards[k]);
+        if (!sp) {
+            s = hc_fail(err, HC_E_NOMEM, "out of memory");
+            break;
+        }
+        struct stat stt;
+        int st_rc = stat(sp, &stt), st_errno = errno;
+        if (st_rc != 0 || !S_ISREG(stt.st_mode)) {
+            const char *example = "?";
+            size_t n = 0;
+            for (size_t i = 0; i < m->n_idx; i++)
+                if (m->idx[i].shard == k) {
+                    if (!n) example = m->idx[i].name;
+                    n++;
+                }
+            s = hc_fail(err, HC_E_FORMAT, "'%s': shard '%s' (holding %zu tensors, e.g. '%s') is %s", ipath,
+                        m->shards[k], n, example,
+                        st_rc != 0 ? (st_errno == ENOENT ? "missing" : strerror(st_errno)) : "not a regular file");
+            free(sp);
+            break;
+        }
+        hc_safetensors *st = NULL;
+        s = hc_st_open(sp, &st, err);
+        if (s) {
+            hc_error_context(err, s, "shard of '%s'", ipath);
+            free(sp);
+            break;
+        }
+        for (size_t i = 0; i < hc_st_count(st) && s == HC_OK; i++) {
+            const char *tn = hc_st_info(st, i)->name;
+            long e = idx_find(m, tn);
+            if (e < 0)
+                s = hc_fail(err, HC_E_FORMAT, "'%s': tensor '%s' is in shard '%s' but not in the index", ipath, tn,
+                            m->shards[k]);
+            else if (m->idx[e].seen_in >= 0)
+                s = hc_fail(err, HC_E_FORMAT, "'%s': tensor '%s' is in shard '%s' and again in shard '%s'", ipath, tn,
+                            m->shards[m->idx[e].seen_in], m->shards[k]);
+            else if (m->idx[e].shard != k)
+                s = hc_fail(err, HC_E_FORMAT, "'%s': tensor '%s' is in shard '%s' but the index puts it in '%s'", ipath,
+                            tn, m->shards[k], m->shards[m->idx[e].shard]);
+            else
+                m->idx[e].seen_in = (long)k;
+        }
+        m->n_tensors += hc_st_count(st);
+        hc_st_close(st);
+        free(sp);
+    }
+    for (size_t i = 0; i < m->n_idx && s == HC_OK; i++)
+        if (m->idx[i].seen_in < 0)
+            s = hc_fail(err, HC_E_FORMAT, "'%s': tensor '%s': the index puts it in shard '%s', which does not hold it",
+                        ipath, m->idx[i].name, m->shards[m->idx[i].shard]);
+    free(ipath);
+    return s;
+}
+
+/* Finds the model in a folder or from an index path. */
+static hc_status locate(const char *in_path, hf_model *m, hc_error *err) {
+    memset(m, 0, sizeof *m);
+    if (is_dir(in_path)) {
+        m->dir = strdup(in_path);
+        if (!m->dir) return hc_fail(err, HC_E_NOMEM, "out of memory");
+        char *p = join(in_path, "model.safetensors.index.json");
+        char *q = join(in_path, "model.safetensors");
+        if (!p || !q) {
+            free(p);
+            free(q);
+            return hc_fail(err, HC_E_NOMEM, "out of memory");
+        }
+        struct stat st;
+        int has_index = stat(p, &st) == 0, has_single = stat(q, &st) == 0;
+        free(p);
+        free(q);
+        if (has_index) {
+            m->index_name = strdup("model.safetensors.index.json");
+        } else if (has_single) {
+            m->shards = malloc(sizeof *m->shards);
+            if (m->shards && (m->shards[0] = strdup("model.safetensors"))) m->n_shards = 1;
+            else return hc_fail(err, HC_E_NOMEM, "out of memory");
+            return HC_OK;
+        } else {
+            /* another *.safetensors.index.json, or a single *.safetensors */
+            DIR *d = opendir(in_path);
+            if (!d) return hc_fail(err, HC_E_IO, "'%s': cannot list the folder: %s", in_path, strerror(errno));
+            char *idx = NULL, *one = NULL;
+            int n_idx = 0, n_one = 0;
+            struct dirent *de;
+            while ((de = readdir(d))) {
+                if (ends_with(de->d_name, ".safetensors.index.json")) {
+                    n_idx++;
+                    free(idx);
+                    idx = strdup(de->d_name);
+                } else if (ends_with(de->d_name, ".safetensors")) {
+                    n_one++;
+                    free(one);
+                    one = strdup(de->d_name);
+                }
+            }
+            closedir(d);
+            if (n_idx == 1) {
+                free(one);
+                m->index_name = idx;
+            } else if (n_idx == 0 && n_one == 1) {
+                m->shards = malloc(sizeof *m->shards);
+                if (!m->shards) {
+                    free(one);
+                    return hc_fail(err, HC_E_NOMEM, "out of memory");
+                }
+                m->shards[0] = one;
+                m->n_shards = 1;
+                return HC_OK;
+            } else {
+                free(idx);
+                free(one);
+                return hc_fail(err, HC_E_FORMAT,
+                               "'%s': no model.safetensors or model.safetensors.index.json in this folder "
+                               "(%d index files, %d safetensors files)",
+                               in_path, n_idx, n_one);
+            }
+        }
+    } else {
+        m->dir = dir_of(in_path);
+        m->index_name = strdup(base_name(in_path));
+    }
+    if (!m->dir || !m->index_name) return hc_fail(err, HC_E_NOMEM, "out of memory");
+    char *ip = join(m->dir, m->index_name);
+    if (!ip) return hc_fail(err, HC_E_NOMEM, "out of memory");
+    hc_status s = parse_index(m, ip, err);
+    free(ip);
+    if (s) return s;
+    return validate_shards(m, err);
+}
+
+/* ---- attachments --------------------------------------------------------------- */
+
+static int is_weight_file(const char *n) {
+    static const char *const ext[] = {".safetensors", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".onnx",
+                                      ".gguf", ".hyc", ".ot", ".npz", ".tflite", ".pb", ".mlmodel"};
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
+        if (ends_with(n, ext[i])) return 1;
+    return ends_with(n, ".bin") && strstr(n, "model") != NULL; /* pytorch_model*.bin, not tokenizer.bin */
+}
+
+static hc_status attach_file(hc_hyc_writer *w, const char *path, const char *name, uint32_t flags,
+                             hc_error *err) {
+    hc_map map;
+    hc_status s = hc_map_file(path, &map, err);
+    if (s) return s;
+    s = hc_hyc_writer_attach(w, name, map.ptr, map.len, flags, err);
+    hc_unmap(&map);
+    return s;
+}
+
+hc_status hc_hfdir_attach_extras(hc_hyc_writer *w, const hc_compress_extra *x, hc_error *err) {
+    if (!x) return HC_OK;
+    hc_status s = HC_OK;
+    if (x->tokenizer_path) {
+        s = attach_file(w, x->tokenizer_path, base_name(x->tokenizer_path), HC_ATTACH_TOKENIZER, err);
+        if (s) return hc_error_context(err, s, "storing tokenizer '%s'", x->tokenizer_path);
+        note(x, "attached %s (tokenizer)", base_name(x->tokenizer_path));
+    }
+    for (size_t i = 0; i < x->n_attach; i++) {
+        s = attach_file(w, x->attach_paths[i], base_name(x->attach_paths[i]), 0, err);
+        if (s) return hc_error_context(err, s, "storing '%s'", x->attach_paths[i]);
+        note(x, "attached %s", base_name(x->attach_paths[i]));
+    }
+    return HC_OK;
+}
+
+static int is_extra_name(const hc_compress_extra *x, const char *name) {
+    if (!x) return 0;
+    if (x->tokenizer_path && strcmp(base_name(x->tokenizer_path), name) == 0) return 1;
+    for (size_t i = 0; i < x->n_attach; i++)
+        if (strcmp(base_name(x->attach_paths[i]), name) == 0) return 1;
+    return 0;
+}
+
+/* The folder's small non-weight files, in name order. */
+static hc_status attach_folder(hc_hyc_writer *w, const hf_model *m, const hc_compress_extra *x, hc_error *err) {
+    DIR *d = opendir(m->dir);
+    if (!d) return hc_fail(err, HC_E_IO, "'%s': cannot list the folder: %s", m->dir, strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    hc_status s = HC_OK;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nn = cap > (1u << 20) ? NULL : realloc(names, cap * sizeof *nn);
+            if (!nn) {
+                s = hc_fail(err, HC_E_NOMEM, "'%s': too many files", m->dir);
+                break;
+            }
+            names = nn;
+        }
+        if (!(names[n] = strdup(de->d_name))) {
+            s = hc_fail(err, HC_E_NOMEM, "out of memory");
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (s == HC_OK) qsort(names, n, sizeof *names, cmp_str);
+    size_t stored = 0;
+    for (size_t i = 0; i < n && s == HC_OK; i++) {
+        const char *nm = names[i];
+        int shard = 0;
+        for (size_t k = 0; k < m->n_shards; k++) shard |= strcmp(m->shards[k], nm) == 0;
+        if (shard) continue;
+        char *p = join(m->dir, nm);
+        if (!p) {
+            s = hc_fail(err, HC_E_NOMEM, "out of memory");
+            break;
+        }
+        struct stat st;
+        if (stat(p, &st) != 0) note(x, "skipped %s: %s", nm, strerror(errno));
+        else if (S_ISDIR(st.st_mode)) note(x, "skipped %s/: a folder (only the folder's own files are stored)", nm);
+        else if (!S_ISREG(st.st_mode)) note(x, "skipped %s: not a regular file", nm);
+        else if (is_weight_file(nm)) note(x, "skipped %s: weights not part of this model's %s", nm,
+                                          m->index_name ? "index" : "model.safetensors");
+        else if (strstr(nm, ".tmp.")) note(x, "skipped %s: a temporary file", nm);
+        else if (is_extra_name(x, nm)) note(x, "skipped %s: given on the command line instead", nm);
+        else if ((uint64_t)st.st_size > HC_ATTACH_SIZE_MAX)
+            note(x, "skipped %s: %llu bytes, over the attachment limit of %llu", nm, (ull)st.st_size,
+                 (ull)HC_ATTACH_SIZE_MAX);
+        else if (stored >= HC_ATTACH_COUNT_MAX - 8)
+            note(x, "skipped %s: more than %d files", nm, HC_ATTACH_COUNT_MAX - 8);
+        else {
+            s = attach_file(w, p, nm, 0, err);
+            if (s == HC_OK) {
+                note(x, "attached %s (%llu bytes)", nm, (ull)st.st_size);
+                stored++;
+            }
+        }
+        free(p);
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return s;
+}
+
+/* ---- compress ---------------------------------------------------------------------- */
+
+hc_status hc_hfdir_compress(const char *in_path, const char *out_path, const hc_opts *o,
+                            const hc_compress_extra *x, int threads, int overwrite, hc_progress_fn progress,
+                            void *user, hc_model_report *rep, hc_error *err) {
+    double t0 = hc_now();
+    hf_model m;
+    hc_status s = locate(in_path, &m, err);
+    if (s) {
+        hf_free(&m);
+        return s;
+    }
+    if (!m.index_name) { /* one model.safetensors: count its tensors */
+        char *p = join(m.dir, m.shards[0]);
+        hc_safetensors *st = NULL;
+        s = p ? hc_st_open(p, &st, err) : hc_fail(err, HC_E_NOMEM, "out of memory");
+        if (s == HC_OK) m.n_tensors = hc_st_count(st);
+        hc_st_close(st);
+        free(p);
+        if (s) {
+            hf_free(&m);
+            return s;
+        }
+    }
+    hc_hyc_writer *w = NULL;
+    s = hc_hyc_writer_open(out_path, overwrite, &w, err);
+    if (s) {
+        hf_free(&m);
+        return s;
+    }
+    /* the small files first: one that cannot be read fails before the work */
+    s = attach_folder(w, &m, x, err);
+    if (s == HC_OK) s = hc_hfdir_attach_extras(w, x, err);
+    double sum_sq = 0, sum_err = 0;
+    size_t base = 0;
+    char *meta0 = NULL;
+    size_t meta0_len = 0;
+    int meta0_has = 0;
+    uint64_t bytes_in = 0;
+    for (size_t k = 0; k < m.n_shards && s == HC_OK; k++) {
+        char *p = join(m.dir, m.shards[k]);
+        hc_safetensors *st = NULL;
+        s = p ? hc_st_open(p, &st, err) : hc_fail(err, HC_E_NOMEM, "out of memory");
+        if (s == HC_OK) {
+            size_t mlen = 0;
+            const char *meta = hc_st_metadata(st, &mlen);
+            if (k == 0 && meta) {
+                meta0 = malloc(mlen + 1);
+                if (!meta0) s = hc_fail(err, HC_E_NOMEM, "out of memory");
+                else memcpy(meta0, meta, mlen);
+                meta0_len = mlen;
+                meta0_has = 1;
+            }
+            if (s == HC_OK) s = hc_hyc_writer_begin_shard(w, m.shards[k], meta, mlen, err);
+            if (s == HC_OK)
+                s = hc_compress_st_into(st, p, w, o, threads, progress, user, rep, base, m.n_tensors, &sum_sq,
+                                        &sum_err, 1, err);
+            base += hc_st_count(st);
+            struct stat sst;
+            if (stat(p, &sst) == 0) bytes_in += (uint64_t)sst.st_size;
+        }
+        hc_st_close(st);
+        free(p);
+    }
+    if (s == HC_OK && base != m.n_tensors)
+        s = hc_fail(err, HC_E_IO, "'%s': the shards changed while being read (%zu tensors, then %zu)", in_path,
+                    m.n_tensors, base);
+    if (s) {
+        hc_hyc_writer_abort(w);
+    } else {
+        s = hc_hyc_writer_finish(w, meta0_has ? (meta0 ? meta0 : "") : NULL, meta0_len, err);
+    }
+    free(meta0);
+    if (s == HC_OK) {
+        struct stat sst;
+        rep->bytes_in = bytes_in;
+        if (stat(out_path, &sst) == 0) rep->bytes_out = (uint64_t)sst.st_size;
+        rep->nmse_coded = sum_sq > 0 ? sum_err / sum_sq : 0;
+        note(x, "%zu tensors from %zu shard%s of '%s'", m.n_tensors, m.n_shards, m.n_shards == 1 ? "" : "s", m.dir);
+    }
+    hf_free(&m);
+    rep->seconds = hc_now() - t0;
+    return s;
+}
+
+/* ---- decompress into a folder -------------------------------------------------- */
+
+typedef struct dec_ctx {
+    const hc_decoder *d;
+    float *out;
+    uint64_t chunk;
+} dec_ctx;
+
+static void dec_chunk(void *p, uint64_t i, int tid) {
+    (void)tid;
+    dec_ctx *c = (dec_ctx *)p;
+    uint64_t s = i * c->chunk, k = c->d->n - s < c->chunk ? c->d->n - s : c->chunk;
+    c->d->decode(c->d, s, k, c->out + s);
+}
+
+/* Writes tensors [first, first + count) of h as one safetensors file. */
+static hc_status write_shard(const hc_hyc *h, size_t first, size_t count, const char *path, const char *meta,
+                             size_t mlen, int threads, int overwrite, hc_error *err) {
+    hc_tensor_info *infos = calloc(count ? count : 1, sizeof *infos);
+    if (!infos) return hc_fail(err, HC_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < count; i++) infos[i] = hc_hyc_get(h, first + i)->info;
+    hc_st_writer *w = NULL;
+    hc_status s = hc_st_writer_open(path, infos, count, meta, mlen, overwrite, &w, err);
+    free(infos);
+    if (s) return s;
+    float *buf = NULL;
+    void *conv = NULL;
+    for (size_t i = 0; i < count && s == HC_OK; i++) {
+        const hc_hyc_entry *e = hc_hyc_get(h, first + i);
+        if (e->codec == HC_CODEC_RAW) {
+            const uint8_t *p;
+            s = hc_hyc_payload(h, first + i, &p, err);
+            if (s == HC_OK) s = hc_st_writer_put(w, i, p, err);
+            continue;
+        }
+        hc_decoder *d = NULL;
+        s = hc_hyc_decoder(h, first + i, &d, err);
+        if (s) break;
+        uint64_t bytes;
+        if (!hc_mul_ok(e->info.nelem, 4, &bytes) || (uint64_t)(size_t)bytes != bytes) {
+            hc_decoder_free(d);
+            s = hc_fail(err, HC_E_LIMIT, "tensor '%s' too large", e->info.name);
+            break;
+        }
+        free(buf);
+        free(conv);
+        conv = NULL;
+        buf = malloc(bytes ? (size_t)bytes : 1);
+        if (buf && e->info.dtype != HC_F32) conv = malloc(e->info.nbytes ? (size_t)e->info.nbytes : 1);
+        if (!buf || (e->info.dtype != HC_F32 && !conv)) {
+            hc_decoder_free(d);
+            s = hc_fail(err, HC_E_NOMEM, "tensor '%s': cannot allocate %llu bytes", e->info.name, (ull)bytes);
+            break;
+        }
+        dec_ctx dc = {d, buf, 1u << 18};
+        hc_parallel_for(threads, (e->info.nelem + dc.chunk - 1) / dc.chunk, dec_chunk, &dc);
+        hc_decoder_free(d);
+        if (e->info.dtype != HC_F32) {
+            hc_from_f32(e->info.dtype, buf, conv, e->info.nelem);
+            s = hc_st_writer_put(w, i, conv, err);
+        } else {
+            s = hc_st_writer_put(w, i, buf, err);
+        }
+    }
+    free(buf);
+    free(conv);
+    if (s == HC_OK) return hc_st_writer_finish(w, err);
+    hc_st_writer_abort(w);
+    return s;
+}
+
+static hc_status write_bytes(const char *path, const void *p, size_t n, int overwrite, hc_error *err) {
+    hc_outfile o;
+    hc_status s = hc_out_open(&o, path, overwrite, err);
+    if (s) return s;
+    s = hc_out_write(&o, p, n, err);
+    if (s) {
+        hc_out_abort(&o);
+        return s;
+    }
+    return hc_out_commit(&o, err);
+}
+
+/* An index for shards that came without one (sorted weight map). */
+static hc_status make_index(const hc_hyc *h, char **out, size_t *len, hc_error *err) {
+    size_t n = hc_hyc_count(h);
+    uint64_t total = 0;
+    size_t cap = 128;
+    for (size_t i = 0; i < n; i++) {
+        const hc_hyc_entry *e = hc_hyc_get(h, i);
+        total += e->info.nbytes;
+        cap += 2 * strlen(e->info.name) * 6 + 2 * HC_ATTACH_NAME_MAX * 6 + 16;
+    }
+    const char **names = malloc((n ? n : 1) * sizeof *names);
+    size_t *shard = malloc((n ? n : 1) * sizeof *shard);
+    char *b = malloc(cap);
+    if (!names || !shard || !b) {
+        free(names);
+        free(shard);
+        free(b);
+        return hc_fail(err, HC_E_NOMEM, "out of memory for the index");
+    }
+    for (size_t k = 0; k < hc_hyc_shard_count(h); k++) {
+        const hc_hyc_shard *sh = hc_hyc_shard_get(h, k);
+        for (size_t i = sh->first; i < sh->first + sh->count; i++) shard[i] = k;
+    }
+    for (size_t i = 0; i < n; i++) names[i] = hc_hyc_get(h, i)->info.name;
+    /* sort indices by name: simple insertion into a sorted array of indices */
+    size_t *ord = malloc((n ? n : 1) * sizeof *ord);
+    if (!ord) {
+        free(names);
+        free(shard);
+        free(b);
+        return hc_fail(err, HC_E_NOMEM, "out of memory for the index");
+    }
+    for (size_t i = 0; i < n; i++) ord[i] = i;
+    /* shell sort on names (n up to 2^20) */
+    for (size_t gap = n / 2; gap > 0; gap /= 2)
+        for (size_t i = gap; i < n; i++) {
+            size_t t = ord[i], j = i;
+            while (j >= gap && strcmp(names[ord[j - gap]], names[t]) > 0) {
+                ord[j] = ord[j - gap];
+                j -= gap;
+            }
+            ord[j] = t;
+        }
+    size_t pos = (size_t)snprintf(b, cap, "{\n  \"metadata\": {\n    \"total_size\": %llu\n  },\n  \"weight_map\": {\n",
+                                  (ull)total);
+    for (size_t k = 0; k < n; k++) {
+        size_t i = ord[k];
+        const char *sn = hc_hyc_shard_get(h, shard[i])->name;
+        b[pos++] = ' ', b[pos++] = ' ', b[pos++] = ' ', b[pos++] = ' ', b[pos++] = '"';
+        pos += hc_json_escape(names[i], strlen(names[i]), b + pos);
+        b[pos++] = '"', b[pos++] = ':', b[pos++] = ' ', b[pos++] = '"';
+        pos += hc_json_escape(sn, strlen(sn), b + pos);
+        b[pos++] = '"';
+        if (k + 1 < n) b[pos++] = ',';
+        b[pos++] = '\n';
+    }
+    pos += (size_t)snprintf(b + pos, cap - pos, "  }\n}\n");
+    free(ord);
+    free(names);
+    free(shard);
+    *out = b;
+    *len = pos;
+    return HC_OK;
+}
+
+hc_status hc_hfdir_decompress(const char *in_path, const char *out_dir, int threads, int overwrite,
+                              hc_error *err) {
+    hc_hyc *h = NULL;
+    hc_status s = hc_hyc_open(in_path, &h, err);
+    if (s) return s;
+    if (threads <= 0) threads = hc_cpu_count();
+    /* every attachment checked before anything is written */
+    for (size_t i = 0; i < hc_hyc_attachment_count(h) && s == HC_OK; i++) {
+        const uint8_t *p;
+        s = hc_hyc_attachment_data(h, i, &p, err);
+    }
+    size_t nsh = hc_hyc_shard_count(h);
+    int need_index = 0;
+    if (s == HC_OK && nsh > 1) {
+        need_index = 1;
+        for (size_t i = 0; i < hc_hyc_attachment_count(h); i++)
+            if (ends_with(hc_hyc_attachment_get(h, i)->name, ".index.json")) need_index = 0;
+    }
+    /* names written: shards (or model.safetensors), attachments, the index */
+    for (size_t i = 0; i < hc_hyc_attachment_count(h) && s == HC_OK; i++) {
+        const char *an = hc_hyc_attachment_get(h, i)->name;
+        for (size_t k = 0; k < nsh; k++)
+            if (strcmp(hc_hyc_shard_get(h, k)->name, an) == 0)
+                s = hc_fail(err, HC_E_CORRUPT, "'%s': attachment '%s' has the name of a shard", in_path, an);
+        if (s == HC_OK && ((nsh == 0 && strcmp(an, "model.safetensors") == 0) ||
+                           (need_index && strcmp(an, "model.safetensors.index.json") == 0)))
+            s = hc_fail(err, HC_E_CORRUPT, "'%s': attachment '%s' has the name of a weight file", in_path, an);
+    }
+    if (s) {
+        hc_hyc_close(h);
+        return s;
+    }
+    if (!is_dir(out_dir) && mkdir(out_dir, 0777) != 0) {
+        s = hc_fail(err, HC_E_IO, "'%s': cannot create the folder: %s", out_dir, strerror(errno));
+        hc_hyc_close(h);
+        return s;
+    }
+    /* refuse before writing anything if a file is in the way */
+    if (!overwrite) {
+        size_t total = (nsh ? nsh : 1) + hc_hyc_attachment_count(h) + (size_t)need_index;
+        for (size_t k = 0; k < total && s == HC_OK; k++) {
+            const char *nm = k < (nsh ? nsh : 1)
+                                 ? (nsh ? hc_hyc_shard_get(h, k)->name : "model.safetensors")
+                             : k < (nsh ? nsh : 1) + hc_hyc_attachment_count(h)
+                                 ? hc_hyc_attachment_get(h, k - (nsh ? nsh : 1))->name
+                                 : "model.safetensors.index.json";
+            char *p = join(out_dir, nm);
+            struct stat st;
+            if (!p) s = hc_fail(err, HC_E_NOMEM, "out of memory");
+            else if (lstat(p, &st) == 0)
+                s = hc_fail(err, HC_E_EXISTS, "'%s' exists (use -f to overwrite)", p);
+            free(p);
+        }
+    }
+    for (size_t k = 0; k < (nsh ? nsh : 1) && s == HC_OK; k++) {
+        const hc_hyc_shard *sh = nsh ? hc_hyc_shard_get(h, k) : NULL;
+        size_t mlen = 0;
+        const char *meta = sh ? sh->metadata : hc_hyc_metadata(h, &mlen);
+        if (sh) mlen = sh->metadata_len;
+        char *p = join(out_dir, sh ? sh->name : "model.safetensors");
+        s = p ? write_shard(h, sh ? sh->first : 0, sh ? sh->count : hc_hyc_count(h), p, meta, mlen, threads,
+                            overwrite, err)
+              : hc_fail(err, HC_E_NOMEM, "out of memory");
+        free(p);
+    }
+    for (size_t i = 0; i < hc_hyc_attachment_count(h) && s == HC_OK; i++) {
+        const uint8_t *d;
+        s = hc_hyc_attachment_data(h, i, &d, err);
+        char *p = s ? NULL : join(out_dir, hc_hyc_attachment_get(h, i)->name);
+        if (s == HC_OK)
+            s = p ? write_bytes(p, d, (size_t)hc_hyc_attachment_get(h, i)->size, overwrite, err)
+                  : hc_fail(err, HC_E_NOMEM, "out of memory");
+        free(p);
+    }
+    if (s == HC_OK && need_index) {
+        char *b = NULL, *p = NULL;
+        size_t len = 0;
+        s = make_index(h, &b, &len, err);
+        if (s == HC_OK) {
+            p = join(out_dir, "model.safetensors.index.json");
+            s = p ? write_bytes(p, b, len, overwrite, err) : hc_fail(err, HC_E_NOMEM, "out of memory");
+        }
+        free(b);
+        free(p);
+    }
+    hc_hyc_close(h);
+    if (s) hc_error_context(err, s, "decompressing '%s' into '%s'", in_path, out_dir);
+    return s;
+}
