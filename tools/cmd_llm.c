@@ -109,6 +109,38 @@ static int open_model_and_tokenizer(const char *model_path, const char *config_p
     return 1;
 }
 
+/* One option of generate/perplexity: NULL-terminated lists of the names of
+ * the options that take a value. Returns 0 to go on (value or operand taken),
+ * or prints why and returns HC_EXIT_USAGE: an unknown option (also at the end
+ * of the line), a missing value, or a second MODEL operand. */
+static int llm_arg(const char *cmd, int argc, char **argv, int *i, const char *const *known, const char **model,
+                   const char **opt, const char **val) {
+    const char *a = argv[*i];
+    *opt = *val = NULL;
+    if (a[0] != '-' || !a[1]) {
+        if (*model) {
+            fprintf(stderr, "hyperc %s: unexpected argument '%s' (one MODEL only; '%s' given before)\n", cmd, a,
+                    *model);
+            return HC_EXIT_USAGE;
+        }
+        *model = a;
+        return 0;
+    }
+    int k = 0;
+    while (known[k] && strcmp(known[k], a) != 0) k++;
+    if (!known[k]) {
+        fprintf(stderr, "hyperc %s: unknown option '%s' (see hyperc %s --help)\n", cmd, a, cmd);
+        return HC_EXIT_USAGE;
+    }
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "hyperc %s: option %s needs a value\n", cmd, a);
+        return HC_EXIT_USAGE;
+    }
+    *opt = a;
+    *val = argv[++*i];
+    return 0;
+}
+
 /* ---- generate --------------------------------------------------------------------- */
 static void generate_usage(void) {
     fprintf(stderr,
@@ -140,20 +172,18 @@ int cmd_generate(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *prompt = "", *config_path = NULL;
     long steps = 256, threads = 0;
     hc_llm_sampling sp = {1.0f, 0.9f, (uint64_t)time(NULL)};
+    static const char *const known[] = {"--tokenizer", "-z", "--prompt", "-i", "--config", "-n", "--steps",
+                                        "--temp", "-t", "--topp", "-p", "--seed", "-s", "--threads", NULL};
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *a = argv[i], *v;
         int ok = 1;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             generate_usage();
             return HC_EXIT_OK;
-        } else if (a[0] != '-') {
-            if (model_path) ok = 0;
-            model_path = a;
-            continue;
-        } else if (!v) {
-            ok = 0;
-        } else if (strcmp(a, "--tokenizer") == 0 || strcmp(a, "-z") == 0) {
+        }
+        if (llm_arg("generate", argc, argv, &i, known, &model_path, &a, &v)) return HC_EXIT_USAGE;
+        if (!a) continue; /* the MODEL operand */
+        if (strcmp(a, "--tokenizer") == 0 || strcmp(a, "-z") == 0) {
             tok_path = v;
         } else if (strcmp(a, "--prompt") == 0 || strcmp(a, "-i") == 0) {
             prompt = v;
@@ -169,15 +199,12 @@ int cmd_generate(int argc, char **argv) {
             ok = parse_u64(v, &sp.seed);
         } else if (strcmp(a, "--threads") == 0) {
             ok = parse_long(v, 0, 256, &threads);
-        } else {
-            ok = 0;
         }
         if (!ok) {
-            fprintf(stderr, "hyperc generate: bad or incomplete option '%s'%s%s\n", a, v ? " " : "", v ? v : "");
+            fprintf(stderr, "hyperc generate: bad value for %s: '%s'\n", a, v);
             generate_usage();
             return HC_EXIT_USAGE;
         }
-        i++;
     }
     if (!model_path || !tok_path) {
         fprintf(stderr, "hyperc generate: %s is required\n", model_path ? "--tokenizer" : "MODEL");
@@ -229,20 +256,18 @@ static void perplexity_usage(void) {
 int cmd_perplexity(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *text_path = NULL, *config_path = NULL;
     long ctx = 0, threads = 0, max_windows = 0;
+    static const char *const known[] = {"--tokenizer", "-z", "--text", "--config", "--ctx", "--threads",
+                                        "--max-windows", NULL};
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *a = argv[i], *v;
         int ok = 1;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             perplexity_usage();
             return HC_EXIT_OK;
-        } else if (a[0] != '-') {
-            if (model_path) ok = 0;
-            model_path = a;
-            continue;
-        } else if (!v) {
-            ok = 0;
-        } else if (strcmp(a, "--tokenizer") == 0 || strcmp(a, "-z") == 0) {
+        }
+        if (llm_arg("perplexity", argc, argv, &i, known, &model_path, &a, &v)) return HC_EXIT_USAGE;
+        if (!a) continue; /* the MODEL operand */
+        if (strcmp(a, "--tokenizer") == 0 || strcmp(a, "-z") == 0) {
             tok_path = v;
         } else if (strcmp(a, "--text") == 0) {
             text_path = v;
@@ -254,15 +279,12 @@ int cmd_perplexity(int argc, char **argv) {
             ok = parse_long(v, 0, 256, &threads);
         } else if (strcmp(a, "--max-windows") == 0) {
             ok = parse_long(v, 0, 1L << 40, &max_windows);
-        } else {
-            ok = 0;
         }
         if (!ok) {
-            fprintf(stderr, "hyperc perplexity: bad or incomplete option '%s'%s%s\n", a, v ? " " : "", v ? v : "");
+            fprintf(stderr, "hyperc perplexity: bad value for %s: '%s'\n", a, v);
             perplexity_usage();
             return HC_EXIT_USAGE;
         }
-        i++;
     }
     if (!model_path || !tok_path || !text_path) {
         fprintf(stderr, "hyperc perplexity: %s is required\n", !model_path ? "MODEL" : !tok_path ? "--tokenizer" : "--text");
