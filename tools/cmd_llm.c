@@ -85,23 +85,23 @@ static int read_file(const char *path, char **buf, size_t *len) {
 }
 
 /* Opens model and tokenizer and checks that they belong together. */
-static int open_model_and_tokenizer(const char *model_path, const char *config_path, const char *tok_path,
-                                    hc_llm_model **m, hc_tokenizer **t) {
+static int open_model_and_tokenizer(const char *cmd, const char *model_path, const char *config_path,
+                                    const char *tok_path, hc_llm_model **m, hc_tokenizer **t) {
     hc_error err;
     hc_error_clear(&err);
     if (hc_llm_open(model_path, config_path, m, &err) != HC_OK) {
-        fprintf(stderr, "hyperc: %s\n", err.msg);
+        fprintf(stderr, "hyperc %s: %s\n", cmd, err.msg);
         return 0;
     }
     if (hc_tok_open(tok_path, 0, t, &err) != HC_OK) {
-        fprintf(stderr, "hyperc: %s\n", err.msg);
+        fprintf(stderr, "hyperc %s: %s\n", cmd, err.msg);
         hc_llm_free(*m);
         return 0;
     }
     int vocab = hc_llm_config_of(*m)->vocab_size;
     if (hc_tok_vocab_size(*t) != vocab) {
-        fprintf(stderr, "hyperc: tokenizer '%s' has %d tokens but model '%s' has a vocabulary of %d: they do not belong together\n",
-                tok_path, hc_tok_vocab_size(*t), model_path, vocab);
+        fprintf(stderr, "hyperc %s: tokenizer '%s' has %d tokens but model '%s' has a vocabulary of %d: they do not belong together\n",
+                cmd, tok_path, hc_tok_vocab_size(*t), model_path, vocab);
         hc_tok_free(*t);
         hc_llm_free(*m);
         return 0;
@@ -214,7 +214,7 @@ int cmd_generate(int argc, char **argv) {
 
     hc_llm_model *m;
     hc_tokenizer *t;
-    if (!open_model_and_tokenizer(model_path, config_path, tok_path, &m, &t)) return HC_EXIT_FAIL;
+    if (!open_model_and_tokenizer("generate", model_path, config_path, tok_path, &m, &t)) return HC_EXIT_FAIL;
     int seq_len = hc_llm_config_of(m)->seq_len;
     if (steps == 0 || steps > seq_len) steps = seq_len;
     hc_error err;
@@ -293,7 +293,7 @@ int cmd_perplexity(int argc, char **argv) {
     }
     hc_llm_model *m;
     hc_tokenizer *t;
-    if (!open_model_and_tokenizer(model_path, config_path, tok_path, &m, &t)) return HC_EXIT_FAIL;
+    if (!open_model_and_tokenizer("perplexity", model_path, config_path, tok_path, &m, &t)) return HC_EXIT_FAIL;
     char *text;
     size_t len;
     if (!read_file(text_path, &text, &len)) {

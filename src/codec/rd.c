@@ -265,7 +265,7 @@ hc_status hc_rd_measure(const hc_safetensors *st, const char *label, const hc_op
         rd_tensor *r = &t[i];
         if (r->coded && r->status != HC_OK) {
             if (err) *err = r->err;
-            s = hc_fail(err, r->status, "'%s': tensor '%s' (%s)", label, ti->name, hc_codec_name(o->codec));
+            s = hc_error_context(err, r->status, "'%s': tensor '%s' (%s)", label, ti->name, hc_codec_name(o->codec));
             break;
         }
         uint64_t payload = r->coded ? r->payload : ti->nbytes;

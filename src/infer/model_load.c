@@ -97,7 +97,7 @@ static hc_status bind_tensor(binder *b, const char *name, uint64_t rows, uint64_
     if (b->used[i]) return hc_fail(err, HC_E_FORMAT, "'%s': tensor '%s' bound twice", b->label, name);
     hc_decoder *d = NULL;
     hc_status s = b->src->open(b->src->user, (size_t)i, &d, err);
-    if (s) return hc_fail(err, s, "'%s': tensor '%s'", b->label, name);
+    if (s) return hc_error_context(err, s, "'%s': tensor '%s'", b->label, name);
     if (d->n != ti->nelem || d->n != rows * (cols ? cols : 1)) {
         hc_decoder_free(d);
         return hc_fail(err, HC_E_CORRUPT, "'%s': tensor '%s' decodes to %llu weights, expected %llu", b->label,
@@ -331,7 +331,7 @@ static hc_status find_config(const char *path, const char *config_path, const hc
         snprintf(label, sizeof label, "metadata of '%s'", path);
         hc_status s = hc_llm_config_parse(src->metadata, src->metadata_len, label, cfg, err);
         if (s == HC_E_FORMAT)
-            return hc_fail(err, s, "'%s': no hyperparameters (give a config file, or put config.json beside it)", path);
+            return hc_error_context(err, s, "'%s': no hyperparameters (give a config file, or put config.json beside it)", path);
         return s;
     }
     return hc_fail(err, HC_E_FORMAT, "'%s' has no metadata: give a config file or put config.json beside it", path);

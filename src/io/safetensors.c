@@ -7,6 +7,7 @@
  * data ranges must tile the byte buffer exactly (no holes, no overlaps, as the
  * format requires), and memory grows only with entries actually parsed. */
 #include "json.h"
+#include "sniff.h"
 #include "../common/util.h"
 #include <stdlib.h>
 #include <string.h>
@@ -330,8 +331,8 @@ static hc_status index_tensors(st_parse *p, hc_safetensors *st) {
     return HC_OK;
 }
 
-hc_status hc_st_open_mem(const void *buf, uint64_t len, const char *label, hc_safetensors **out,
-                         hc_error *err) {
+static hc_status st_open_mem(const void *buf, uint64_t len, const char *label, hc_safetensors **out,
+                             hc_error *err) {
     if (!out) return hc_fail(err, HC_E_ARG, "hc_st_open_mem: out is NULL");
     *out = NULL;
     if (!label) label = "<memory>";
@@ -379,6 +380,19 @@ hc_status hc_st_open_mem(const void *buf, uint64_t len, const char *label, hc_sa
     st->data_len = p.data_len;
     *out = st;
     return HC_OK;
+}
+
+/* A file that is not safetensors at all is named for what it is. */
+hc_status hc_st_open_mem(const void *buf, uint64_t len, const char *label, hc_safetensors **out,
+                         hc_error *err) {
+    hc_status s = st_open_mem(buf, len, label, out, err);
+    if (s == HC_E_FORMAT || s == HC_E_LIMIT || s == HC_E_CORRUPT) {
+        const char *kind = hc_sniff_format(buf, len < HC_SNIFF_HEAD ? (size_t)len : HC_SNIFF_HEAD);
+        if (kind && strcmp(kind, "safetensors file") != 0)
+            return hc_fail(err, HC_E_FORMAT, "'%s' is a %s, not a safetensors file%s", label ? label : "<memory>", kind,
+                           strcmp(kind, ".hyc container") == 0 ? " (hyperc decompress turns it into one)" : "");
+    }
+    return s;
 }
 
 hc_status hc_st_open(const char *path, hc_safetensors **out, hc_error *err) {
@@ -641,7 +655,7 @@ hc_status hc_st_writer_put(hc_st_writer *w, size_t i, const void *data, hc_error
     hc_status s = hc_out_write(&w->out, data, (size_t)t->nbytes, err);
     if (s) {
         w->failed = 1;
-        return hc_fail(err, s, "writing tensor '%s'", printable(t->name, strlen(t->name)).s);
+        return hc_error_context(err, s, "writing tensor '%s'", printable(t->name, strlen(t->name)).s);
     }
     w->next++;
     return HC_OK;
