@@ -109,9 +109,9 @@ TEST(sniff_formats) {
 }
 
 static const char *tmp_path(const char *name) {
-    static char buf[8][512];
+    static char buf[64][512];
     static int k;
-    k = (k + 1) % 8;
+    k = (k + 1) % 64;
     snprintf(buf[k], sizeof buf[k], "%s/%s", hc_test_tmpdir(), name);
     return buf[k];
 }
