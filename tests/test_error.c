@@ -4,6 +4,7 @@
  * failing perplexity have one prefix each; a file of the wrong kind is named
  * for what it is (src/io/sniff.c). */
 #include "test.h"
+#include "hyperc_llm.h"
 #include "../src/io/sniff.h"
 #include "../src/common/util.h"
 #include <string.h>
@@ -176,6 +177,9 @@ TEST(error_wrong_format_named) {
     CHECKF(strncmp(err.msg, want, strlen(want)) == 0, "msg '%s'", err.msg);
     CHECK(hc_hyc_open(gguf, &h, &err) == HC_E_FORMAT);
     CHECK(strstr(err.msg, "is a GGUF file, not a .hyc container") != NULL);
+    hc_llm_model *m = NULL;
+    CHECK(hc_llm_open(gguf, NULL, &m, &err) == HC_E_FORMAT && m == NULL);
+    CHECKF(strstr(err.msg, "is a GGUF file, not a .hyc, safetensors or llama2.c checkpoint"), "msg '%s'", err.msg);
     /* a damaged file of the right kind keeps its precise message */
     size_t len;
     uint8_t *img = hc_test_slurp(st, &len);

@@ -466,6 +466,10 @@ int cmd_rd(int argc, char **argv) {
             return HC_EXIT_USAGE;
         }
         i++;
+        if ((!strcmp(a, "--add") && nadd == RD_MAX_SETTINGS) || (!strcmp(a, "--only") && nonly == RD_MAX_SETTINGS)) {
+            fprintf(stderr, "hyperc rd: more than %d %s settings\n", RD_MAX_SETTINGS, a);
+            return HC_EXIT_USAGE;
+        }
         if (!strcmp(a, "--shared")) shared = v;
         else if (!strcmp(a, "--models")) models_arg = v;
         else if (!strcmp(a, "--settings")) settings_arg = v;
