@@ -73,7 +73,11 @@ const char *hc_status_str(hc_status s);
  *    "'m.hyc': tensor 'x'" a second time).
  * So: `if (bad) return hc_fail(err, HC_E_CORRUPT, "'%s': ...", path);` and
  * `if ((s = callee(..., err))) return hc_error_context(err, s, "'%s'", path);`
- * A caller that handles a failure and goes on may call hc_error_clear. */
+ * A caller that handles a failure and goes on may call hc_error_clear.
+ * Return values: everything that can fail for a reason returns hc_status;
+ * only lookups and name parsers, which fail for one reason only, do not:
+ * hc_st_find / hc_hyc_find give an index or -1, hc_dtype_parse /
+ * hc_codec_parse 0 or -1, hc_json_object_get 1 (found) or 0. */
 hc_status hc_fail(hc_error *err, hc_status code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))

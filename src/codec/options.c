@@ -69,6 +69,18 @@ const char *hc_opt_codec_list(unsigned codecs, char *buf, size_t n) {
     return buf;
 }
 
+const char *hc_opt_rd_keys(char *buf, size_t n) {
+    size_t pos = 0;
+    buf[0] = 0;
+    for (const hc_opt_def *r = hc_opt_table; r->cli || r->key; r++) {
+        if (!r->key || (r != hc_opt_table && r[-1].field == r->field)) continue;
+        int k = snprintf(buf + pos, n - pos, "%s%s", pos ? ", " : "", r->key);
+        if (k < 0 || (size_t)k >= n - pos) break;
+        pos += (size_t)k;
+    }
+    return buf;
+}
+
 void hc_optset_init(hc_optset *s, int strict) {
     memset(s, 0, sizeof *s);
     s->strict = strict;

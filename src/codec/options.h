@@ -98,6 +98,9 @@ int hc_opts_rate_range(const hc_opts *o, double *lo, double *hi);
  * refuses (hlat block not a multiple of dim) are found before any work. */
 hc_status hc_opts_probe(const hc_opts *o, hc_error *err);
 
+/* "preset, L, sigmas, n, ...": the keys of rd settings, for messages and help. */
+const char *hc_opt_rd_keys(char *buf, size_t n);
+
 /* "paper", "qkm, hlat": the codecs of a mask, for messages. */
 const char *hc_opt_codec_list(unsigned codecs, char *buf, size_t n);
 

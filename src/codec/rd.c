@@ -122,11 +122,11 @@ hc_status hc_rd_parse_setting(const char *text, int probe, hc_rd_setting *out, h
     set.codec = id;
     for (int i = 0; i < nitems; i++) {
         s = hc_optset_add(&set, keys[i], vals[i], err);
-        if (s == HC_E_UNSUPPORTED)
-            return hc_fail(err, HC_E_ARG,
-                           "setting '%s': unknown key '%s' (known: preset, bits, block, dim, n, L, sigmas, C, "
-                           "loss_target, loss_max, loss_limit, bpw, snr, min_elems)",
-                           text, keys[i]);
+        if (s == HC_E_UNSUPPORTED) {
+            char known[256];
+            return hc_fail(err, HC_E_ARG, "setting '%s': unknown key '%s' (known: %s)", text, keys[i],
+                           hc_opt_rd_keys(known, sizeof known));
+        }
         if (s) return hc_error_context(err, s, "setting '%s'", text);
     }
     if ((s = hc_optset_finish(&set, &out->opts, err))) return hc_error_context(err, s, "setting '%s'", text);
