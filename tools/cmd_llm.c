@@ -20,32 +20,24 @@ static double peak_rss_mib(void) {
     return (double)ru.ru_maxrss / 1024.0; /* Linux reports KiB */
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return 0;
-    *out = v;
-    return 1;
-}
-
+/* As cli_parse_int (cli.h): 0 on success, -1 on a bad value. */
 static int parse_u64(const char *s, uint64_t *out) {
     char *end;
     errno = 0;
-    if (*s == '-') return 0;
+    if (*s == '-') return -1;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end) return 0;
+    if (errno || end == s || *end) return -1;
     *out = v;
-    return 1;
+    return 0;
 }
 
 static int parse_float(const char *s, double lo, double hi, float *out) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi)) return 0;
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) return -1;
     *out = (float)v;
-    return 1;
+    return 0;
 }
 
 /* Reads a whole file (the text for perplexity). */
@@ -190,15 +182,15 @@ int cmd_generate(int argc, char **argv) {
         } else if (strcmp(a, "--config") == 0) {
             config_path = v;
         } else if (strcmp(a, "-n") == 0 || strcmp(a, "--steps") == 0) {
-            ok = parse_long(v, 0, 1L << 24, &steps);
+            ok = !cli_parse_int(v, 0, 1L << 24, &steps);
         } else if (strcmp(a, "--temp") == 0 || strcmp(a, "-t") == 0) {
-            ok = parse_float(v, 0, 1e6, &sp.temperature);
+            ok = !parse_float(v, 0, 1e6, &sp.temperature);
         } else if (strcmp(a, "--topp") == 0 || strcmp(a, "-p") == 0) {
-            ok = parse_float(v, 0, 1, &sp.topp);
+            ok = !parse_float(v, 0, 1, &sp.topp);
         } else if (strcmp(a, "--seed") == 0 || strcmp(a, "-s") == 0) {
-            ok = parse_u64(v, &sp.seed);
+            ok = !parse_u64(v, &sp.seed);
         } else if (strcmp(a, "--threads") == 0) {
-            ok = parse_long(v, 0, 256, &threads);
+            ok = !cli_parse_int(v, 0, 256, &threads);
         }
         if (!ok) {
             fprintf(stderr, "hyperc generate: bad value for %s: '%s'\n", a, v);
@@ -274,11 +266,11 @@ int cmd_perplexity(int argc, char **argv) {
         } else if (strcmp(a, "--config") == 0) {
             config_path = v;
         } else if (strcmp(a, "--ctx") == 0) {
-            ok = parse_long(v, 2, 1L << 24, &ctx);
+            ok = !cli_parse_int(v, 2, 1L << 24, &ctx);
         } else if (strcmp(a, "--threads") == 0) {
-            ok = parse_long(v, 0, 256, &threads);
+            ok = !cli_parse_int(v, 0, 256, &threads);
         } else if (strcmp(a, "--max-windows") == 0) {
-            ok = parse_long(v, 0, 1L << 40, &max_windows);
+            ok = !cli_parse_int(v, 0, 1L << 40, &max_windows);
         }
         if (!ok) {
             fprintf(stderr, "hyperc perplexity: bad value for %s: '%s'\n", a, v);
