@@ -363,7 +363,7 @@ int cli_build_calib(const char *model_path, const char *source, const char *toke
         s = hc_llm_sensitivity(m, tokens, n, 0, &probe, threads, *out, &err);
     }
     if (s) {
-        fprintf(stderr, "hyperc compress: calibration from '%s': %s\n", source, err.msg);
+        fprintf(stderr, "hyperc compress: --calib %s: %s\n", source, err.msg);
         rc = HC_EXIT_FAIL;
     } else if (!quiet) {
         printf("calibration: %zu tokens (%s), statistics for %zu matrices, %.2f s\n", n,
