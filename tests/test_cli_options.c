@@ -274,3 +274,41 @@ TEST(cli_operands_and_unknown_flags) {
     CHECK(run("compress --help", &out) == 0);
     CHECK(strstr(out, "--loss-limit X") && strstr(out, "--dim K") && strstr(out, "1..8") && strstr(out, "override"));
 }
+
+/* The table's bounds are the codecs' own: each end of every integer range
+ * is accepted by the codec (a trial encoding), one beyond it refused. */
+TEST(cli_table_bounds_match_the_codecs) {
+    hc_error err = {0};
+    for (const hc_opt_def *r = hc_opt_table; r->cli || r->key; r++) {
+        if (r->kind != HC_OPTK_UINT && r->kind != HC_OPTK_LIST) continue;
+        if (r->field == HC_OPTF_MIN_ELEMS) continue; /* not a codec setting */
+        for (int c = 0; c < HC_CODEC_COUNT; c++) {
+            if (!(r->codecs & (1u << c))) continue;
+            for (int end = 0; end < 3; end++) {
+                double v = end == 0 ? r->lo : end == 1 ? r->hi : r->hi + 1;
+                char val[32];
+                snprintf(val, sizeof val, "%.0f", v);
+                hc_optset s;
+                hc_optset_init(&s, 1);
+                s.codec_set = 1;
+                s.codec = (hc_codec_id)c;
+                CHECK_OK(hc_optset_add(&s, r->key, val, &err), &err);
+                /* the settings the extreme needs from the others */
+                if (c == HC_CODEC_HLAT && (r->field == HC_OPTF_BITS || r->field == HC_OPTF_BLOCK) && end == 0)
+                    hc_optset_add(&s, "dim", "1", &err);
+                if (c == HC_CODEC_PAPER && r->field == HC_OPTF_POINTS && end > 0) hc_optset_add(&s, "C", "1", &err);
+                /* hlat's default bits (5 dim + 1) exceed 32 from dim 7 on */
+                if (c == HC_CODEC_HLAT && r->field == HC_OPTF_DIM && end > 0) hc_optset_add(&s, "bits", "30", &err);
+                hc_opts o;
+                hc_status st = hc_optset_finish(&s, &o, &err);
+                if (end == 2) {
+                    CHECKF(st == HC_E_ARG, "%s=%s accepted for %s", r->key, val, hc_codec_name((hc_codec_id)c));
+                    continue;
+                }
+                CHECKF(st == HC_OK, "%s=%s for %s: %s", r->key, val, hc_codec_name((hc_codec_id)c), err.msg);
+                st = hc_opts_probe(&o, &err);
+                CHECKF(st == HC_OK, "%s=%s refused by %s: %s", r->key, val, hc_codec_name((hc_codec_id)c), err.msg);
+            }
+        }
+    }
+}
