@@ -271,13 +271,15 @@ hc_status hc_optset_finish(const hc_optset *s, hc_opts *o, hc_error *err) {
         if (f == HC_OPTF_PRESET || f == HC_OPTF_CODEC) continue;
         unsigned codecs;
         const hc_opt_def *d = row_for(f, o->codec, &codecs);
-        if (!d)
-            return hc_fail(err, HC_E_ARG, "%s does not apply to codec %s (only to %s)%s%s",
+        if (!d) {
+            /* name what chose the codec: --codec, the preset, or the default */
+            if (codec_name) spelled(codec_name, codec_value, sp2, sizeof sp2);
+            else if (ip >= 0) spelled(s->item[ip].name, s->item[ip].value, sp2, sizeof sp2);
+            else snprintf(sp2, sizeof sp2, "the default (--codec chooses another)");
+            return hc_fail(err, HC_E_ARG, "%s does not apply to codec %s (only to %s); codec from %s",
                            spelled(s->item[i].name, s->item[i].value, sp, sizeof sp), hc_codec_name(o->codec),
-                           hc_opt_codec_list(codecs, list, sizeof list),
-                           codec_name ? "; codec from " : (ip >= 0 ? "; codec from " : ""),
-                           codec_name ? spelled(codec_name, codec_value, sp2, sizeof sp2)
-                                      : (ip >= 0 ? spelled(s->item[ip].name, s->item[ip].value, sp2, sizeof sp2) : ""));
+                           hc_opt_codec_list(codecs, list, sizeof list), sp2);
+        }
         if ((st = apply(d, s->item[i].name, s->item[i].value, o, err))) return st;
         if (f == HC_OPTF_BPW || f == HC_OPTF_SNR) {
             if (ibudget >= 0)
