@@ -301,7 +301,7 @@ hc_status hc_optset_finish(const hc_optset *s, hc_opts *o, hc_error *err) {
                                spelled(s->item[i].name, s->item[i].value, sp, sizeof sp),
                                spelled(s->item[ibudget].name, s->item[ibudget].value, sp2, sizeof sp2),
                                s->item[ibudget].field == HC_OPTF_BPW ? "size budget" : "quality floor",
-                               d->key ? d->key : d->cli);
+                               is_cli_name(s->item[i].name) || !d->key ? d->cli : d->key);
         }
     }
     if (o->target_bpw > 0 || o->target_snr > 0) {
