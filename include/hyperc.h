@@ -57,18 +57,32 @@ typedef struct hc_error {
 /* Short name of a status ("ok", "io error", ...). Never NULL. */
 const char *hc_status_str(hc_status s);
 
-/* Sets err (if not NULL) to code and a printf-formatted message; returns code.
- * If err already holds an error, the new text is prefixed to the old one
- * ("outer: inner"), so callers can add context as an error travels up. */
+/* The error rule. Every call that can fail takes `hc_error *err` (may be
+ * NULL) and returns hc_status; on failure err holds the same code and a
+ * one-line message. Two helpers build it:
+ *  - hc_fail SETS the error: err gets `code` and the formatted message,
+ *    REPLACING whatever err held before (an earlier failure that was handled
+ *    never leaks into a later message). Use it for a failure found here.
+ *    Returns code.
+ *  - hc_error_context ADDS CONTEXT to the error a callee has just set, when
+ *    passing that failure on: the message becomes "context: callee message"
+ *    (or "context: <status name>" if the callee left no message), the code
+ *    becomes `code`, the callee's status, which is returned. It does nothing
+ *    when code is HC_OK, and does not repeat a context the message already
+ *    begins with ("'m.hyc': tensor 'x': ..." is not prefixed with
+ *    "'m.hyc': tensor 'x'" a second time).
+ * So: `if (bad) return hc_fail(err, HC_E_CORRUPT, "'%s': ...", path);` and
+ * `if ((s = callee(..., err))) return hc_error_context(err, s, "'%s'", path);`
+ * A caller that handles a failure and goes on may call hc_error_clear.
+ * Return values: everything that can fail for a reason returns hc_status;
+ * only lookups and name parsers, which fail for one reason only, do not:
+ * hc_st_find / hc_hyc_find give an index or -1, hc_dtype_parse /
+ * hc_codec_parse 0 or -1, hc_json_object_get 1 (found) or 0. */
 hc_status hc_fail(hc_error *err, hc_status code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-/* Adds context to an error a callee has just set: err's message becomes
- * "context: message" and its code stays. `code` is the callee's status, returned
- * as it is (so the call works with err == NULL). New code uses hc_fail to report
- * a failure of its own and hc_error_context to wrap a callee's. */
 hc_status hc_error_context(hc_error *err, hc_status code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))

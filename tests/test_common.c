@@ -51,15 +51,6 @@ TEST(parallel_for_covers_all) {
     }
 }
 
-TEST(error_chaining) {
-    hc_error e;
-    hc_error_clear(&e);
-    hc_fail(&e, HC_E_CORRUPT, "bad crc in tensor '%s'", "w");
-    hc_fail(&e, HC_E_IO, "reading 'x.hyc'");
-    CHECK(e.code == HC_E_CORRUPT);
-    CHECK(strcmp(e.msg, "reading 'x.hyc': bad crc in tensor 'w'") == 0);
-}
-
 TEST(dtype_names) {
     hc_dtype t;
     CHECK(hc_dtype_parse("BF16", 4, &t) == 0 && t == HC_BF16);

@@ -56,17 +56,26 @@ TEST(rd_parse_bad_settings) {
         {"qkm:bits=4,", "not key=value", 0},
         {"qkm:bits=x", "bits=x is not an integer", 0},
         {"qkm:bits=-3", "not an integer", 0},
-        {"qkm:bits=99", "1..32", 0},
+        {"qkm:bits=99", "2..8 for codec qkm", 0},
+        {"hlat:bits=99", "1..32 for codec hlat", 0},
+        {"qkm:n=256", "does not apply to codec qkm", 0},
+        {"hlat:preset=paper-llm", "contradicts preset=paper-llm", 0},
+        {"qkm:bits=5,bpw=4", "contradicts bpw=4", 0},
+        {"hlat:bpw=4,snr=30", "not both", 0},
+        {"hlat:bpw=0.5", "outside the rates", 0},
+        {"hlat:dim=12", "1..8", 0},
+        {"paper:C=0", "1..64", 0},
         {"qkm:bits=4,bits=5", "given twice", 0},
         {"qkm:colour=red", "unknown key 'colour'", 0},
         {"paper:preset=nope", "unknown preset 'nope'", 0},
         {"paper:preset=paper-llm,preset=default", "more than one preset", 0},
         {"paper:n=256//1600", "list of sizes", 0},
-        {"paper:n=0", "not an integer", 0},
+        {"paper:n=0", "list of sizes", 0},
         {"paper:L=abc", "not a number", 0},
-        {"paper:L=-1", "not a number >= 0", 0},
+        {"paper:L=-1", "not a number in [0,", 0},
         {"paper:L=inf", "not a number", 0},
-        {"qkm:bits=9", "bits must be 2..8", 1},  /* the codec refuses it: found by the probe */
+        {"qkm:bits=9", "2..8", 0},
+        {"hlat:bits=3", "not in 4..32", 1},  /* the codec refuses it: found by the probe */
         {"qkm:block=12", "block must be", 1},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -231,7 +240,7 @@ TEST(rd_command_csv_and_chart) {
     /* usage errors: exit 2 with a message */
     snprintf(args, sizeof args, "--shared '%s' --models resnet20 --only qkm:bits=9", shared);
     CHECK(run_rd(args, log) == 2);
-    CHECK(strstr(slurp(log), "bits must be 2..8") != NULL);
+    CHECK(strstr(slurp(log), "bits=9 is not an integer in 2..8 for codec qkm") != NULL);
     CHECK(run_rd("--frobnicate", log) == 2);
     CHECK(run_rd("--threads", log) == 2);
     snprintf(args, sizeof args, "--shared '%s' --models no_such_model --only q8b", shared);

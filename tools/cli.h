@@ -3,7 +3,9 @@
 #define HC_CLI_H
 
 #include "hyperc.h"
+#include "../src/codec/options.h"
 #include <stddef.h>
+#include <stdio.h>
 
 /* Parse a whole string as an integer in [lo, hi] / a finite double; 0 on success. */
 int cli_parse_int(const char *s, long lo, long hi, long *out);
@@ -16,11 +18,16 @@ const char *cli_bytes_str(uint64_t b, char *buf, size_t n);
 double cli_snr_db(double nmse);
 /* monotonic seconds */
 double cli_now(void);
-/* Applies one codec option (--preset, --codec, --points, --rect-l, --bands,
- * --loss-*, --bits, --block, --dim, --bpw, --snr, --min-elems) to o.
- * Returns 0 if applied, 1 if opt is not a codec option, -1 on a bad value
- * (err says why). */
-int cli_parse_codec_option(hc_opts *o, const char *opt, const char *val, hc_error *err);
+/* The encoder options of the table in src/codec/options.h (--preset,
+ * --codec, --points, --rect-l, --bands, --loss-*, --bits, --block, --dim,
+ * --bpw, --snr, --min-elems, --keep): cli_is_codec_option says whether opt
+ * is one; cli_parse_codec_option records it in set (applied later, in any
+ * order, by hc_optset_finish). Returns 0 if recorded, 1 if opt is not a codec
+ * option, -1 on an error (err says why). */
+int cli_is_codec_option(const char *opt);
+int cli_parse_codec_option(hc_optset *set, const char *opt, const char *val, hc_error *err);
+/* The help lines of those options, from the table. */
+void cli_print_codec_options(FILE *f);
 
 /* tools/cli_process.c: signal handling, SIGPIPE ignored, closed standard
  * descriptors reopened (main() calls this first). */

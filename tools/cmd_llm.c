@@ -20,32 +20,24 @@ static double peak_rss_mib(void) {
     return (double)ru.ru_maxrss / 1024.0; /* Linux reports KiB */
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return 0;
-    *out = v;
-    return 1;
-}
-
+/* As cli_parse_int (cli.h): 0 on success, -1 on a bad value. */
 static int parse_u64(const char *s, uint64_t *out) {
     char *end;
     errno = 0;
-    if (*s == '-') return 0;
+    if (*s == '-') return -1;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end) return 0;
+    if (errno || end == s || *end) return -1;
     *out = v;
-    return 1;
+    return 0;
 }
 
 static int parse_float(const char *s, double lo, double hi, float *out) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi)) return 0;
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) return -1;
     *out = (float)v;
-    return 1;
+    return 0;
 }
 
 /* Reads a whole file (the text for perplexity). */
@@ -129,36 +121,68 @@ static int open_stored_tokenizer(const char *model_path, hc_tokenizer **t, char 
 
 /* Opens model and tokenizer and checks that they belong together. The
  * tokenizer: --tokenizer if given, else the one stored in a .hyc. */
-static int open_model_and_tokenizer(const char *model_path, const char *config_path, const char *tok_path,
-                                    hc_llm_model **m, hc_tokenizer **t) {
+static int open_model_and_tokenizer(const char *cmd, const char *model_path, const char *config_path,
+                                    const char *tok_path, hc_llm_model **m, hc_tokenizer **t) {
     hc_error err;
     hc_error_clear(&err);
     if (hc_llm_open2(model_path, config_path, print_notice, NULL, m, &err) != HC_OK) {
-        fprintf(stderr, "hyperc: %s\n", err.msg);
+        fprintf(stderr, "hyperc %s: %s\n", cmd, err.msg);
         return 0;
     }
     char stored_label[4400];
     if (!tok_path) {
         if (!open_stored_tokenizer(model_path, t, stored_label, sizeof stored_label)) {
-            fprintf(stderr, "hyperc: --tokenizer is required: '%s' stores no usable tokenizer\n", model_path);
+            fprintf(stderr, "hyperc %s: --tokenizer is required: '%s' stores no usable tokenizer\n", cmd, model_path);
             hc_llm_free(*m);
             return 0;
         }
         tok_path = stored_label;
     } else if (hc_tok_open(tok_path, 0, t, &err) != HC_OK) {
-        fprintf(stderr, "hyperc: %s\n", err.msg);
+        fprintf(stderr, "hyperc %s: %s\n", cmd, err.msg);
         hc_llm_free(*m);
         return 0;
     }
     int vocab = hc_llm_config_of(*m)->vocab_size;
     if (hc_tok_vocab_size(*t) != vocab) {
-        fprintf(stderr, "hyperc: tokenizer '%s' has %d tokens but model '%s' has a vocabulary of %d: they do not belong together\n",
-                tok_path, hc_tok_vocab_size(*t), model_path, vocab);
+        fprintf(stderr, "hyperc %s: tokenizer '%s' has %d tokens but model '%s' has a vocabulary of %d: they do not belong together\n",
+                cmd, tok_path, hc_tok_vocab_size(*t), model_path, vocab);
         hc_tok_free(*t);
         hc_llm_free(*m);
         return 0;
     }
     return 1;
+}
+
+/* One option of generate/perplexity: NULL-terminated lists of the names of
+ * the options that take a value. Returns 0 to go on (value or operand taken),
+ * or prints why and returns HC_EXIT_USAGE: an unknown option (also at the end
+ * of the line), a missing value, or a second MODEL operand. */
+static int llm_arg(const char *cmd, int argc, char **argv, int *i, const char *const *known, const char **model,
+                   const char **opt, const char **val) {
+    const char *a = argv[*i];
+    *opt = *val = NULL;
+    if (a[0] != '-' || !a[1]) {
+        if (*model) {
+            fprintf(stderr, "hyperc %s: unexpected argument '%s' (one MODEL only; '%s' given before)\n", cmd, a,
+                    *model);
+            return HC_EXIT_USAGE;
+        }
+        *model = a;
+        return 0;
+    }
+    int k = 0;
+    while (known[k] && strcmp(known[k], a) != 0) k++;
+    if (!known[k]) {
+        fprintf(stderr, "hyperc %s: unknown option '%s' (see hyperc %s --help)\n", cmd, a, cmd);
+        return HC_EXIT_USAGE;
+    }
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "hyperc %s: option %s needs a value\n", cmd, a);
+        return HC_EXIT_USAGE;
+    }
+    *opt = a;
+    *val = argv[++*i];
+    return 0;
 }
 
 /* ---- generate --------------------------------------------------------------------- */
@@ -193,44 +217,39 @@ int cmd_generate(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *prompt = "", *config_path = NULL;
     long steps = 256, threads = 0;
     hc_llm_sampling sp = {1.0f, 0.9f, (uint64_t)time(NULL)};
+    static const char *const known[] = {"--tokenizer", "-z", "--prompt", "-i", "--config", "-n", "--steps",
+                                        "--temp", "-t", "--topp", "-p", "--seed", "-s", "--threads", NULL};
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *a = argv[i], *v;
         int ok = 1;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             generate_usage();
             return HC_EXIT_OK;
-        } else if (a[0] != '-') {
-            if (model_path) ok = 0;
-            model_path = a;
-            continue;
-        } else if (!v) {
-            ok = 0;
-        } else if (strcmp(a, "--tokenizer") == 0 || strcmp(a, "-z") == 0) {
+        }
+        if (llm_arg("generate", argc, argv, &i, known, &model_path, &a, &v)) return HC_EXIT_USAGE;
+        if (!a) continue; /* the MODEL operand */
+        if (strcmp(a, "--tokenizer") == 0 || strcmp(a, "-z") == 0) {
             tok_path = v;
         } else if (strcmp(a, "--prompt") == 0 || strcmp(a, "-i") == 0) {
             prompt = v;
         } else if (strcmp(a, "--config") == 0) {
             config_path = v;
         } else if (strcmp(a, "-n") == 0 || strcmp(a, "--steps") == 0) {
-            ok = parse_long(v, 0, 1L << 24, &steps);
+            ok = !cli_parse_int(v, 0, 1L << 24, &steps);
         } else if (strcmp(a, "--temp") == 0 || strcmp(a, "-t") == 0) {
-            ok = parse_float(v, 0, 1e6, &sp.temperature);
+            ok = !parse_float(v, 0, 1e6, &sp.temperature);
         } else if (strcmp(a, "--topp") == 0 || strcmp(a, "-p") == 0) {
-            ok = parse_float(v, 0, 1, &sp.topp);
+            ok = !parse_float(v, 0, 1, &sp.topp);
         } else if (strcmp(a, "--seed") == 0 || strcmp(a, "-s") == 0) {
-            ok = parse_u64(v, &sp.seed);
+            ok = !parse_u64(v, &sp.seed);
         } else if (strcmp(a, "--threads") == 0) {
-            ok = parse_long(v, 0, 256, &threads);
-        } else {
-            ok = 0;
+            ok = !cli_parse_int(v, 0, 256, &threads);
         }
         if (!ok) {
-            fprintf(stderr, "hyperc generate: bad or incomplete option '%s'%s%s\n", a, v ? " " : "", v ? v : "");
+            fprintf(stderr, "hyperc generate: bad value for %s: '%s'\n", a, v);
             generate_usage();
             return HC_EXIT_USAGE;
         }
-        i++;
     }
     if (!model_path) {
         fprintf(stderr, "hyperc generate: %s is required\n", "MODEL");
@@ -240,7 +259,7 @@ int cmd_generate(int argc, char **argv) {
 
     hc_llm_model *m;
     hc_tokenizer *t;
-    if (!open_model_and_tokenizer(model_path, config_path, tok_path, &m, &t)) return HC_EXIT_FAIL;
+    if (!open_model_and_tokenizer("generate", model_path, config_path, tok_path, &m, &t)) return HC_EXIT_FAIL;
     int seq_len = hc_llm_config_of(m)->seq_len;
     if (steps == 0 || steps > seq_len) steps = seq_len;
     hc_error err;
@@ -282,40 +301,35 @@ static void perplexity_usage(void) {
 int cmd_perplexity(int argc, char **argv) {
     const char *model_path = NULL, *tok_path = NULL, *text_path = NULL, *config_path = NULL;
     long ctx = 0, threads = 0, max_windows = 0;
+    static const char *const known[] = {"--tokenizer", "-z", "--text", "--config", "--ctx", "--threads",
+                                        "--max-windows", NULL};
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *a = argv[i], *v;
         int ok = 1;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             perplexity_usage();
             return HC_EXIT_OK;
-        } else if (a[0] != '-') {
-            if (model_path) ok = 0;
-            model_path = a;
-            continue;
-        } else if (!v) {
-            ok = 0;
-        } else if (strcmp(a, "--tokenizer") == 0 || strcmp(a, "-z") == 0) {
+        }
+        if (llm_arg("perplexity", argc, argv, &i, known, &model_path, &a, &v)) return HC_EXIT_USAGE;
+        if (!a) continue; /* the MODEL operand */
+        if (strcmp(a, "--tokenizer") == 0 || strcmp(a, "-z") == 0) {
             tok_path = v;
         } else if (strcmp(a, "--text") == 0) {
             text_path = v;
         } else if (strcmp(a, "--config") == 0) {
             config_path = v;
         } else if (strcmp(a, "--ctx") == 0) {
-            ok = parse_long(v, 2, 1L << 24, &ctx);
+            ok = !cli_parse_int(v, 2, 1L << 24, &ctx);
         } else if (strcmp(a, "--threads") == 0) {
-            ok = parse_long(v, 0, 256, &threads);
+            ok = !cli_parse_int(v, 0, 256, &threads);
         } else if (strcmp(a, "--max-windows") == 0) {
-            ok = parse_long(v, 0, 1L << 40, &max_windows);
-        } else {
-            ok = 0;
+            ok = !cli_parse_int(v, 0, 1L << 40, &max_windows);
         }
         if (!ok) {
-            fprintf(stderr, "hyperc perplexity: bad or incomplete option '%s'%s%s\n", a, v ? " " : "", v ? v : "");
+            fprintf(stderr, "hyperc perplexity: bad value for %s: '%s'\n", a, v);
             perplexity_usage();
             return HC_EXIT_USAGE;
         }
-        i++;
     }
     if (!model_path || !text_path) {
         fprintf(stderr, "hyperc perplexity: %s is required\n", !model_path ? "MODEL" : "--text");
@@ -324,7 +338,7 @@ int cmd_perplexity(int argc, char **argv) {
     }
     hc_llm_model *m;
     hc_tokenizer *t;
-    if (!open_model_and_tokenizer(model_path, config_path, tok_path, &m, &t)) return HC_EXIT_FAIL;
+    if (!open_model_and_tokenizer("perplexity", model_path, config_path, tok_path, &m, &t)) return HC_EXIT_FAIL;
     char *text;
     size_t len;
     if (!read_file(text_path, &text, &len)) {
@@ -402,7 +416,7 @@ int cli_build_calib(const char *model_path, const char *source, const char *toke
         s = hc_llm_sensitivity(m, tokens, n, 0, &probe, threads, *out, &err);
     }
     if (s) {
-        fprintf(stderr, "hyperc compress: calibration from '%s': %s\n", source, err.msg);
+        fprintf(stderr, "hyperc compress: --calib %s: %s\n", source, err.msg);
         rc = HC_EXIT_FAIL;
     } else if (!quiet) {
         printf("calibration: %zu tokens (%s), statistics for %zu matrices, %.2f s\n", n,

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "hyperc.h"
 #include "../src/codec/rd.h"
+#include "../src/codec/options.h"
 #include "../src/common/util.h"
 #include <dirent.h>
 #include <errno.h>
@@ -44,11 +45,10 @@ static void rd_usage(FILE *f) {
             "  --threads N         worker threads (default: all cores)\n"
             "\n"
             "A setting is codec[:key=value,...], e.g. paper:preset=paper-llm, paper:n=256,\n"
-            "q8b, q4b, qkm:bits=5, qkm:bits=4,block=64, hlat:bits=4,dim=8. Keys: preset,\n"
-            "bits, block, dim, n (a/b list), L, sigmas, C, loss_target, loss_max,\n"
-            "loss_limit, bpw, snr, min_elems.\n"
-            "\n"
-            "The built-in list:");
+            "q8b, q4b, qkm:bits=5, qkm:bits=4,block=64, hlat:bits=4,dim=8. The keys are\n"
+            "those of hyperc compress (bounds and rules in its --help), as key=value:\n");
+    char keys[256];
+    fprintf(f, "%s (n is a list a/b/c).\n\nThe built-in list:", hc_opt_rd_keys(keys, sizeof keys));
     for (size_t i = 0; hc_rd_default_settings[i]; i++) fprintf(f, " %s", hc_rd_default_settings[i]);
     fprintf(f, "\n");
 }
@@ -466,6 +466,10 @@ int cmd_rd(int argc, char **argv) {
             return HC_EXIT_USAGE;
         }
         i++;
+        if ((!strcmp(a, "--add") && nadd == RD_MAX_SETTINGS) || (!strcmp(a, "--only") && nonly == RD_MAX_SETTINGS)) {
+            fprintf(stderr, "hyperc rd: more than %d %s settings\n", RD_MAX_SETTINGS, a);
+            return HC_EXIT_USAGE;
+        }
         if (!strcmp(a, "--shared")) shared = v;
         else if (!strcmp(a, "--models")) models_arg = v;
         else if (!strcmp(a, "--settings")) settings_arg = v;

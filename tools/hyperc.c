@@ -78,24 +78,9 @@ static void compress_usage(FILE *f) {
             "\n"
             "options:\n"
             "  -o FILE             output .hyc file (required)\n"
-            "  -f, --force         overwrite OUT if it exists\n"
-            "  --preset NAME       default | paper-llm | paper-vision\n"
-            "  --codec NAME        hlat (default) | paper | qkm | q4b | q8b | raw\n"
-            "  --rect-l L          paper codec: side of the square, in weight units\n"
-            "                      (default: derived from each tensor's spread)\n"
-            "  --points N[,N...]   paper codec: codebook sizes tried in order (1600)\n"
-            "  --bands C           paper codec: largest number of distance bands\n"
-            "  --loss-target X     paper codec: stop trying bands once MAE <= X\n"
-            "  --loss-max X        paper codec: next codebook size while MAE > X\n"
-            "  --loss-limit X      paper codec: keep a tensor lossless if MAE > X\n"
-            "  --bits B            qkm: bits per weight of the codes (4);\n"
-            "                      hlat: index bits per group of --dim weights (17)\n"
-            "  --block N           block codecs: weights per scale block (32)\n"
-            "  --dim K             hlat: weights per trajectory point (4)\n"
-            "  --bpw X             size budget: average bits per coded weight\n"
-            "  --snr DB            quality floor: smallest file with SNR >= DB\n"
-            "  --min-elems N       smaller tensors stay lossless (1024)\n"
-            "  --keep GLOB[,GLOB]  tensors whose names match stay lossless\n"
+            "  -f, --force         overwrite OUT if it exists\n");
+    cli_print_codec_options(f);
+    fprintf(f,
             "  --calib SRC         llama models: code each matrix with error feedback\n"
             "                      from calibration inputs (docs/ALGORITHM.md): SRC is\n"
             "                      'self' (text sampled from the model itself) or a\n"
@@ -106,6 +91,11 @@ static void compress_usage(FILE *f) {
             "  --calib-tokens N    calibration tokens (16384)\n"
             "  --threads N         worker threads (default: all cores)\n"
             "  -q, --quiet         print nothing but errors\n"
+            "\n"
+            "A preset sets defaults: options given explicitly override it wherever they\n"
+            "stand. An option of another codec than the one chosen, --bpw with --snr, or\n"
+            "either with an option the budget chooses itself (--bits, --points,\n"
+            "--loss-limit) is refused as bad usage; so is --bpw outside the codec's rates.\n"
             "\n"
             "exit status: 0 success, 1 failure, 2 bad usage\n");
 }
@@ -141,87 +131,25 @@ static void on_tensor(const hc_tensor_report *r, void *user) {
     }
 }
 
-int cli_parse_codec_option(hc_opts *o, const char *opt, const char *val, hc_error *err) {
-    long iv;
-    double dv;
-    if (!strcmp(opt, "--preset")) return hc_opts_preset(o, val, err) == HC_OK ? 0 : -1;
-    if (!strcmp(opt, "--codec")) {
-        hc_codec_id c;
-        if (hc_codec_parse(val, &c)) {
-            hc_fail(err, HC_E_ARG, "unknown codec '%s'", val);
-            return -1;
-        }
-        o->codec = c;
-        return 0;
+int cli_is_codec_option(const char *opt) {
+    for (const hc_opt_def *r = hc_opt_table; r->cli || r->key; r++)
+        if (r->cli && !strcmp(r->cli, opt)) return 1;
+    return 0;
+}
+
+int cli_parse_codec_option(hc_optset *set, const char *opt, const char *val, hc_error *err) {
+    hc_status s = hc_optset_add(set, opt, val, err);
+    return s == HC_OK ? 0 : s == HC_E_UNSUPPORTED ? 1 : -1;
+}
+
+void cli_print_codec_options(FILE *f) {
+    for (const hc_opt_def *r = hc_opt_table; r->cli || r->key; r++) {
+        if (!r->cli) continue;
+        int first = r == hc_opt_table || r[-1].field != r->field;
+        char head[64];
+        snprintf(head, sizeof head, "%s %s", r->cli, r->arg);
+        fprintf(f, "  %-19s %s\n", first ? head : "", r->help);
     }
-    if (!strcmp(opt, "--points")) {
-        uint32_t k = 0;
-        const char *p = val;
-        while (*p) {
-            char *end;
-            errno = 0;
-            unsigned long v = strtoul(p, &end, 10);
-            if (errno || end == p || v < 1 || v > (1ul << 24) || k == HC_MAX_POINT_SIZES) {
-                hc_fail(err, HC_E_ARG, "--points: bad list '%s' (1..16777216, at most %d sizes)", val,
-                        HC_MAX_POINT_SIZES);
-                return -1;
-            }
-            o->points[k++] = (uint32_t)v;
-            p = end;
-            if (*p == ',') p++;
-            else if (*p) {
-                hc_fail(err, HC_E_ARG, "--points: bad list '%s'", val);
-                return -1;
-            }
-        }
-        if (!k) {
-            hc_fail(err, HC_E_ARG, "--points: empty list");
-            return -1;
-        }
-        o->n_points = k;
-        return 0;
-    }
-    struct { const char *name; double *d; double lo, hi; } dopts[] = {
-        {"--rect-l", &o->rect_l, 1e-12, 1e12},      {"--loss-target", &o->loss_target, 0, 1e12},
-        {"--loss-max", &o->loss_max, 0, 1e12},      {"--loss-limit", &o->loss_limit, 0, 1e12},
-        {"--bpw", &o->target_bpw, 0.5, 32},         {"--snr", &o->target_snr, 0, 200},
-    };
-    for (size_t k = 0; k < sizeof dopts / sizeof dopts[0]; k++)
-        if (!strcmp(opt, dopts[k].name)) {
-            if (cli_parse_double(val, &dv) || dv < dopts[k].lo || dv > dopts[k].hi) {
-                hc_fail(err, HC_E_ARG, "%s: '%s' is not a number in [%g, %g]", opt, val, dopts[k].lo, dopts[k].hi);
-                return -1;
-            }
-            *dopts[k].d = dv;
-            return 0;
-        }
-    struct { const char *name; uint32_t *u; long lo, hi; } iopts[] = {
-        {"--bands", &o->bands_max, 1, 64}, {"--bits", &o->bits, 1, 32},
-        {"--block", &o->block, 1, 1 << 20}, {"--dim", &o->dim, 1, 16},
-    };
-    for (size_t k = 0; k < sizeof iopts / sizeof iopts[0]; k++)
-        if (!strcmp(opt, iopts[k].name)) {
-            if (cli_parse_int(val, iopts[k].lo, iopts[k].hi, &iv)) {
-                hc_fail(err, HC_E_ARG, "%s: '%s' is not an integer in [%ld, %ld]", opt, val, iopts[k].lo,
-                        iopts[k].hi);
-                return -1;
-            }
-            *iopts[k].u = (uint32_t)iv;
-            return 0;
-        }
-    if (!strcmp(opt, "--keep")) {
-        o->keep = val;
-        return 0;
-    }
-    if (!strcmp(opt, "--min-elems")) {
-        if (cli_parse_int(val, 0, (long)(~0ul >> 1), &iv)) {
-            hc_fail(err, HC_E_ARG, "--min-elems: '%s' is not a non-negative integer", val);
-            return -1;
-        }
-        o->min_elems = (uint64_t)iv;
-        return 0;
-    }
-    return 1; /* not a codec option */
 }
 
 int cmd_compress(int argc, char **argv) {
@@ -231,7 +159,8 @@ int cmd_compress(int argc, char **argv) {
     int force = 0, quiet = 0;
     long threads = 0, calib_tokens = 16384;
     hc_opts o;
-    hc_opts_default(&o);
+    hc_optset set;
+    hc_optset_init(&set, 0);
     hc_error err;
     hc_error_clear(&err);
     for (int i = 1; i < argc; i++) {
@@ -244,6 +173,13 @@ int cmd_compress(int argc, char **argv) {
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             quiet = 1;
         } else if (a[0] == '-' && a[1]) {
+            int known = !strcmp(a, "-o") || !strcmp(a, "--threads") || !strcmp(a, "--calib") ||
+                        !strcmp(a, "--tokenizer") || !strcmp(a, "--attach") || !strcmp(a, "--calib-tokens") ||
+                        cli_is_codec_option(a);
+            if (!known) {
+                fprintf(stderr, "hyperc compress: unknown option '%s' (see --help)\n", a);
+                return HC_EXIT_USAGE;
+            }
             if (i + 1 >= argc) {
                 fprintf(stderr, "hyperc compress: option %s needs a value\n", a);
                 return HC_EXIT_USAGE;
@@ -283,19 +219,14 @@ int cmd_compress(int argc, char **argv) {
                 }
                 continue;
             }
-            int r = cli_parse_codec_option(&o, a, v, &err);
-            if (r < 0) {
+            if (cli_parse_codec_option(&set, a, v, &err) != 0) {
                 fprintf(stderr, "hyperc compress: %s\n", err.msg);
-                return HC_EXIT_USAGE;
-            }
-            if (r > 0) {
-                fprintf(stderr, "hyperc compress: unknown option '%s' (see --help)\n", a);
                 return HC_EXIT_USAGE;
             }
         } else if (!in) {
             in = a;
         } else {
-            fprintf(stderr, "hyperc compress: unexpected argument '%s'\n", a);
+            fprintf(stderr, "hyperc compress: unexpected argument '%s' (one input file only)\n", a);
             return HC_EXIT_USAGE;
         }
     }
@@ -303,6 +234,12 @@ int cmd_compress(int argc, char **argv) {
         compress_usage(stderr);
         return HC_EXIT_USAGE;
     }
+    /* the option rules (src/codec/options.h), then a trial encoding, before any work */
+    if (hc_optset_finish(&set, &o, &err) != HC_OK || hc_opts_probe(&o, &err) != HC_OK) {
+        fprintf(stderr, "hyperc compress: %s\n", err.msg);
+        return HC_EXIT_USAGE;
+    }
+    hc_error_clear(&err);
     if (cli_check_output("compress", in, out, &quiet)) return HC_EXIT_FAIL;
     hc_calib *calib = NULL;
     if (calib_src) {
@@ -361,15 +298,18 @@ int cmd_decompress(int argc, char **argv) {
             force = 1;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             quiet = 1;
-        } else if (!strcmp(a, "-o") && i + 1 < argc) {
+        } else if ((!strcmp(a, "-o") || !strcmp(a, "--threads")) && i + 1 >= argc) {
+            fprintf(stderr, "hyperc decompress: option %s needs a value\n", a);
+            return HC_EXIT_USAGE;
+        } else if (!strcmp(a, "-o")) {
             out = argv[++i];
-        } else if (!strcmp(a, "--threads") && i + 1 < argc) {
+        } else if (!strcmp(a, "--threads")) {
             if (cli_parse_int(argv[++i], 1, 256, &threads)) {
                 fprintf(stderr, "hyperc decompress: --threads: '%s' is not in 1..256\n", argv[i]);
                 return HC_EXIT_USAGE;
             }
         } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "hyperc decompress: unknown option or missing value '%s'\n", a);
+            fprintf(stderr, "hyperc decompress: unknown option '%s' (see --help)\n", a);
             return HC_EXIT_USAGE;
         } else if (!in) {
             in = a;

@@ -2,6 +2,7 @@
  * list of settings, and the measurement of one model under one setting. */
 #include "rd.h"
 #include "codec.h"
+#include "options.h"
 #include "../common/util.h"
 #include <errno.h>
 #include <math.h>
@@ -58,75 +59,6 @@ const char *const hc_rd_default_settings[] = {
 /* Settings parser                                                        */
 /* ===================================================================== */
 
-static hc_status parse_u32(const char *set, const char *key, const char *v, uint64_t lo, uint64_t hi,
-                           uint32_t *out, hc_error *err) {
-    char *end;
-    errno = 0;
-    unsigned long long x = (*v >= '0' && *v <= '9') ? strtoull(v, &end, 10) : 0;
-    if (!(*v >= '0' && *v <= '9') || errno || *end || x < lo || x > hi)
-        return hc_fail(err, HC_E_ARG, "setting '%s': %s=%s is not an integer in %llu..%llu", set, key, v,
-                       (unsigned long long)lo, (unsigned long long)hi);
-    *out = (uint32_t)x;
-    return HC_OK;
-}
-
-static hc_status parse_real(const char *set, const char *key, const char *v, double lo, double *out,
-                            hc_error *err) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (end == v || errno || *end || !isfinite(x) || x < lo)
-        return hc_fail(err, HC_E_ARG, "setting '%s': %s=%s is not a number >= %g", set, key, v, lo);
-    *out = x;
-    return HC_OK;
-}
-
-/* "a/b/c" -> o->points */
-static hc_status parse_points(const char *set, const char *v, hc_opts *o, hc_error *err) {
-    char buf[HC_RD_SETTING_MAX];
-    snprintf(buf, sizeof buf, "%s", v);
-    uint32_t count = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-        if (count == HC_MAX_POINT_SIZES)
-            return hc_fail(err, HC_E_ARG, "setting '%s': at most %d codebook sizes in n=", set, HC_MAX_POINT_SIZES);
-        hc_status s = parse_u32(set, "n", tok, 1, UINT32_MAX, &o->points[count], err);
-        if (s) return s;
-        count++;
-    }
-    if (count == 0 || v[strlen(v) - 1] == '/' || v[0] == '/' || strstr(v, "//"))
-        return hc_fail(err, HC_E_ARG, "setting '%s': n=%s is not a list of sizes like 256/1600", set, v);
-    o->n_points = count;
-    return HC_OK;
-}
-
-static hc_status apply_key(const char *set, const char *key, const char *v, hc_opts *o, hc_error *err) {
-    uint32_t u;
-    hc_status s;
-#define IS(name) (strcmp(key, name) == 0)
-    if (IS("bits")) return parse_u32(set, key, v, 1, 32, &o->bits, err);
-    if (IS("block")) return parse_u32(set, key, v, 1, 1u << 20, &o->block, err);
-    if (IS("dim")) return parse_u32(set, key, v, 1, 1024, &o->dim, err);
-    if (IS("n") || IS("points")) return parse_points(set, v, o, err);
-    if (IS("L") || IS("rect_l")) return parse_real(set, key, v, 0, &o->rect_l, err);
-    if (IS("sigmas")) return parse_real(set, key, v, 0, &o->rect_l_sigmas, err);
-    if (IS("C") || IS("bands")) return parse_u32(set, key, v, 0, 1024, &o->bands_max, err);
-    if (IS("loss_target")) return parse_real(set, key, v, 0, &o->loss_target, err);
-    if (IS("loss_max")) return parse_real(set, key, v, 0, &o->loss_max, err);
-    if (IS("loss_limit")) return parse_real(set, key, v, 0, &o->loss_limit, err);
-    if (IS("bpw")) return parse_real(set, key, v, 0, &o->target_bpw, err);
-    if (IS("snr")) return parse_real(set, key, v, 0, &o->target_snr, err);
-    if (IS("min_elems")) {
-        if ((s = parse_u32(set, key, v, 1, UINT32_MAX, &u, err))) return s;
-        o->min_elems = u;
-        return HC_OK;
-    }
-#undef IS
-    return hc_fail(err, HC_E_ARG,
-                   "setting '%s': unknown key '%s' (known: preset, bits, block, dim, n, L, sigmas, C, loss_target, "
-                   "loss_max, loss_limit, bpw, snr, min_elems)",
-                   set, key);
-}
-
 static hc_status resolve_codec(const char *set, const char *name, hc_codec_id *id, hc_error *err) {
     if (hc_codec_parse(name, id) == 0) return HC_OK;
     for (int i = 0; i < HC_CODEC_COUNT; i++)
@@ -140,27 +72,6 @@ static hc_status resolve_codec(const char *set, const char *name, hc_codec_id *i
             snprintf(known + l, sizeof known - l, "%s%s", l ? ", " : "", hc_codec_name((hc_codec_id)i));
         }
     return hc_fail(err, HC_E_ARG, "setting '%s': unknown codec '%s' (known: %s)", set, name, known);
-}
-
-/* Encodes a small synthetic tensor (bell-shaped values: sums of four
- * uniforms) to learn early whether the codec accepts the options. */
-static hc_status probe_setting(const char *set, const hc_opts *o, hc_error *err) {
-    enum { N = 1024 };
-    float w[N];
-    uint32_t x = 12345;
-    for (int i = 0; i < N; i++) {
-        float sum = 0;
-        for (int k = 0; k < 4; k++) {
-            x = x * 1664525u + 1013904223u;
-            sum += (float)(x >> 8) * (1.0f / 16777216.0f);
-        }
-        w[i] = 0.05f * (sum - 2.0f);
-    }
-    hc_encoded e;
-    hc_status s = hc_encode(w, N, o, &e, err);
-    if (s) return hc_fail(err, s, "setting '%s' refused by the codec", set);
-    hc_encoded_free(&e);
-    return HC_OK;
 }
 
 hc_status hc_rd_parse_setting(const char *text, int probe, hc_rd_setting *out, hc_error *err) {
@@ -202,29 +113,26 @@ hc_status hc_rd_parse_setting(const char *text, int probe, hc_rd_setting *out, h
             p = comma + 1;
         }
     }
-    /* the preset first, so the other keys override it */
-    int preset_at = -1;
-    for (int i = 0; i < nitems; i++)
-        if (strcmp(keys[i], "preset") == 0) {
-            if (preset_at >= 0) return hc_fail(err, HC_E_ARG, "setting '%s': more than one preset", text);
-            preset_at = i;
-        }
-    if (preset_at >= 0) {
-        s = hc_opts_preset(&out->opts, vals[preset_at], err);
-        if (s) return hc_fail(err, s, "setting '%s'", text);
-    } else {
-        hc_opts_default(&out->opts);
-    }
-    out->opts.codec = id;
-    out->opts.min_elems = HC_RD_MIN_ELEMS; /* the protocol's, not the tool's default */
+    /* the option table's rules (options.h): a preset gives defaults that the
+     * other keys override, wherever it is written */
+    hc_optset set;
+    hc_optset_init(&set, 1);
+    set.min_elems = HC_RD_MIN_ELEMS; /* the protocol's, not the tool's default */
+    set.codec_set = 1;
+    set.codec = id;
     for (int i = 0; i < nitems; i++) {
-        if (i == preset_at) continue;
-        for (int j = 0; j < i; j++)
-            if (strcmp(keys[i], keys[j]) == 0)
-                return hc_fail(err, HC_E_ARG, "setting '%s': key '%s' given twice", text, keys[i]);
-        if ((s = apply_key(text, keys[i], vals[i], &out->opts, err))) return s;
+        s = hc_optset_add(&set, keys[i], vals[i], err);
+        if (s == HC_E_UNSUPPORTED) {
+            char known[256];
+            return hc_fail(err, HC_E_ARG, "setting '%s': unknown key '%s' (known: %s)", text, keys[i],
+                           hc_opt_rd_keys(known, sizeof known));
+        }
+        if (s) return hc_error_context(err, s, "setting '%s'", text);
     }
-    return probe ? probe_setting(text, &out->opts, err) : HC_OK;
+    if ((s = hc_optset_finish(&set, &out->opts, err))) return hc_error_context(err, s, "setting '%s'", text);
+    if (probe && (s = hc_opts_probe(&out->opts, err)))
+        return hc_error_context(err, s, "setting '%s' refused by the codec", text);
+    return HC_OK;
 }
 
 /* ===================================================================== */
@@ -357,7 +265,7 @@ hc_status hc_rd_measure(const hc_safetensors *st, const char *label, const hc_op
         rd_tensor *r = &t[i];
         if (r->coded && r->status != HC_OK) {
             if (err) *err = r->err;
-            s = hc_fail(err, r->status, "'%s': tensor '%s' (%s)", label, ti->name, hc_codec_name(o->codec));
+            s = hc_error_context(err, r->status, "'%s': tensor '%s' (%s)", label, ti->name, hc_codec_name(o->codec));
             break;
         }
         uint64_t payload = r->coded ? r->payload : ti->nbytes;

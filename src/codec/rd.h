@@ -14,10 +14,11 @@
 #define HC_RD_MIN_ELEMS 4096 /* smallest tensor coded, unless a setting says min_elems= */
 
 /* A setting: "codec[:key=value[,key=value...]]", e.g. "qkm:bits=5",
- * "paper:preset=paper-llm", "hlat:bits=4,dim=8". Keys: preset (applied
- * first, wherever it appears), bits, block, dim, n|points (a list a/b/c),
- * L|rect_l, sigmas, C|bands, loss_target, loss_max, loss_limit, bpw, snr,
- * min_elems. */
+ * "paper:preset=paper-llm", "hlat:bits=4,dim=8". The keys, their bounds and
+ * rules are those of the option table (src/codec/options.h, hc_opt_rd_keys):
+ * preset (defaults, whatever its place), bits, block, dim, n|points (a list
+ * a/b/c), L|rect_l, sigmas, C|bands, loss_target, loss_max, loss_limit, bpw,
+ * snr, min_elems; a key of another codec than the setting's is refused. */
 typedef struct hc_rd_setting {
     char text[HC_RD_SETTING_MAX]; /* as given */
     hc_opts opts;

@@ -1,4 +1,6 @@
-/* error.c — status names and the error-message helper. */
+/* error.c — status names and the two error-message helpers (the rule is in
+ * include/hyperc.h, "Errors"): hc_fail sets an error, replacing whatever err
+ * held; hc_error_context prefixes context to the error a callee has set. */
 #include "hyperc.h"
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,46 +21,47 @@ const char *hc_status_str(hc_status s) {
     return "unknown error";
 }
 
-static hc_status set_or_chain(hc_error *err, hc_status code, const char *fmt, va_list ap) {
-    if (!err) return code;
-    char buf[sizeof err->msg];
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    if (err->code != HC_OK && err->msg[0]) {
-        /* keep the inner (earlier) message as the cause */
-        char old[sizeof err->msg];
-        memcpy(old, err->msg, sizeof old);
-        /* "outer: inner", cut to fit */
-        size_t a = strlen(buf), cap = sizeof err->msg - 1;
-        if (a > cap) a = cap;
-        memcpy(err->msg, buf, a);
-        size_t pos = a;
-        if (pos + 2 <= cap) { memcpy(err->msg + pos, ": ", 2); pos += 2; }
-        size_t b = strlen(old);
-        if (b > cap - pos) b = cap - pos;
-        memcpy(err->msg + pos, old, b);
-        err->msg[pos + b] = 0;
-    } else {
-        memcpy(err->msg, buf, sizeof buf);
-        /* the earlier error's code wins: it names the real cause */
-        err->code = code;
-    }
-    return err->code;
-}
-
 hc_status hc_fail(hc_error *err, hc_status code, const char *fmt, ...) {
+    if (!err) return code;
     va_list ap;
     va_start(ap, fmt);
-    hc_status s = set_or_chain(err, code, fmt, ap);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
-    return s;
+    err->code = code;
+    return code;
 }
 
 hc_status hc_error_context(hc_error *err, hc_status code, const char *fmt, ...) {
+    if (!err || code == HC_OK) return code;
+    char ctx[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);
-    hc_status s = set_or_chain(err, code, fmt, ap);
+    vsnprintf(ctx, sizeof ctx, fmt, ap);
     va_end(ap);
-    return err ? s : code;
+    /* the callee's message, or the status name when it left none */
+    char inner[sizeof err->msg];
+    if (err->code != HC_OK && err->msg[0])
+        memcpy(inner, err->msg, sizeof inner);
+    else
+        snprintf(inner, sizeof inner, "%s", hc_status_str(code));
+    size_t a = strlen(ctx), b = strlen(inner), cap = sizeof err->msg - 1;
+    if (a == 0 || (b > a + 1 && memcmp(inner, ctx, a) == 0 && inner[a] == ':')) {
+        /* no context, or the message already begins with it: not repeated */
+        memcpy(err->msg, inner, b + 1);
+    } else {
+        if (a > cap) a = cap;
+        memcpy(err->msg, ctx, a);
+        size_t pos = a;
+        if (pos + 2 <= cap) {
+            memcpy(err->msg + pos, ": ", 2);
+            pos += 2;
+        }
+        if (b > cap - pos) b = cap - pos;
+        memcpy(err->msg + pos, inner, b);
+        err->msg[pos + b] = 0;
+    }
+    err->code = code;
+    return code;
 }
 
 void hc_error_clear(hc_error *err) {

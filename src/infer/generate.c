@@ -117,7 +117,7 @@ hc_status hc_llm_generate(hc_llm_state *s, const int *prompt, int n_prompt, int 
                           hc_llm_token_fn on_token, void *user, hc_llm_gen_stats *stats, hc_error *err) {
     hc_llm_gen_stats st = {0};
     if (stats) *stats = st;
-    if (n_prompt < 1) return hc_fail(err, HC_E_ARG, "generate: the prompt needs at least one token (BOS)");
+    if (n_prompt < 1) return hc_fail(err, HC_E_ARG, "the prompt needs at least one token (BOS)");
     const hc_llm_model *m = hc_llm_state_model(s);
     const int vocab = m->cfg.vocab_size;
     int ctx = hc_llm_state_ctx(s);
@@ -130,7 +130,7 @@ hc_status hc_llm_generate(hc_llm_state *s, const int *prompt, int n_prompt, int 
     float *logits = malloc((size_t)vocab * sizeof *logits);
     if (!logits) {
         hc_llm_sampler_free(smp);
-        return hc_fail(err, HC_E_NOMEM, "generate: out of memory");
+        return hc_fail(err, HC_E_NOMEM, "out of memory");
     }
 
     /* the prompt in one batch, its tokens reported as llama2.c prints them */

@@ -8,6 +8,7 @@
  * norm, then optionally the RoPE tables (seq_len * head_size / 2 floats,
  * twice; ignored), then the classifier if not shared. */
 #include "infer.h"
+#include "../io/sniff.h"
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -78,9 +79,14 @@ hc_status hc_llama2c_source(hc_map *m, const char *label, hc_llm_source *src, hc
     hc_error cerr;
     hc_error_clear(&cerr);
     if (hc_llm_config_check(cfg, label, &cerr) != HC_OK) {
+        const char *kind = hc_sniff_format(m->ptr, m->len < HC_SNIFF_HEAD ? (size_t)m->len : HC_SNIFF_HEAD);
+        hc_status s = kind ? hc_fail(err, HC_E_FORMAT, "'%s' is a %s, not a .hyc, safetensors or llama2.c checkpoint",
+                                     label, kind)
+                           : hc_fail(err, HC_E_FORMAT,
+                                     "'%s' is not a .hyc, safetensors or llama2.c checkpoint (as llama2.c: %s)",
+                                     label, cerr.msg);
         hc_unmap(m);
-        return hc_fail(err, HC_E_FORMAT, "'%s' is not a .hyc, safetensors or llama2.c checkpoint (as llama2.c: %s)",
-                       label, cerr.msg);
+        return s;
     }
 
     /* sizes (bounded by hc_llm_config_check, so no overflow in 64 bits) */

@@ -111,7 +111,7 @@ static hc_status bind_tensor(binder *b, const char *name, uint64_t rows, uint64_
     if (b->used[i]) return hc_fail(err, HC_E_FORMAT, "'%s': tensor '%s' bound twice", b->label, name);
     hc_decoder *d = NULL;
     hc_status s = b->src->open(b->src->user, (size_t)i, &d, err);
-    if (s) return hc_fail(err, s, "'%s': tensor '%s'", b->label, name);
+    if (s) return hc_error_context(err, s, "'%s': tensor '%s'", b->label, name);
     if (d->n != ti->nelem || d->n != rows * (cols ? cols : 1)) {
         hc_decoder_free(d);
         return hc_fail(err, HC_E_CORRUPT, "'%s': tensor '%s' decodes to %llu weights, expected %llu", b->label,

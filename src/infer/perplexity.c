@@ -46,7 +46,7 @@ static hc_status encode_documents(const hc_tokenizer *t, const char *text, size_
                 int *na = realloc(all, ncap * sizeof *na);
                 if (!na) {
                     free(dt);
-                    s = hc_fail(err, HC_E_NOMEM, "perplexity: out of memory for %zu tokens", ncap);
+                    s = hc_fail(err, HC_E_NOMEM, "out of memory for %zu tokens", ncap);
                     break;
                 }
                 all = na;
@@ -113,11 +113,11 @@ hc_status hc_llm_perplexity(const hc_llm_model *m, const hc_tokenizer *t, const 
     memset(r, 0, sizeof *r);
     const hc_llm_config *c = &m->cfg;
     if (hc_tok_vocab_size(t) != c->vocab_size)
-        return hc_fail(err, HC_E_ARG, "perplexity: the tokenizer has %d tokens, the model %d", hc_tok_vocab_size(t),
+        return hc_fail(err, HC_E_ARG, "the tokenizer has %d tokens, the model %d", hc_tok_vocab_size(t),
                        c->vocab_size);
     if (ctx <= 0) ctx = c->seq_len;
     if (ctx < 2 || ctx > c->seq_len)
-        return hc_fail(err, HC_E_ARG, "perplexity: context %d is not in 2..%d (the model's seq_len)", ctx, c->seq_len);
+        return hc_fail(err, HC_E_ARG, "context %d is not in 2..%d (the model's seq_len)", ctx, c->seq_len);
     if (threads <= 0) threads = hc_cpu_count();
 
     int *tokens;
@@ -132,7 +132,7 @@ hc_status hc_llm_perplexity(const hc_llm_model *m, const hc_tokenizer *t, const 
     r->ctx = ctx;
     if (windows == 0) {
         free(tokens);
-        return hc_fail(err, HC_E_ARG, "perplexity: the text gives %zu tokens, less than one window of %d", n_tokens, ctx);
+        return hc_fail(err, HC_E_ARG, "the text gives %zu tokens, less than one window of %d", n_tokens, ctx);
     }
 
     /* many windows: one per thread at a time, each with its own cache and no
@@ -147,11 +147,11 @@ hc_status hc_llm_perplexity(const hc_llm_model *m, const hc_tokenizer *t, const 
     j.logits = calloc((size_t)n_states, sizeof *j.logits);
     j.nll = calloc(windows, sizeof *j.nll);
     hc_pool *pool = NULL;
-    if (!j.states || !j.logits || !j.nll) s = hc_fail(err, HC_E_NOMEM, "perplexity: out of memory");
+    if (!j.states || !j.logits || !j.nll) s = hc_fail(err, HC_E_NOMEM, "out of memory");
     for (int i = 0; i < n_states && !s; i++) {
         s = hc_llm_state_new(m, ctx, batch, state_threads, &j.states[i], err);
         if (!s && !(j.logits[i] = malloc((size_t)batch * (size_t)c->vocab_size * sizeof(float))))
-            s = hc_fail(err, HC_E_NOMEM, "perplexity: out of memory for logits");
+            s = hc_fail(err, HC_E_NOMEM, "out of memory for logits");
     }
     if (!s && n_states > 1) s = hc_pool_new(n_states, &pool, err);
     if (!s) {

@@ -6,6 +6,7 @@
 #include "../common/util.h"
 #include "../common/strindex.h"
 #include "hyc_ext.h"
+#include "sniff.h"
 #include <stdarg.h>
 #include <stdlib.h>
 
@@ -509,6 +510,15 @@ static hc_status hyc_new(const char *label, hc_hyc **out, hc_error *err) {
     return HC_OK;
 }
 
+/* A file that is not a .hyc container at all is named for what it is. */
+static hc_status hyc_wrong_kind(const hc_hyc *h, hc_status s, hc_error *err) {
+    if (s != HC_E_FORMAT && s != HC_E_LIMIT && s != HC_E_CORRUPT && s != HC_E_UNSUPPORTED) return s;
+    const char *kind = hc_sniff_format(h->base, h->len < HC_SNIFF_HEAD ? (size_t)h->len : HC_SNIFF_HEAD);
+    if (!kind || strcmp(kind, ".hyc container") == 0) return s;
+    return hc_fail(err, HC_E_FORMAT, "'%s' is a %s, not a .hyc container%s", h->label, kind,
+                   strcmp(kind, "safetensors file") == 0 ? " (hyperc compress makes one of it)" : "");
+}
+
 hc_status hc_hyc_open_mem(const void *buf, uint64_t len, const char *label, hc_hyc **out, hc_error *err) {
     if (!out) return hc_fail(err, HC_E_ARG, "hc_hyc_open_mem: no output pointer");
     *out = NULL;
@@ -523,6 +533,7 @@ hc_status hc_hyc_open_mem(const void *buf, uint64_t len, const char *label, hc_h
     h->len = len;
     s = hyc_parse(h, err);
     if (s) {
+        s = hyc_wrong_kind(h, s, err);
         hc_hyc_close(h);
         return s;
     }
@@ -541,6 +552,7 @@ hc_status hc_hyc_open(const char *path, hc_hyc **out, hc_error *err) {
         h->base = h->map.ptr;
         h->len = h->map.len;
         s = hyc_parse(h, err);
+        if (s) s = hyc_wrong_kind(h, s, err);
     }
     if (s) {
         hc_hyc_close(h);
@@ -817,7 +829,7 @@ hc_status hc_hyc_writer_add(hc_hyc_writer *w, const hc_hyc_entry *e, const void 
     if (s == HC_OK) s = hc_out_write(&w->out, payload, (size_t)size, err);
     if (s) {
         w->broken = 1;
-        return hc_fail(err, s, "'%s': writing tensor '%s'", w->out.path, e->info.name);
+        return hc_error_context(err, s, "'%s': writing tensor '%s'", w->out.path, e->info.name);
     }
     uint32_t crc = hc_crc32c(0, payload, (size_t)size);
 

@@ -88,7 +88,7 @@ static void code_tensor(compress_ctx *cx, size_t i, job_result *r) {
         r->status = hc_encode_tensor(ti, w, o, &r->enc, &r->err);
         free(tmp);
         if (r->status != HC_OK) {
-            hc_fail(&r->err, r->status, "tensor '%s'", ti->name);
+            hc_error_context(&r->err, r->status, "tensor '%s'", ti->name);
             goto out;
         }
         if (r->enc.codec == HC_CODEC_RAW)
@@ -205,7 +205,7 @@ hc_status hc_compress_st_into(const hc_safetensors *st, const char *label, hc_hy
         else s = hc_plan_model(st, o, threads, plan, NULL, err);
         if (s) {
             free(plan);
-            return hc_fail(err, s, "planning '%s'", label);
+            return hc_error_context(err, s, "planning '%s'", label);
         }
     }
     compress_ctx cx;
@@ -241,7 +241,7 @@ hc_status hc_compress_st_into(const hc_safetensors *st, const char *label, hc_hy
     *sum_err += cx.sum_err_coded;
     if (cx.failed) {
         if (err) *err = cx.err;
-        return hc_fail(err, cx.err.code ? cx.err.code : HC_E_IO, "compressing '%s'", label);
+        return hc_error_context(err, cx.err.code ? cx.err.code : HC_E_IO, "compressing '%s'", label);
     }
     return HC_OK;
 }
@@ -363,7 +363,7 @@ hc_status hc_decompress_file(const char *in_path, const char *out_path, int thre
         uint64_t bytes;
         if (!hc_mul_ok(e->info.nelem, 4, &bytes) || (uint64_t)(size_t)bytes != bytes) {
             hc_decoder_free(d);
-            s = hc_fail(err, HC_E_LIMIT, "tensor '%s' too large", e->info.name);
+            s = hc_fail(err, HC_E_LIMIT, "'%s': tensor '%s' too large", in_path, e->info.name);
             break;
         }
         free(buf);
@@ -373,7 +373,7 @@ hc_status hc_decompress_file(const char *in_path, const char *out_path, int thre
         if (buf && e->info.dtype != HC_F32) conv = malloc(e->info.nbytes ? (size_t)e->info.nbytes : 1);
         if (!buf || (e->info.dtype != HC_F32 && !conv)) {
             hc_decoder_free(d);
-            s = hc_fail(err, HC_E_NOMEM, "tensor '%s': cannot allocate %llu bytes", e->info.name,
+            s = hc_fail(err, HC_E_NOMEM, "'%s': tensor '%s': cannot allocate %llu bytes", in_path, e->info.name,
                         (unsigned long long)bytes);
             break;
         }
@@ -394,6 +394,6 @@ hc_status hc_decompress_file(const char *in_path, const char *out_path, int thre
     else
         hc_st_writer_abort(w);
     hc_hyc_close(h);
-    if (s) hc_fail(err, s, "decompressing '%s'", in_path);
+    /* every failure above names the file already */
     return s;
 }

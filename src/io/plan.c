@@ -95,7 +95,7 @@ static void plan_tensor(void *p, uint64_t k, int tid) {
         hc_encoded e;
         hc_status s = hc_encode_tensor(ti, w, &c->ladder[j], &e, err);
         if (s) {
-            c->status[k] = hc_fail(err, s, "tensor '%s'", ti->name);
+            c->status[k] = hc_error_context(err, s, "tensor '%s'", ti->name);
             break;
         }
         plan_point *pt = &c->pts[k * c->n_ladder + j];

@@ -7,6 +7,7 @@
  * data ranges must tile the byte buffer exactly (no holes, no overlaps, as the
  * format requires), and memory grows only with entries actually parsed. */
 #include "json.h"
+#include "sniff.h"
 #include "../common/util.h"
 #include "../common/strindex.h"
 #include <stdlib.h>
@@ -382,8 +383,8 @@ static hc_status index_tensors(st_parse *p, hc_safetensors *st) {
     return HC_OK;
 }
 
-hc_status hc_st_open_mem(const void *buf, uint64_t len, const char *label, hc_safetensors **out,
-                         hc_error *err) {
+static hc_status st_open_mem(const void *buf, uint64_t len, const char *label, hc_safetensors **out,
+                             hc_error *err) {
     if (!out) return hc_fail(err, HC_E_ARG, "hc_st_open_mem: out is NULL");
     *out = NULL;
     if (!label) label = "<memory>";
@@ -433,6 +434,19 @@ hc_status hc_st_open_mem(const void *buf, uint64_t len, const char *label, hc_sa
     st->data_len = p.data_len;
     *out = st;
     return HC_OK;
+}
+
+/* A file that is not safetensors at all is named for what it is. */
+hc_status hc_st_open_mem(const void *buf, uint64_t len, const char *label, hc_safetensors **out,
+                         hc_error *err) {
+    hc_status s = st_open_mem(buf, len, label, out, err);
+    if (s == HC_E_FORMAT || s == HC_E_LIMIT || s == HC_E_CORRUPT) {
+        const char *kind = hc_sniff_format(buf, len < HC_SNIFF_HEAD ? (size_t)len : HC_SNIFF_HEAD);
+        if (kind && strcmp(kind, "safetensors file") != 0)
+            return hc_fail(err, HC_E_FORMAT, "'%s' is a %s, not a safetensors file%s", label ? label : "<memory>", kind,
+                           strcmp(kind, ".hyc container") == 0 ? " (hyperc decompress turns it into one)" : "");
+    }
+    return s;
 }
 
 hc_status hc_st_open(const char *path, hc_safetensors **out, hc_error *err) {
