@@ -9,6 +9,7 @@
 #include "../codec/codec.h"
 #include "../common/util.h"
 #include "plan.h"
+#include "gguf.h"
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -169,6 +170,27 @@ static void compress_worker(void *p, uint64_t i, int tid) {
     pthread_mutex_unlock(&cx->mu);
 }
 
+/* A GGUF file as the pipeline's tensor source (src/io/gguf.h). */
+static hc_status gguf_source(const char *path, hc_gguf **gg, hc_safetensors **st, uint8_t **blob, size_t *len,
+                             hc_error *err) {
+    hc_status s = hc_gguf_open(path, gg, err);
+    if (s == HC_OK) s = hc_gguf_as_st(*gg, st, err);
+    if (s == HC_OK) s = hc_gguf_blob(*gg, blob, len, err);
+    if (s) {
+        hc_st_close(*st);
+        hc_gguf_close(*gg);
+        *st = NULL;
+        *gg = NULL;
+    }
+    return s;
+}
+
+static void gguf_source_close(hc_gguf *gg, hc_safetensors *st, uint8_t *blob) {
+    hc_st_close(st);
+    hc_gguf_close(gg);
+    free(blob);
+}
+
 hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_opts *o, int threads,
                            int overwrite, hc_progress_fn progress, void *user, hc_model_report *rep,
                            hc_error *err) {
@@ -179,12 +201,16 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
     if (!hc_codec_get(o->codec))
         return hc_fail(err, HC_E_UNSUPPORTED, "codec %d is not available in this build", (int)o->codec);
     hc_safetensors *st = NULL;
-    hc_status s = hc_st_open(in_path, &st, err);
+    hc_gguf *gg = NULL;       /* a GGUF input: st views its tensors        */
+    uint8_t *gblob = NULL;    /* its header, kept as the .hyc's metadata   */
+    size_t gblob_len = 0;
+    hc_status s = hc_gguf_sniff(in_path) ? gguf_source(in_path, &gg, &st, &gblob, &gblob_len, err)
+                                         : hc_st_open(in_path, &st, err);
     if (s) return s;
     hc_hyc_writer *w = NULL;
     s = hc_hyc_writer_open(out_path, overwrite, &w, err);
     if (s) {
-        hc_st_close(st);
+        gguf_source_close(gg, st, gblob);
         return s;
     }
     if (threads <= 0) threads = hc_cpu_count();
@@ -196,7 +222,7 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
         if (s) {
             free(plan);
             hc_hyc_writer_abort(w);
-            hc_st_close(st);
+            gguf_source_close(gg, st, gblob);
             return hc_fail(err, s, "planning '%s'", in_path);
         }
     }
@@ -216,7 +242,7 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
     if (!cx.res) {
         free(plan);
         hc_hyc_writer_abort(w);
-        hc_st_close(st);
+        gguf_source_close(gg, st, gblob);
         return hc_fail(err, HC_E_NOMEM, "out of memory");
     }
     pthread_mutex_init(&cx.mu, NULL);
@@ -231,12 +257,13 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
 
     if (cx.failed) {
         hc_hyc_writer_abort(w);
-        hc_st_close(st);
+        gguf_source_close(gg, st, gblob);
         if (err) *err = cx.err;
         return hc_fail(err, cx.err.code ? cx.err.code : HC_E_IO, "compressing '%s'", in_path);
     }
     size_t mlen = 0;
-    const char *meta = hc_st_metadata(st, &mlen);
+    const char *meta = gg ? (const char *)gblob : hc_st_metadata(st, &mlen);
+    if (gg) mlen = gblob_len;
     s = hc_hyc_writer_finish(w, meta, mlen, err);
     if (s == HC_OK) {
         hc_map m;
@@ -252,7 +279,7 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
         }
         rep->nmse_coded = cx.sum_sq_coded > 0 ? cx.sum_err_coded / cx.sum_sq_coded : 0;
     }
-    hc_st_close(st);
+    gguf_source_close(gg, st, gblob);
     rep->seconds = hc_now() - t0;
     return s;
 }
@@ -288,7 +315,14 @@ hc_status hc_decompress_file(const char *in_path, const char *out_path, int thre
     size_t mlen = 0;
     const char *meta = hc_hyc_metadata(h, &mlen);
     hc_st_writer *w = NULL;
-    s = hc_st_writer_open(out_path, infos, n, meta, mlen, overwrite, &w, err);
+    hc_gguf_writer *gw = NULL; /* GGUF output: a .hyc made from a GGUF, or OUT ending in .gguf */
+    int from_gguf = hc_gguf_is_gguf(meta, mlen);
+    size_t ol = strlen(out_path);
+    int to_st = ol >= 12 && !strcmp(out_path + ol - 12, ".safetensors");
+    if ((from_gguf && !to_st) || (ol >= 5 && !strcmp(out_path + ol - 5, ".gguf")))
+        s = hc_gguf_writer_open(out_path, from_gguf ? meta : NULL, from_gguf ? mlen : 0, infos, n, overwrite, &gw, err);
+    else
+        s = hc_st_writer_open(out_path, infos, n, from_gguf ? NULL : meta, from_gguf ? 0 : mlen, overwrite, &w, err);
     free(infos);
     if (s) {
         hc_hyc_close(h);
@@ -301,7 +335,7 @@ hc_status hc_decompress_file(const char *in_path, const char *out_path, int thre
         if (e->codec == HC_CODEC_RAW) {
             const uint8_t *p;
             s = hc_hyc_payload(h, i, &p, err);
-            if (s == HC_OK) s = hc_st_writer_put(w, i, p, err);
+            if (s == HC_OK) s = gw ? hc_gguf_writer_put(gw, i, p, err) : hc_st_writer_put(w, i, p, err);
             continue;
         }
         hc_decoder *d = NULL;
@@ -329,14 +363,17 @@ hc_status hc_decompress_file(const char *in_path, const char *out_path, int thre
         hc_decoder_free(d);
         if (e->info.dtype != HC_F32) {
             hc_from_f32(e->info.dtype, buf, conv, e->info.nelem);
-            s = hc_st_writer_put(w, i, conv, err);
+            s = gw ? hc_gguf_writer_put(gw, i, conv, err) : hc_st_writer_put(w, i, conv, err);
         } else {
-            s = hc_st_writer_put(w, i, buf, err);
+            s = gw ? hc_gguf_writer_put(gw, i, buf, err) : hc_st_writer_put(w, i, buf, err);
         }
     }
     free(buf);
     free(conv);
-    if (s == HC_OK)
+    if (gw) {
+        if (s == HC_OK) s = hc_gguf_writer_finish(gw, err);
+        else hc_gguf_writer_abort(gw);
+    } else if (s == HC_OK)
         s = hc_st_writer_finish(w, err);
     else
         hc_st_writer_abort(w);

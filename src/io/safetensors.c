@@ -7,6 +7,7 @@
  * data ranges must tile the byte buffer exactly (no holes, no overlaps, as the
  * format requires), and memory grows only with entries actually parsed. */
 #include "json.h"
+#include "gguf.h"
 #include "../common/util.h"
 #include <stdlib.h>
 #include <string.h>
@@ -337,6 +338,10 @@ hc_status hc_st_open_mem(const void *buf, uint64_t len, const char *label, hc_sa
     if (!label) label = "<memory>";
     if (!buf && len) return hc_fail(err, HC_E_ARG, "'%s': buffer is NULL", label);
     const uint8_t *b = buf;
+    if (len >= 4 && !memcmp(b, "GGUF", 4))
+        return hc_fail(err, HC_E_FORMAT, "'%s': this is a GGUF file, not a safetensors file", label);
+    if (len >= 8 && !memcmp(b, "\x89HYC\r\n\x1a\n", 8))
+        return hc_fail(err, HC_E_FORMAT, "'%s': this is a .hyc container, not a safetensors file", label);
     if (len < 8)
         return hc_fail(err, HC_E_FORMAT, "'%s': too short for a safetensors file (%llu bytes, need at least 8)",
                        label, (ull)len);
@@ -433,6 +438,42 @@ long hc_st_find(const hc_safetensors *st, const char *name) {
 const char *hc_st_metadata(const hc_safetensors *st, size_t *len) {
     if (len) *len = st && st->metadata ? st->metadata_len : 0;
     return st ? st->metadata : NULL;
+}
+
+/* A view over tensors held elsewhere (a GGUF file's data section, see
+ * src/io/gguf.h): tensor i is infos[i] at data + begins[i], in this order. */
+hc_status hc_st_open_view(const void *data, uint64_t data_len, const hc_tensor_info *infos,
+                          const uint64_t *begins, size_t n, const char *label, hc_safetensors **out,
+                          hc_error *err) {
+    *out = NULL;
+    if (!label) label = "<view>";
+    hc_safetensors *st = calloc(1, sizeof *st);
+    if (!st) return hc_fail(err, HC_E_NOMEM, "'%s': out of memory", label);
+    st->table = calloc(n ? n : 1, sizeof *st->table);
+    st->stored = malloc((n ? n : 1) * sizeof *st->stored);
+    st->by_name = malloc((n ? n : 1) * sizeof *st->by_name);
+    if (!st->table || !st->stored || !st->by_name) {
+        hc_st_close(st);
+        return hc_fail(err, HC_E_NOMEM, "'%s': out of memory", label);
+    }
+    st->n = n;
+    for (size_t i = 0; i < n; i++) {
+        st_entry *e = &st->table[i];
+        e->info = infos[i];
+        e->begin = begins[i];
+        e->end = begins[i] + infos[i].nbytes;
+        if (begins[i] > data_len || infos[i].nbytes > data_len - begins[i]) {
+            hc_st_close(st);
+            return hc_fail(err, HC_E_CORRUPT, "'%s': tensor '%s' lies outside the data", label, infos[i].name);
+        }
+        e->order = e->index = i;
+        st->stored[i] = st->by_name[i] = e;
+    }
+    qsort(st->by_name, n, sizeof *st->by_name, cmp_by_name);
+    st->data = data;
+    st->data_len = data_len;
+    *out = st;
+    return HC_OK;
 }
 
 /* ===================================================================== */
