@@ -443,6 +443,7 @@ int cmd_info(int argc, char **argv) {
            w_all ? 8.0 * (double)fsize / (double)w_all : 0);
     printf("ratio        %.3fx\n", fsize ? (double)orig / (double)fsize : 0);
     printf("written by   %s\n", hc_hyc_writer_version(h)[0] ? hc_hyc_writer_version(h) : "(not recorded)");
+    cli_gguf_info(h);
     int rc = HC_EXIT_OK;
     if (verify) {
         if (hc_hyc_verify(h, &err) != HC_OK) {
