@@ -66,11 +66,15 @@ hc_status hc_llm_config_parse(const char *json, size_t len, const char *label,
 typedef enum hc_llm_naming {
     HC_LLM_NAMES_META = 0, /* tok_embeddings, layers.N.attention.wq, ...:
                               interleaved RoPE (pairs 2j, 2j+1)              */
-    HC_LLM_NAMES_HF = 1    /* model.embed_tokens, model.layers.N.self_attn.
+    HC_LLM_NAMES_HF = 1,   /* model.embed_tokens, model.layers.N.self_attn.
                               q_proj, ...: q/k rows are permuted by the HF
                               conversion, so RoPE is applied half-split
                               (pairs j, j + head_size/2); nothing is
                               un-permuted                                    */
+    HC_LLM_NAMES_GGUF = 2  /* token_embd, blk.N.attn_q, ...: llama.cpp's GGUF
+                              names; q/k rows in Meta's layout (llama.cpp's
+                              converter permutes them back), so interleaved
+                              RoPE as for META                               */
 } hc_llm_naming;
 
 typedef struct hc_llm_model hc_llm_model;
@@ -95,7 +99,9 @@ typedef struct hc_llm_source {
  * safetensors (F32/F16/BF16), or a llama2.c checkpoint (.bin, 7-int32
  * legacy header). For .hyc and safetensors the hyperparameters come from
  * config_path if not NULL, else from config.json in the file's directory if
- * present, else from the metadata stored in the file. */
+ * present, else from the metadata stored in the file (for a .hyc made from
+ * a GGUF llama model: its llama.* keys). A GGUF file (F32/F16/BF16 weights,
+ * llama.cpp's tensor names) takes its hyperparameters from its own keys. */
 hc_status hc_llm_open(const char *path, const char *config_path, hc_llm_model **out,
                       hc_error *err);
 
@@ -115,7 +121,7 @@ void hc_llm_free(hc_llm_model *m);
 
 const hc_llm_config *hc_llm_config_of(const hc_llm_model *m);
 hc_llm_naming hc_llm_naming_of(const hc_llm_model *m);
-/* "llama2.c", "safetensors", "hyc" or "source". */
+/* "llama2.c", "safetensors", "hyc", "gguf" or "source". */
 const char *hc_llm_format_of(const hc_llm_model *m);
 /* Number of weights (embedding counted once when shared). */
 uint64_t hc_llm_param_count(const hc_llm_model *m);

@@ -6,6 +6,7 @@
 #include "test.h"
 #include "../src/common/util.h"
 #include "../src/io/gguf.h"
+#include "hyperc_llm.h"
 #include <math.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -814,4 +815,140 @@ TEST(gguf_blob_checks) {
     CHECK(ok);
     CHECK(ok2);
     CHECKF(ok3, "%s", err.msg);
+}
+
+/* ===================================================================== */
+/* llama models from GGUF                                                 */
+/* ===================================================================== */
+
+/* stories260K (Meta names) rewritten as a GGUF llama with llama.cpp's names;
+ * Meta's q/k layout is GGUF's, so the weights are copied unchanged. */
+static hc_status stories_to_gguf(const char *st_path, const char *out, hc_error *err) {
+    hc_safetensors *st = NULL;
+    hc_status s = hc_st_open(st_path, &st, err);
+    if (s) return s;
+    hc_gguf_build *b = NULL;
+    s = hc_gguf_build_new(3, &b, err);
+    if (!s) s = hc_gguf_build_str(b, "general.architecture", "llama", err);
+    if (!s) s = hc_gguf_build_u32(b, "llama.embedding_length", 64, err);
+    if (!s) s = hc_gguf_build_u32(b, "llama.feed_forward_length", 172, err);
+    if (!s) s = hc_gguf_build_u32(b, "llama.block_count", 5, err);
+    if (!s) s = hc_gguf_build_u32(b, "llama.attention.head_count", 8, err);
+    if (!s) s = hc_gguf_build_u32(b, "llama.attention.head_count_kv", 4, err);
+    if (!s) s = hc_gguf_build_u32(b, "llama.context_length", 512, err);
+    if (!s) s = hc_gguf_build_u32(b, "llama.vocab_size", 512, err);
+    if (!s) s = hc_gguf_build_u32(b, "llama.rope.dimension_count", 8, err);
+    if (!s) s = hc_gguf_build_f32(b, "llama.attention.layer_norm_rms_epsilon", 1e-5f, err);
+    if (!s) s = hc_gguf_build_f32(b, "llama.rope.freq_base", 10000.0f, err);
+    static const char *const map[][2] = {
+        {"tok_embeddings.weight", "token_embd.weight"}, {"norm.weight", "output_norm.weight"},
+        {"attention_norm.weight", "attn_norm.weight"},  {"attention.wq.weight", "attn_q.weight"},
+        {"attention.wk.weight", "attn_k.weight"},       {"attention.wv.weight", "attn_v.weight"},
+        {"attention.wo.weight", "attn_output.weight"},  {"ffn_norm.weight", "ffn_norm.weight"},
+        {"feed_forward.w1.weight", "ffn_gate.weight"},  {"feed_forward.w2.weight", "ffn_down.weight"},
+        {"feed_forward.w3.weight", "ffn_up.weight"}};
+    for (size_t i = 0; !s && i < hc_st_count(st); i++) {
+        const hc_tensor_info *ti = hc_st_info(st, i);
+        char name[256] = "";
+        int layer = -1, off = 0;
+        if (sscanf(ti->name, "layers.%d.%n", &layer, &off) == 1 && off > 0) {
+            for (size_t k = 2; k < sizeof map / sizeof map[0]; k++)
+                if (!strcmp(ti->name + off, map[k][0])) snprintf(name, sizeof name, "blk.%d.%s", layer, map[k][1]);
+        } else {
+            for (size_t k = 0; k < 2; k++)
+                if (!strcmp(ti->name, map[k][0])) snprintf(name, sizeof name, "%s", map[k][1]);
+        }
+        if (!name[0]) {
+            s = hc_fail(err, HC_E_FORMAT, "unexpected tensor %s", ti->name);
+            break;
+        }
+        uint64_t ne[HC_MAX_DIMS];
+        for (uint32_t d = 0; d < ti->ndim; d++) ne[d] = ti->shape[ti->ndim - 1 - d];
+        s = hc_gguf_build_tensor(b, name, ti->ndim, ne, (uint32_t)hc_ggml_type_of_dtype(ti->dtype), hc_st_data(st, i), err);
+    }
+    if (!s) s = hc_gguf_build_write(b, out, 1, err);
+    hc_gguf_build_free(b);
+    hc_st_close(st);
+    return s;
+}
+
+static hc_status logits_of(const char *path, const int *toks, int n, float *out, hc_llm_naming *naming, hc_error *err) {
+    hc_llm_model *m = NULL;
+    hc_status s = hc_llm_open(path, NULL, &m, err);
+    if (s) return s;
+    if (naming) *naming = hc_llm_naming_of(m);
+    hc_llm_state *st = NULL;
+    s = hc_llm_state_new(m, 0, 0, 1, &st, err);
+    if (!s) s = hc_llm_forward(st, toks, n, 0, out, 1, err);
+    hc_llm_state_free(st);
+    hc_llm_free(m);
+    return s;
+}
+
+TEST(gguf_llama_runs_like_safetensors) {
+    const char *sp = hc_test_shared("models/stories260K.safetensors");
+    if (!sp) return;
+    hc_error err = {0};
+    char gg[512], hyc[512];
+    tmp_path(gg, sizeof gg, "stories.gguf");
+    tmp_path(hyc, sizeof hyc, "stories_gguf.hyc");
+    CHECK_OK(stories_to_gguf(sp, gg, &err), &err);
+    enum { N = 6, V = 512 };
+    const int toks[N] = {1, 403, 407, 261, 378, 10};
+    static float ref[N * V], got[N * V], lossy[N * V];
+    hc_llm_naming nm = HC_LLM_NAMES_HF;
+    CHECK_OK(logits_of(sp, toks, N, ref, NULL, &err), &err);
+    CHECK_OK(logits_of(gg, toks, N, got, &nm, &err), &err);
+    CHECK(nm == HC_LLM_NAMES_GGUF);
+    CHECK(memcmp(ref, got, sizeof ref) == 0);
+    /* a lossless .hyc of the GGUF runs on its own (hyperparameters from the kept GGUF keys) */
+    hc_opts o;
+    hc_opts_default(&o);
+    o.codec = HC_CODEC_RAW;
+    CHECK_OK(hc_compress_file(gg, hyc, &o, 1, 1, NULL, NULL, NULL, &err), &err);
+    memset(got, 0, sizeof got);
+    CHECK_OK(logits_of(hyc, toks, N, got, NULL, &err), &err);
+    CHECK(memcmp(ref, got, sizeof ref) == 0);
+    /* lossy: close, not equal */
+    hc_opts_default(&o);
+    CHECK_OK(hc_compress_file(gg, hyc, &o, 1, 1, NULL, NULL, NULL, &err), &err);
+    CHECK_OK(logits_of(hyc, toks, N, lossy, NULL, &err), &err);
+    double e2 = 0, s2 = 0;
+    for (int i = 0; i < N * V; i++) {
+        e2 += (double)(lossy[i] - ref[i]) * (lossy[i] - ref[i]);
+        s2 += (double)ref[i] * ref[i];
+    }
+    CHECKF(e2 > 0 && e2 / s2 < 0.05, "lossy logits relative error %g", e2 / s2);
+}
+
+TEST(gguf_llama_refusals) {
+    hc_error err = {0};
+    hc_gguf_build *b = NULL;
+    CHECK_OK(hc_gguf_build_new(3, &b, &err), &err);
+    CHECK_OK(hc_gguf_build_str(b, "general.architecture", "falcon", &err), &err);
+    uint8_t *img = NULL;
+    size_t len = 0;
+    hc_status s = hc_gguf_build_image(b, &img, &len, &err);
+    hc_gguf_build_free(b);
+    CHECK_OK(s, &err);
+    hc_gguf *g = NULL;
+    s = hc_gguf_open_mem(img, len, "f", &g, &err);
+    hc_llm_config cfg;
+    hc_status s2 = s ? s : hc_gguf_llm_config(g, "f", &cfg, &err);
+    hc_gguf_close(g);
+    free(img);
+    CHECKF(s2 == HC_E_UNSUPPORTED && strstr(err.msg, "falcon"), "%s", err.msg);
+    /* llama without its sizes */
+    hc_error_clear(&err);
+    CHECK_OK(hc_gguf_build_new(3, &b, &err), &err);
+    CHECK_OK(hc_gguf_build_str(b, "general.architecture", "llama", &err), &err);
+    CHECK_OK(hc_gguf_build_u32(b, "llama.embedding_length", 64, &err), &err);
+    s = hc_gguf_build_image(b, &img, &len, &err);
+    hc_gguf_build_free(b);
+    CHECK_OK(s, &err);
+    s = hc_gguf_open_mem(img, len, "l", &g, &err);
+    s2 = s ? s : hc_gguf_llm_config(g, "l", &cfg, &err);
+    hc_gguf_close(g);
+    free(img);
+    CHECKF(s2 == HC_E_FORMAT && strstr(err.msg, "llama.feed_forward_length is missing"), "%s", err.msg);
 }

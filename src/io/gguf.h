@@ -135,6 +135,21 @@ hc_status hc_st_open_view(const void *data, uint64_t data_len, const hc_tensor_i
                           const uint64_t *begins, size_t n, const char *label, hc_safetensors **out,
                           hc_error *err);
 
+/* ---- llama models ---------------------------------------------------------- */
+/* Hyperparameters of a GGUF llama model (general.architecture "llama"):
+ * llama.embedding_length, feed_forward_length, block_count,
+ * attention.head_count, attention.head_count_kv (default head_count),
+ * context_length, vocab_size (else the length of tokenizer.ggml.tokens),
+ * attention.layer_norm_rms_epsilon (default 1e-5), rope.freq_base (default
+ * 10000). Partial RoPE, RoPE scaling and experts are HC_E_UNSUPPORTED. The
+ * weights use llama.cpp's names (token_embd.weight, blk.N.attn_q.weight, ...:
+ * HC_LLM_NAMES_GGUF in hyperc_llm.h). */
+struct hc_llm_config;
+hc_status hc_gguf_llm_config(const hc_gguf *g, const char *label, struct hc_llm_config *cfg, hc_error *err);
+/* The same from the GGUF metadata of a .hyc (hc_gguf_blob). */
+hc_status hc_gguf_llm_config_blob(const void *blob, size_t len, const char *label, struct hc_llm_config *cfg,
+                                  hc_error *err);
+
 /* ---- writing ------------------------------------------------------------- */
 /* Streaming writer used by decompression: tensors are put in order, each as
  * the bytes of its hyperc view (hc_gguf_tensor_info). With a blob (the .hyc's
