@@ -39,7 +39,12 @@ void cli_gguf_info(const struct hc_hyc *h) {
             const hc_ggml_type *ty = hc_ggml_type_get(ids[k]);
             printf(" %s x%zu%s", ty ? ty->name : "?", cnt[k], k + 1 < nt ? "," : "");
         }
-        printf("  (quantised types are carried as U8 bytes, bit-exact)\n");
+        int quant = 0;
+        for (size_t k = 0; k < nt; k++) {
+            const hc_ggml_type *ty = hc_ggml_type_get(ids[k]);
+            if (ty && ty->hc_dtype < 0) quant = 1;
+        }
+        printf("%s\n", quant ? "  (ggml-quantised tensors are stored as U8 bytes, bit-exact)" : "");
     }
     hc_gguf_close(g);
 }
