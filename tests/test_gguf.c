@@ -380,6 +380,13 @@ TEST(gguf_tensors_round_trip) {
     CHECK(ok);
     CHECKF(changed && e2 / s2 < 0.05, "F32 tensor nmse %g (lossy, must be small)", e2 / s2);
 
+    /* the GGUF as a self-contained safetensors view */
+    hc_safetensors *sv = NULL;
+    CHECK_OK(hc_gguf_open_st(in, &sv, &err), &err);
+    int vok = hc_st_count(sv) == 7 && hc_st_find(sv, "ids") == 5 &&
+              !memcmp(hc_st_data(sv, 0), t_f32, sizeof t_f32) && hc_st_info(sv, 4)->dtype == HC_U8;
+    hc_st_close(sv);
+    CHECK(vok);
     /* the same .hyc to safetensors: ggml-quantised tensors as U8 bytes */
     CHECK_OK(hc_decompress_file(hyc2, st, 1, 1, &err), &err);
     hc_safetensors *sf = NULL;
@@ -402,6 +409,15 @@ TEST(gguf_tensors_round_trip) {
         int rc = pclose(p);
         CHECKF(rc == 0 && strstr(buf, "blk.0.attn_q.weight") && strstr(buf, "GGUF v3") && strstr(buf, "Q4_K"),
                "hyperc info output:\n%.1200s", buf);
+        /* compare takes GGUF files: lossy floats measured, quantised bytes identical */
+        snprintf(cmd, sizeof cmd, "%s compare '%s' '%s' 2>&1", bin, in, out2);
+        p = popen(cmd, "r");
+        CHECK(p);
+        n = fread(buf, 1, sizeof buf - 1, p);
+        buf[n] = 0;
+        rc = pclose(p);
+        CHECKF(rc == 0 && strstr(buf, "total: 33024 float weights") && strstr(buf, "identical"),
+               "hyperc compare output:\n%.1200s", buf);
     }
 }
 

@@ -48,3 +48,7 @@ void cli_gguf_info(const struct hc_hyc *h) {
     }
     hc_gguf_close(g);
 }
+
+int cli_open_tensors(const char *path, struct hc_safetensors **out, hc_error *err) {
+    return (int)(hc_gguf_sniff(path) ? hc_gguf_open_st(path, out, err) : hc_st_open(path, out, err));
+}

@@ -491,7 +491,7 @@ int cmd_compare(int argc, char **argv) {
     hc_error err;
     hc_error_clear(&err);
     hc_safetensors *a = NULL, *b = NULL;
-    if (hc_st_open(pa, &a, &err) != HC_OK || hc_st_open(pb, &b, &err) != HC_OK) {
+    if (cli_open_tensors(pa, &a, &err) != HC_OK || cli_open_tensors(pb, &b, &err) != HC_OK) {
         fprintf(stderr, "hyperc compare: %s\n", err.msg);
         hc_st_close(a);
         return HC_EXIT_FAIL;

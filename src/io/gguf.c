@@ -697,6 +697,21 @@ hc_status hc_gguf_as_st(const hc_gguf *g, hc_safetensors **out, hc_error *err) {
     return s;
 }
 
+static void close_gguf(void *g) { hc_gguf_close(g); }
+
+hc_status hc_gguf_open_st(const char *path, hc_safetensors **out, hc_error *err) {
+    *out = NULL;
+    hc_gguf *g = NULL;
+    hc_status s = hc_gguf_open(path, &g, err);
+    if (s == HC_OK) s = hc_gguf_as_st(g, out, err);
+    if (s) {
+        hc_gguf_close(g);
+        return s;
+    }
+    hc_st_view_set_owner(*out, g, close_gguf);
+    return HC_OK;
+}
+
 /* The gaps of a file are the bytes after the header that belong to no tensor
  * (padding), in file order: [header_end, ds + off0), [end_i, ds + off_{i+1}),
  * ..., [end_last, file_len). */

@@ -150,6 +150,12 @@ hc_status hc_gguf_llm_config(const hc_gguf *g, const char *label, struct hc_llm_
 hc_status hc_gguf_llm_config_blob(const void *blob, size_t len, const char *label, struct hc_llm_config *cfg,
                                   hc_error *err);
 
+/* Makes hc_st_close(st) also call owner_free(owner) (after st's own memory). */
+void hc_st_view_set_owner(hc_safetensors *st, void *owner, void (*owner_free)(void *));
+/* Opens a GGUF file as a self-contained hc_safetensors view (hc_st_close
+ * closes the GGUF too); tensors as in hc_gguf_tensor_info. */
+hc_status hc_gguf_open_st(const char *path, hc_safetensors **out, hc_error *err);
+
 /* ---- writing ------------------------------------------------------------- */
 /* Streaming writer used by decompression: tensors are put in order, each as
  * the bytes of its hyperc view (hc_gguf_tensor_info). With a blob (the .hyc's

@@ -36,6 +36,8 @@ struct hc_safetensors {
     const st_entry **by_name;  /* [n] sorted by name, for hc_st_find         */
     char *metadata;            /* [metadata_len + 1] NUL-terminated copy     */
     size_t metadata_len;
+    void *owner;               /* a view's backing object, freed on close    */
+    void (*owner_free)(void *);
 };
 
 /* ===================================================================== */
@@ -409,6 +411,7 @@ void hc_st_close(hc_safetensors *st) {
     free(st->by_name);
     free(st->metadata);
     hc_unmap(&st->map);
+    if (st->owner_free) st->owner_free(st->owner);
     free(st);
 }
 
@@ -474,6 +477,11 @@ hc_status hc_st_open_view(const void *data, uint64_t data_len, const hc_tensor_i
     st->data_len = data_len;
     *out = st;
     return HC_OK;
+}
+
+void hc_st_view_set_owner(hc_safetensors *st, void *owner, void (*owner_free)(void *)) {
+    st->owner = owner;
+    st->owner_free = owner_free;
 }
 
 /* ===================================================================== */
