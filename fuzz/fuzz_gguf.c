@@ -5,9 +5,10 @@
  * metadata value are read back through the lookup API; an accepted file's
  * .hyc metadata is made and parsed again, and must give the same length), and
  * as a .hyc metadata blob (hc_gguf_blob_open), the header-only path that
- * decompression takes. Inputs are copied into exact-size buffers so that
- * AddressSanitizer sees any overread. Aborts if an accepted file breaks the
- * reader's guarantees or if a refusal has no message.
+ * decompression takes; the llama hyperparameter reader runs on both. Inputs
+ * are copied into exact-size buffers so that AddressSanitizer sees any
+ * overread. Aborts if an accepted file breaks the reader's guarantees or if a
+ * refusal has no message.
  *
  * Built with -DHC_FUZZ_MAIN it has its own main() that replays the files
  * named on the command line (for compilers without libFuzzer); with
@@ -15,12 +16,17 @@
 #include "hyperc.h"
 #include "../src/common/util.h"
 #include "../src/io/gguf.h"
+#include "hyperc_llm.h"
 #include <stdlib.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void use_metadata(const hc_gguf *g) {
+    hc_llm_config cfg;
+    hc_error lerr;
+    hc_error_clear(&lerr);
+    if (hc_gguf_llm_config(g, "fuzz", &cfg, &lerr) != HC_OK && !lerr.msg[0]) abort();
     for (size_t i = 0; i < hc_gguf_kv_count(g); i++) {
         size_t kl;
         uint32_t kt;
