@@ -227,9 +227,6 @@ static hc_status parse_kv(hc_gguf *g, cur *c, uint64_t n_kv) {
             return hc_fail(c->err, HC_E_CORRUPT, "'%s': metadata key %llu at byte %llu has length %llu (must be 1..%u)",
                            c->label, (ull)i, (ull)at, (ull)kl, HC_GGUF_MAX_KEY);
         pname pk = printable(k, (size_t)kl);
-        for (size_t j = 0; j < g->n_kv; j++)
-            if (g->kv[j].key_len == kl && memcmp(g->kv[j].key, k, (size_t)kl) == 0)
-                return hc_fail(c->err, HC_E_CORRUPT, "'%s': duplicate metadata key '%s'", c->label, pk.s);
         uint32_t t;
         if ((s = rd_u32(c, &t, "value type"))) return hc_error_context(c->err, s, "key '%s'", pk.s);
         if (t >= HC_GGUF_TYPE_COUNT)
@@ -266,6 +263,28 @@ static hc_status parse_kv(hc_gguf *g, cur *c, uint64_t n_kv) {
         }
     }
     return HC_OK;
+}
+
+static int cmp_kv(const void *a, const void *b) {
+    const gg_kv *x = *(const gg_kv *const *)a, *y = *(const gg_kv *const *)b;
+    if (x->key_len != y->key_len) return x->key_len < y->key_len ? -1 : 1;
+    return memcmp(x->key, y->key, x->key_len);
+}
+
+/* Distinct keys (sorted, so a file of many tiny keys cannot make it quadratic). */
+static hc_status check_keys(const hc_gguf *g, const char *label, hc_error *err) {
+    if (g->n_kv < 2) return HC_OK;
+    const gg_kv **s = malloc(g->n_kv * sizeof *s);
+    if (!s) return hc_fail(err, HC_E_NOMEM, "'%s': out of memory", label);
+    for (size_t i = 0; i < g->n_kv; i++) s[i] = &g->kv[i];
+    qsort(s, g->n_kv, sizeof *s, cmp_kv);
+    hc_status st = HC_OK;
+    for (size_t i = 1; i < g->n_kv && st == HC_OK; i++)
+        if (!cmp_kv(&s[i - 1], &s[i]))
+            st = hc_fail(err, HC_E_CORRUPT, "'%s': duplicate metadata key '%s'", label,
+                         printable(s[i]->key, s[i]->key_len).s);
+    free(s);
+    return st;
 }
 
 /* The u32 value of general.alignment (default 32), validated. */
@@ -463,6 +482,7 @@ static hc_status parse(hc_gguf *g, const uint8_t *b, uint64_t len, const char *l
         return hc_fail(err, HC_E_CORRUPT, "'%s': %llu tensor infos cannot fit in the %llu bytes of the file", label,
                        (ull)n_t, (ull)len);
     hc_status s = parse_kv(g, &c, n_kv);
+    if (s == HC_OK) s = check_keys(g, label, err);
     if (s == HC_OK) s = read_alignment(g, label, err);
     if (s == HC_OK) s = parse_tensors(g, &c, n_t);
     if (s) return s;
