@@ -755,6 +755,11 @@ hc_status hc_gguf_blob(const hc_gguf *g, uint8_t **blob, size_t *len, hc_error *
         if (i < g->n_t) at = to + g->t[i].nbytes;
     }
     uint64_t gl = nonzero || gap_total > zero_gap_max(g) ? gap_total : 0;
+    if (gl > HC_GGUF_MAX_GAPS)
+        return hc_fail(err, HC_E_LIMIT,
+                       "GGUF file has %llu bytes outside its tensors (padding or trailing data) that are not "
+                       "plain zero padding; hyperc keeps at most %llu such bytes",
+                       (ull)gl, (ull)HC_GGUF_MAX_GAPS);
     uint64_t total = g->header_end + 24 + gl;
     uint8_t *b = malloc((size_t)total);
     if (!b) return hc_fail(err, HC_E_NOMEM, "cannot allocate %llu bytes of GGUF metadata", (ull)total);

@@ -35,6 +35,7 @@
 #define HC_GGUF_MAX_KEY 65535u       /* the spec's limit on a key's length      */
 #define HC_GGUF_DEFAULT_ALIGNMENT 32
 #define HC_GGUF_TAIL_MAGIC "HYCGGUF1" /* 8 bytes after the verbatim GGUF header */
+#define HC_GGUF_MAX_GAPS ((uint64_t)64 << 20) /* non-zero/odd padding kept verbatim, at most */
 
 /* Metadata value types (the numbers are the file's). */
 typedef enum hc_gguf_type {
