@@ -747,14 +747,15 @@ hc_status hc_gguf_blob(const hc_gguf *g, uint8_t **blob, size_t *len, hc_error *
     *blob = NULL;
     *len = 0;
     /* gaps: [header_end, ds + off0), [end_i, ds + off_{i+1}), [end_last, file_len) */
-    uint64_t gap_total = 0, nonzero = 0, at = g->header_end;
+    uint64_t gap_total = 0, nonzero = 0, at = g->header_end, zmax = zero_gap_max(g);
     for (size_t i = 0; i <= g->n_t; i++) {
         uint64_t to = i < g->n_t ? g->data_start + g->t[i].offset : g->len;
-        for (uint64_t p = at; p < to; p++) nonzero |= g->buf[p];
+        if (gap_total + (to - at) <= zmax) /* beyond zmax the gaps are kept verbatim anyway */
+            for (uint64_t p = at; p < to; p++) nonzero |= g->buf[p];
         gap_total += to - at;
         if (i < g->n_t) at = to + g->t[i].nbytes;
     }
-    uint64_t gl = nonzero || gap_total > zero_gap_max(g) ? gap_total : 0;
+    uint64_t gl = nonzero || gap_total > zmax ? gap_total : 0;
     if (gl > HC_GGUF_MAX_GAPS)
         return hc_fail(err, HC_E_LIMIT,
                        "GGUF file has %llu bytes outside its tensors (padding or trailing data) that are not "
