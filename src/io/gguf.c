@@ -728,7 +728,17 @@ hc_status hc_gguf_open_st(const char *path, hc_safetensors **out, hc_error *err)
         hc_gguf_close(g);
         return s;
     }
+    uint8_t *blob = NULL;
+    size_t bl = 0;
+    s = hc_gguf_blob(g, &blob, &bl, err);
+    if (s) {
+        hc_st_close(*out);
+        *out = NULL;
+        hc_gguf_close(g);
+        return s;
+    }
     hc_st_view_set_owner(*out, g, close_gguf);
+    hc_st_view_set_metadata(*out, (char *)blob, bl);
     return HC_OK;
 }
 
@@ -762,7 +772,7 @@ hc_status hc_gguf_blob(const hc_gguf *g, uint8_t **blob, size_t *len, hc_error *
                        "plain zero padding; hyperc keeps at most %llu such bytes",
                        (ull)gl, (ull)HC_GGUF_MAX_GAPS);
     uint64_t total = g->header_end + 24 + gl;
-    uint8_t *b = malloc((size_t)total);
+    uint8_t *b = malloc((size_t)total + 1); /* + a NUL, as safetensors metadata has */
     if (!b) return hc_fail(err, HC_E_NOMEM, "cannot allocate %llu bytes of GGUF metadata", (ull)total);
     memcpy(b, g->buf, (size_t)g->header_end);
     uint8_t *p = b + g->header_end;
@@ -779,6 +789,7 @@ hc_status hc_gguf_blob(const hc_gguf *g, uint8_t **blob, size_t *len, hc_error *
             if (i < g->n_t) at = to + g->t[i].nbytes;
         }
     }
+    b[total] = 0;
     *blob = b;
     *len = (size_t)total;
     return HC_OK;

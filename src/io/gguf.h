@@ -153,8 +153,13 @@ hc_status hc_gguf_llm_config_blob(const void *blob, size_t len, const char *labe
 
 /* Makes hc_st_close(st) also call owner_free(owner) (after st's own memory). */
 void hc_st_view_set_owner(hc_safetensors *st, void *owner, void (*owner_free)(void *));
+/* Takes `meta` (malloc'd, len bytes + 1 byte of room for a NUL) as the
+ * view's metadata: hc_st_metadata returns it, hc_st_close frees it. */
+void hc_st_view_set_metadata(hc_safetensors *st, char *meta, size_t len);
 /* Opens a GGUF file as a self-contained hc_safetensors view (hc_st_close
- * closes the GGUF too); tensors as in hc_gguf_tensor_info. */
+ * closes the GGUF too); tensors as in hc_gguf_tensor_info, and
+ * hc_st_metadata gives the .hyc metadata of the GGUF (hc_gguf_blob), so the
+ * compression pipeline takes a GGUF file like a safetensors one. */
 hc_status hc_gguf_open_st(const char *path, hc_safetensors **out, hc_error *err);
 
 /* ---- writing ------------------------------------------------------------- */

@@ -170,27 +170,6 @@ static void compress_worker(void *p, uint64_t i, int tid) {
     pthread_mutex_unlock(&cx->mu);
 }
 
-/* A GGUF file as the pipeline's tensor source (src/io/gguf.h). */
-static hc_status gguf_source(const char *path, hc_gguf **gg, hc_safetensors **st, uint8_t **blob, size_t *len,
-                             hc_error *err) {
-    hc_status s = hc_gguf_open(path, gg, err);
-    if (s == HC_OK) s = hc_gguf_as_st(*gg, st, err);
-    if (s == HC_OK) s = hc_gguf_blob(*gg, blob, len, err);
-    if (s) {
-        hc_st_close(*st);
-        hc_gguf_close(*gg);
-        *st = NULL;
-        *gg = NULL;
-    }
-    return s;
-}
-
-static void gguf_source_close(hc_gguf *gg, hc_safetensors *st, uint8_t *blob) {
-    hc_st_close(st);
-    hc_gguf_close(gg);
-    free(blob);
-}
-
 hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_opts *o, int threads,
                            int overwrite, hc_progress_fn progress, void *user, hc_model_report *rep,
                            hc_error *err) {
@@ -201,16 +180,13 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
     if (!hc_codec_get(o->codec))
         return hc_fail(err, HC_E_UNSUPPORTED, "codec %d is not available in this build", (int)o->codec);
     hc_safetensors *st = NULL;
-    hc_gguf *gg = NULL;       /* a GGUF input: st views its tensors        */
-    uint8_t *gblob = NULL;    /* its header, kept as the .hyc's metadata   */
-    size_t gblob_len = 0;
-    hc_status s = hc_gguf_sniff(in_path) ? gguf_source(in_path, &gg, &st, &gblob, &gblob_len, err)
+    hc_status s = hc_gguf_sniff(in_path) ? hc_gguf_open_st(in_path, &st, err) /* metadata: the GGUF header */
                                          : hc_st_open(in_path, &st, err);
     if (s) return s;
     hc_hyc_writer *w = NULL;
     s = hc_hyc_writer_open(out_path, overwrite, &w, err);
     if (s) {
-        gguf_source_close(gg, st, gblob);
+        hc_st_close(st);
         return s;
     }
     if (threads <= 0) threads = hc_cpu_count();
@@ -222,7 +198,7 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
         if (s) {
             free(plan);
             hc_hyc_writer_abort(w);
-            gguf_source_close(gg, st, gblob);
+            hc_st_close(st);
             return hc_fail(err, s, "planning '%s'", in_path);
         }
     }
@@ -242,7 +218,7 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
     if (!cx.res) {
         free(plan);
         hc_hyc_writer_abort(w);
-        gguf_source_close(gg, st, gblob);
+        hc_st_close(st);
         return hc_fail(err, HC_E_NOMEM, "out of memory");
     }
     pthread_mutex_init(&cx.mu, NULL);
@@ -257,13 +233,12 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
 
     if (cx.failed) {
         hc_hyc_writer_abort(w);
-        gguf_source_close(gg, st, gblob);
+        hc_st_close(st);
         if (err) *err = cx.err;
         return hc_fail(err, cx.err.code ? cx.err.code : HC_E_IO, "compressing '%s'", in_path);
     }
     size_t mlen = 0;
-    const char *meta = gg ? (const char *)gblob : hc_st_metadata(st, &mlen);
-    if (gg) mlen = gblob_len;
+    const char *meta = hc_st_metadata(st, &mlen);
     s = hc_hyc_writer_finish(w, meta, mlen, err);
     if (s == HC_OK) {
         hc_map m;
@@ -279,7 +254,7 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
         }
         rep->nmse_coded = cx.sum_sq_coded > 0 ? cx.sum_err_coded / cx.sum_sq_coded : 0;
     }
-    gguf_source_close(gg, st, gblob);
+    hc_st_close(st);
     rep->seconds = hc_now() - t0;
     return s;
 }

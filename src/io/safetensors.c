@@ -479,6 +479,13 @@ hc_status hc_st_open_view(const void *data, uint64_t data_len, const hc_tensor_i
     return HC_OK;
 }
 
+void hc_st_view_set_metadata(hc_safetensors *st, char *meta, size_t len) {
+    free(st->metadata);
+    st->metadata = meta;
+    st->metadata_len = len;
+    if (meta) meta[len] = 0;
+}
+
 void hc_st_view_set_owner(hc_safetensors *st, void *owner, void (*owner_free)(void *)) {
     st->owner = owner;
     st->owner_free = owner_free;
