@@ -74,11 +74,15 @@ hc_status hc_llm_config_parse(const char *json, size_t len, const char *label,
 typedef enum hc_llm_naming {
     HC_LLM_NAMES_META = 0, /* tok_embeddings, layers.N.attention.wq, ...:
                               interleaved RoPE (pairs 2j, 2j+1)              */
-    HC_LLM_NAMES_HF = 1    /* model.embed_tokens, model.layers.N.self_attn.
+    HC_LLM_NAMES_HF = 1,   /* model.embed_tokens, model.layers.N.self_attn.
                               q_proj, ...: q/k rows are permuted by the HF
                               conversion, so RoPE is applied half-split
                               (pairs j, j + head_size/2); nothing is
                               un-permuted                                    */
+    HC_LLM_NAMES_GGUF = 2  /* token_embd, blk.N.attn_q, ...: llama.cpp's GGUF
+                              names; q/k rows in Meta's layout (llama.cpp's
+                              converter permutes them back), so interleaved
+                              RoPE as for META                               */
 } hc_llm_naming;
 
 typedef struct hc_llm_model hc_llm_model;
@@ -104,7 +108,9 @@ typedef struct hc_llm_source {
  * legacy header). For .hyc and safetensors the hyperparameters come from
  * config_path if not NULL (an explicit override), else from what the file
  * stores (a .hyc's config.json attachment, then the file's metadata), else
- * from config.json in the file's directory. A config.json beside the file
+ * from config.json in the file's directory (a .hyc made from a GGUF llama
+ * model stores its llama.* keys). A GGUF file (F32/F16/BF16 weights,
+ * llama.cpp's tensor names) takes its hyperparameters from its own keys. A config.json beside the file
  * that disagrees with the stored hyperparameters is ignored. */
 hc_status hc_llm_open(const char *path, const char *config_path, hc_llm_model **out,
                       hc_error *err);
@@ -132,7 +138,7 @@ void hc_llm_free(hc_llm_model *m);
 
 const hc_llm_config *hc_llm_config_of(const hc_llm_model *m);
 hc_llm_naming hc_llm_naming_of(const hc_llm_model *m);
-/* "llama2.c", "safetensors", "hyc" or "source". */
+/* "llama2.c", "safetensors", "hyc", "gguf" or "source". */
 const char *hc_llm_format_of(const hc_llm_model *m);
 /* Number of weights (embedding counted once when shared). */
 uint64_t hc_llm_param_count(const hc_llm_model *m);

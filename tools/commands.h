@@ -17,6 +17,11 @@ int cmd_extract(int argc, char **argv);    /* tools/cmd_extract.c */
 struct hc_hyc;
 void cli_print_attachments(const struct hc_hyc *h);
 void cli_print_note(void *user, const char *line);
+void cli_gguf_info(const struct hc_hyc *h); /* tools/cmd_gguf.c: info lines of a .hyc made from a GGUF */
+/* tools/cmd_gguf.c: a safetensors or GGUF file's tensors (hc_st_close closes either) */
+struct hc_safetensors;
+struct hc_error;
+int cli_open_tensors(const char *path, struct hc_safetensors **out, struct hc_error *err);
 
 /* Exit codes shared by all commands. */
 enum { HC_EXIT_OK = 0, HC_EXIT_FAIL = 1, HC_EXIT_USAGE = 2 };

@@ -411,6 +411,7 @@ int cmd_info(int argc, char **argv) {
     printf("ratio        %.3fx\n", fsize ? (double)orig / (double)fsize : 0);
     printf("written by   %s\n", hc_hyc_writer_version(h)[0] ? hc_hyc_writer_version(h) : "(not recorded)");
     cli_print_attachments(h);
+    cli_gguf_info(h);
     int rc = HC_EXIT_OK;
     if (verify) {
         if (hc_hyc_verify_full(h, &err) != HC_OK) {
@@ -460,7 +461,7 @@ int cmd_compare(int argc, char **argv) {
     hc_error err;
     hc_error_clear(&err);
     hc_safetensors *a = NULL, *b = NULL;
-    if (hc_st_open(pa, &a, &err) != HC_OK || hc_st_open(pb, &b, &err) != HC_OK) {
+    if (cli_open_tensors(pa, &a, &err) != HC_OK || cli_open_tensors(pb, &b, &err) != HC_OK) {
         fprintf(stderr, "hyperc compare: %s\n", err.msg);
         hc_st_close(a);
         return HC_EXIT_FAIL;

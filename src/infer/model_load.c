@@ -3,6 +3,7 @@
  * by name with its shape checked against the hyperparameters. */
 #include "infer.h"
 #include "../common/strindex.h"
+#include "../io/gguf.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,14 @@ static const naming_table names_hf = {
     "model.layers.%d.mlp.gate_proj.weight", "model.layers.%d.mlp.down_proj.weight",
     "model.layers.%d.mlp.up_proj.weight"};
 
+static const naming_table names_gguf = {
+    "token_embd.weight", "output_norm.weight", "output.weight",
+    "blk.%d.attn_norm.weight", "blk.%d.attn_q.weight",
+    "blk.%d.attn_k.weight", "blk.%d.attn_v.weight",
+    "blk.%d.attn_output.weight", "blk.%d.ffn_norm.weight",
+    "blk.%d.ffn_gate.weight", "blk.%d.ffn_down.weight",
+    "blk.%d.ffn_up.weight"};
+
 static int starts_with(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
 static int ends_with(const char *s, const char *p) {
     size_t a = strlen(s), b = strlen(p);
@@ -40,11 +49,17 @@ static int is_meta_name(const char *s) {
            strcmp(s, "norm.weight") == 0 || strcmp(s, "output.weight") == 0;
 }
 static int is_hf_name(const char *s) { return starts_with(s, "model.") || strcmp(s, "lm_head.weight") == 0; }
+static int is_gguf_name(const char *s) {
+    return starts_with(s, "blk.") || strcmp(s, "token_embd.weight") == 0 || strcmp(s, "output_norm.weight") == 0;
+}
 /* Tensors a checkpoint may carry that are not weights. */
-static int is_ignorable(const char *s) { return ends_with(s, "rotary_emb.inv_freq") || strcmp(s, "rope.freqs") == 0; }
+static int is_ignorable(const char *s) {
+    return ends_with(s, "rotary_emb.inv_freq") || strcmp(s, "rope.freqs") == 0 || strcmp(s, "rope_freqs.weight") == 0;
+}
 
 const char *hc_llm_weight_name(const hc_llm_model *m, int layer, const char *which, char *buf, size_t cap) {
-    const naming_table *nt = m->naming == HC_LLM_NAMES_META ? &names_meta : &names_hf;
+    const naming_table *nt = m->naming == HC_LLM_NAMES_META ? &names_meta
+                             : m->naming == HC_LLM_NAMES_GGUF ? &names_gguf : &names_hf;
     const char *pat = !strcmp(which, "embed") ? nt->embed : !strcmp(which, "classifier") ? nt->classifier
                     : !strcmp(which, "wq") ? nt->wq : !strcmp(which, "wk") ? nt->wk : !strcmp(which, "wv") ? nt->wv
                     : !strcmp(which, "wo") ? nt->wo : !strcmp(which, "w1") ? nt->w1 : !strcmp(which, "w2") ? nt->w2
@@ -205,24 +220,29 @@ hc_status hc_llm_bind(const hc_llm_source *src, const hc_llm_config *cfg, const 
         return hc_fail(err, HC_E_LIMIT, "'%s' has %zu tensors, more than a llama model of at most %d layers has (%llu)",
                        label, src->n_tensors, HC_LLM_MAX_LAYERS, (unsigned long long)MAX_MODEL_TENSORS);
     /* naming convention, from the names alone */
-    const char *meta_example = NULL, *hf_example = NULL;
+    const char *meta_example = NULL, *hf_example = NULL, *gguf_example = NULL;
     for (size_t i = 0; i < src->n_tensors; i++) {
         const char *nm = src->info(src->user, i)->name;
         if (!meta_example && is_meta_name(nm)) meta_example = nm;
         if (!hf_example && is_hf_name(nm)) hf_example = nm;
+        if (!gguf_example && is_gguf_name(nm)) gguf_example = nm;
     }
+    if (gguf_example && (meta_example || hf_example))
+        return hc_fail(err, HC_E_FORMAT, "'%s' mixes GGUF tensor names ('%s') with '%s'", label, gguf_example,
+                       meta_example ? meta_example : hf_example);
+    if (gguf_example) meta_example = gguf_example; /* told apart below */
     if (meta_example && hf_example)
         return hc_fail(err, HC_E_FORMAT, "'%s' mixes Meta/llama2.c tensor names ('%s') with Hugging Face names ('%s')",
                        label, meta_example, hf_example);
     if (!meta_example && !hf_example)
         return hc_fail(err, HC_E_FORMAT, "'%s' has no llama tensors (expected tok_embeddings.weight or model.embed_tokens.weight)",
                        label);
-    const naming_table *nt = meta_example ? &names_meta : &names_hf;
+    const naming_table *nt = gguf_example ? &names_gguf : meta_example ? &names_meta : &names_hf;
 
     hc_llm_model *m = calloc(1, sizeof *m);
     if (!m) return hc_fail(err, HC_E_NOMEM, "'%s': out of memory", label);
     m->cfg = *cfg;
-    m->naming = meta_example ? HC_LLM_NAMES_META : HC_LLM_NAMES_HF;
+    m->naming = gguf_example ? HC_LLM_NAMES_GGUF : meta_example ? HC_LLM_NAMES_META : HC_LLM_NAMES_HF;
     m->format = format;
     /* shared classifier: stated, or else told by the classifier's presence */
     binder b = {src, label, m, NULL, {0}};
@@ -389,6 +409,12 @@ static hc_status find_config(const char *path, const char *config_path, const hc
         if (s) return s;
         stored = 1;
     }
+    if (!stored && src->metadata && hc_gguf_is_gguf(src->metadata, src->metadata_len)) {
+        snprintf(label, sizeof label, "GGUF metadata of '%s'", path);
+        hc_status s = hc_gguf_llm_config_blob(src->metadata, src->metadata_len, label, cfg, err);
+        if (s) return s;
+        stored = 1;
+    }
     if (!stored && src->metadata) {
         snprintf(label, sizeof label, "metadata of '%s'", path);
         hc_error e2;
@@ -443,6 +469,45 @@ static hc_status find_config(const char *path, const char *config_path, const hc
 
 static const uint8_t hyc_magic[8] = {0x89, 'H', 'Y', 'C', '\r', '\n', 0x1a, '\n'};
 
+/* A GGUF file: its tensors through a safetensors view (float types only),
+ * hyperparameters from its llama.* keys unless a config is given. */
+typedef struct gguf_src { hc_gguf *g; hc_safetensors *st; } gguf_src;
+static const hc_tensor_info *gguf_info(void *user, size_t i) { return hc_st_info(((gguf_src *)user)->st, i); }
+static hc_status gguf_topen(void *user, size_t i, hc_decoder **out, hc_error *err) {
+    gguf_src *u = user;
+    const hc_gguf_tensor *t = hc_gguf_tensor_get(u->g, i);
+    const hc_ggml_type *ty = t ? hc_ggml_type_get(t->type) : NULL;
+    if (ty && ty->hc_dtype < 0)
+        return hc_fail(err, HC_E_UNSUPPORTED, "ggml type %s (hyperc runs F32, F16 and BF16 weights)", ty->name);
+    return st_open(u->st, i, out, err);
+}
+static void gguf_release(void *user) {
+    gguf_src *u = user;
+    hc_st_close(u->st);
+    hc_gguf_close(u->g);
+    free(u);
+}
+
+static hc_status gguf_open_llm(const char *path, const char *config_path, hc_llm_model **out, hc_error *err) {
+    gguf_src *u = calloc(1, sizeof *u);
+    if (!u) return hc_fail(err, HC_E_NOMEM, "out of memory");
+    hc_status s = hc_gguf_open(path, &u->g, err);
+    if (!s) s = hc_gguf_as_st(u->g, &u->st, err);
+    hc_llm_source src;
+    memset(&src, 0, sizeof src);
+    src.user = u;
+    src.n_tensors = hc_gguf_tensor_count(u->g);
+    src.info = gguf_info;
+    src.open = gguf_topen;
+    src.release = gguf_release;
+    hc_llm_config cfg;
+    if (!s && config_path) s = find_config(path, config_path, &src, NULL, NULL, NULL, &cfg, err);
+    else if (!s) s = hc_gguf_llm_config(u->g, path, &cfg, err);
+    if (!s) s = hc_llm_bind(&src, &cfg, path, "gguf", out, err);
+    if (s) gguf_release(u);
+    return s;
+}
+
 hc_status hc_llm_open(const char *path, const char *config_path, hc_llm_model **out, hc_error *err) {
     return hc_llm_open2(path, config_path, NULL, NULL, out, err);
 }
@@ -453,6 +518,10 @@ hc_status hc_llm_open2(const char *path, const char *config_path, hc_llm_notice_
     hc_map map;
     hc_status s = hc_map_file(path, &map, err);
     if (s) return s;
+    if (hc_gguf_is_gguf(map.ptr, map.len)) {
+        hc_unmap(&map);
+        return gguf_open_llm(path, config_path, out, err);
+    }
     int is_hyc = map.len >= 8 && memcmp(map.ptr, hyc_magic, 8) == 0;
     int is_st = !is_hyc && map.len >= 10 && map.ptr[8] == '{' && hc_get_u64(map.ptr) <= map.len - 8;
     hc_llm_source src;

@@ -152,11 +152,12 @@ static void rmsnorm(float *o, const float *x, const float *w, int size, float ep
 static void rope(float *v, int n_heads, int head_size, const float *cosv, const float *sinv,
                  hc_llm_naming naming) {
     const int half = head_size / 2;
+    const int inter = naming == HC_LLM_NAMES_META || naming == HC_LLM_NAMES_GGUF; /* pairs (2j, 2j+1) */
     for (int h = 0; h < n_heads; h++) {
         float *vh = v + (size_t)h * head_size;
         for (int j = 0; j < half; j++) {
-            int a = naming == HC_LLM_NAMES_META ? 2 * j : j;
-            int b = naming == HC_LLM_NAMES_META ? 2 * j + 1 : j + half;
+            int a = inter ? 2 * j : j;
+            int b = inter ? 2 * j + 1 : j + half;
             float v0 = vh[a], v1 = vh[b];
             vh[a] = v0 * cosv[j] - v1 * sinv[j];
             vh[b] = v0 * sinv[j] + v1 * cosv[j];

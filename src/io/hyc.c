@@ -226,6 +226,8 @@ static hc_status parse_header(const hc_hyc *h, uint64_t *dir_off, uint64_t *dir_
     const uint8_t *p = h->base;
     const uint64_t n = h->len;
     if (n == 0) return hyc_fail(h, err, HC_E_FORMAT, "not a .hyc file (it is empty)");
+    if (n >= 4 && !memcmp(p, "GGUF", 4))
+        return hyc_fail(h, err, HC_E_FORMAT, "not a .hyc file: this is a GGUF file (compress it first)");
     if (memcmp(p, hyc_magic, n < 8 ? (size_t)n : 8) != 0)
         return hyc_fail(h, err, HC_E_FORMAT, "not a .hyc file (no .hyc signature at the start)");
     if (n < H_VMIN + 2)

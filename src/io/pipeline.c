@@ -10,6 +10,7 @@
 #include "../common/util.h"
 #include "hyc_ext.h"
 #include "plan.h"
+#include "gguf.h"
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -265,7 +266,8 @@ hc_status hc_compress_path(const char *in_path, const char *out_path, const hc_o
     if (hc_hfdir_is_input(in_path)) /* a Hugging Face folder (hfdir.c) */
         return hc_hfdir_compress(in_path, out_path, o, x, threads, overwrite, progress, user, rep, err);
     hc_safetensors *st = NULL;
-    hc_status s = hc_st_open(in_path, &st, err);
+    hc_status s = hc_gguf_sniff(in_path) ? hc_gguf_open_st(in_path, &st, err) /* metadata: the GGUF header */
+                                         : hc_st_open(in_path, &st, err);
     if (s) return s;
     hc_hyc_writer *w = NULL;
     s = hc_hyc_writer_open(out_path, overwrite, &w, err);
@@ -339,8 +341,24 @@ hc_status hc_decompress_file(const char *in_path, const char *out_path, int thre
     size_t mlen = 0;
     const char *meta = hc_hyc_metadata(h, &mlen);
     hc_st_writer *w = NULL;
-    /* the table is read from the container on demand: no copy of 1.1 KB a tensor */
-    s = hc_st_writer_open_fn(out_path, n, hyc_info_fill, h, meta, mlen, overwrite, &w, err);
+    hc_gguf_writer *gw = NULL; /* GGUF output: a .hyc made from a GGUF, or OUT ending in .gguf */
+    int from_gguf = hc_gguf_is_gguf(meta, mlen);
+    size_t ol = strlen(out_path);
+    int to_st = ol >= 12 && !strcmp(out_path + ol - 12, ".safetensors");
+    if ((from_gguf && !to_st) || (ol >= 5 && !strcmp(out_path + ol - 5, ".gguf"))) {
+        /* GGUF files hold few tensors: the writer takes the whole table */
+        hc_tensor_info *infos = calloc(n ? n : 1, sizeof *infos);
+        if (!infos) s = hc_fail(err, HC_E_NOMEM, "'%s': out of memory for %zu tensor records", in_path, n);
+        for (size_t i = 0; s == HC_OK && i < n; i++) hyc_info_fill(h, i, &infos[i]);
+        if (s == HC_OK)
+            s = hc_gguf_writer_open(out_path, from_gguf ? meta : NULL, from_gguf ? mlen : 0, infos, n, overwrite, &gw,
+                                    err);
+        free(infos);
+    } else {
+        /* the table is read from the container on demand: no copy of 1.1 KB a tensor */
+        s = hc_st_writer_open_fn(out_path, n, hyc_info_fill, h, from_gguf ? NULL : meta, from_gguf ? 0 : mlen,
+                                 overwrite, &w, err);
+    }
     if (s) {
         hc_hyc_close(h);
         return s;
@@ -354,7 +372,7 @@ hc_status hc_decompress_file(const char *in_path, const char *out_path, int thre
         if (e->codec == HC_CODEC_RAW) {
             const uint8_t *p;
             s = hc_hyc_payload(h, i, &p, err);
-            if (s == HC_OK) s = hc_st_writer_put(w, i, p, err);
+            if (s == HC_OK) s = gw ? hc_gguf_writer_put(gw, i, p, err) : hc_st_writer_put(w, i, p, err);
             continue;
         }
         hc_decoder *d = NULL;
@@ -382,14 +400,17 @@ hc_status hc_decompress_file(const char *in_path, const char *out_path, int thre
         hc_decoder_free(d);
         if (e->info.dtype != HC_F32) {
             hc_from_f32(e->info.dtype, buf, conv, e->info.nelem);
-            s = hc_st_writer_put(w, i, conv, err);
+            s = gw ? hc_gguf_writer_put(gw, i, conv, err) : hc_st_writer_put(w, i, conv, err);
         } else {
-            s = hc_st_writer_put(w, i, buf, err);
+            s = gw ? hc_gguf_writer_put(gw, i, buf, err) : hc_st_writer_put(w, i, buf, err);
         }
     }
     free(buf);
     free(conv);
-    if (s == HC_OK)
+    if (gw) {
+        if (s == HC_OK) s = hc_gguf_writer_finish(gw, err);
+        else hc_gguf_writer_abort(gw);
+    } else if (s == HC_OK)
         s = hc_st_writer_finish(w, err);
     else
         hc_st_writer_abort(w);

@@ -8,6 +8,7 @@
  * format requires), and memory grows only with entries actually parsed. */
 #include "json.h"
 #include "sniff.h"
+#include "gguf.h"
 #include "../common/util.h"
 #include "../common/strindex.h"
 #include <stdlib.h>
@@ -50,6 +51,8 @@ struct hc_safetensors {
     hc_lazytab full;           /* hc_tensor_info records of hc_st_info       */
     char *metadata;            /* [metadata_len + 1] NUL-terminated copy     */
     size_t metadata_len;
+    void *owner;               /* a view's backing object, freed on close    */
+    void (*owner_free)(void *);
 };
 
 /* ===================================================================== */
@@ -390,6 +393,10 @@ static hc_status st_open_mem(const void *buf, uint64_t len, const char *label, h
     if (!label) label = "<memory>";
     if (!buf && len) return hc_fail(err, HC_E_ARG, "'%s': buffer is NULL", label);
     const uint8_t *b = buf;
+    if (len >= 4 && !memcmp(b, "GGUF", 4))
+        return hc_fail(err, HC_E_FORMAT, "'%s': this is a GGUF file, not a safetensors file", label);
+    if (len >= 8 && !memcmp(b, "\x89HYC\r\n\x1a\n", 8))
+        return hc_fail(err, HC_E_FORMAT, "'%s': this is a .hyc container, not a safetensors file", label);
     if (len < 8)
         return hc_fail(err, HC_E_FORMAT, "'%s': too short for a safetensors file (%llu bytes, need at least 8)",
                        label, (ull)len);
@@ -474,6 +481,7 @@ void hc_st_close(hc_safetensors *st) {
     hc_lazytab_free(&st->full);
     free(st->metadata);
     hc_unmap(&st->map);
+    if (st->owner_free) st->owner_free(st->owner);
     free(st);
 }
 
@@ -504,6 +512,80 @@ long hc_st_find(const hc_safetensors *st, const char *name) {
 const char *hc_st_metadata(const hc_safetensors *st, size_t *len) {
     if (len) *len = st && st->metadata ? st->metadata_len : 0;
     return st ? st->metadata : NULL;
+}
+
+/* A view over tensors held elsewhere (a GGUF file's data section, see
+ * src/io/gguf.h): tensor i is infos[i] at data + begins[i], in this order. */
+hc_status hc_st_open_view(const void *data, uint64_t data_len, const hc_tensor_info *infos,
+                          const uint64_t *begins, size_t n, const char *label, hc_safetensors **out,
+                          hc_error *err) {
+    *out = NULL;
+    if (!label) label = "<view>";
+    if (n > HC_MAX_TENSORS)
+        return hc_fail(err, HC_E_LIMIT, "'%s': %zu tensors, more than the limit of %u", label, n,
+                       (unsigned)HC_MAX_TENSORS);
+    hc_safetensors *st = calloc(1, sizeof *st);
+    if (!st) return hc_fail(err, HC_E_NOMEM, "'%s': out of memory", label);
+    size_t pool_len = 0, dims_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        pool_len += strlen(infos[i].name) + 1;
+        dims_len += infos[i].ndim;
+    }
+    st->ents = calloc(n ? n : 1, sizeof *st->ents);
+    st->pool = malloc(pool_len ? pool_len : 1);
+    st->dims = malloc((dims_len ? dims_len : 1) * sizeof *st->dims);
+    if (!st->ents || !st->pool || !st->dims || hc_lazytab_init(&st->full, n, sizeof(hc_tensor_info))) {
+        hc_st_close(st);
+        return hc_fail(err, HC_E_NOMEM, "'%s': out of memory", label);
+    }
+    st->n = n;
+    size_t pool_at = 0, dims_at = 0;
+    for (size_t i = 0; i < n; i++) {
+        const hc_tensor_info *t = &infos[i];
+        if (begins[i] > data_len || t->nbytes > data_len - begins[i] || t->ndim > HC_MAX_DIMS) {
+            hc_st_close(st);
+            return hc_fail(err, HC_E_CORRUPT, "'%s': tensor '%s' lies outside the data", label, t->name);
+        }
+        st_ent *e = &st->ents[i];
+        size_t l = strlen(t->name);
+        e->begin = begins[i];
+        e->end = begins[i] + t->nbytes;
+        e->nelem = t->nelem;
+        e->name_at = (uint32_t)pool_at;
+        e->name_len = (uint16_t)l;
+        memcpy(st->pool + pool_at, t->name, l + 1);
+        pool_at += l + 1;
+        e->shape_at = (uint32_t)dims_at;
+        if (t->ndim) memcpy(st->dims + dims_at, t->shape, t->ndim * sizeof *st->dims);
+        dims_at += t->ndim;
+        e->order = (uint32_t)i;
+        e->dtype = (uint8_t)t->dtype;
+        e->ndim = (uint8_t)t->ndim;
+    }
+    size_t d1 = 0, d2 = 0;
+    int r = hc_strindex_build(&st->by_name, n, st_key, st, &d1, &d2);
+    if (r) {
+        hc_status s = r < 0 ? hc_fail(err, HC_E_NOMEM, "'%s': out of memory", label)
+                            : hc_fail(err, HC_E_FORMAT, "'%s': duplicate tensor name '%s'", label, ent_pname(st, d2).s);
+        hc_st_close(st);
+        return s;
+    }
+    st->data = data;
+    st->data_len = data_len;
+    *out = st;
+    return HC_OK;
+}
+
+void hc_st_view_set_metadata(hc_safetensors *st, char *meta, size_t len) {
+    free(st->metadata);
+    st->metadata = meta;
+    st->metadata_len = len;
+    if (meta) meta[len] = 0;
+}
+
+void hc_st_view_set_owner(hc_safetensors *st, void *owner, void (*owner_free)(void *)) {
+    st->owner = owner;
+    st->owner_free = owner_free;
 }
 
 /* ===================================================================== */
