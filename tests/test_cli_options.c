@@ -164,7 +164,6 @@ TEST(cli_option_conflicts_refused) {
         {"--snr 500", {"--snr 500", "200", ""}},
         {"--codec nope", {"unknown codec 'nope'", "", ""}},
         {"--preset nope", {"unknown preset 'nope'", "", ""}},
-        {"--tokenizer t.bin", {"--tokenizer", "--calib", ""}},
     };
     char args[2048];
     const char *out;

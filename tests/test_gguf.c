@@ -776,11 +776,11 @@ TEST(gguf_wrong_format_messages) {
     CHECK(img);
     hc_safetensors *st = NULL;
     hc_status s = hc_st_open_mem(img, len, "x.gguf", &st, &err);
-    int ok1 = s == HC_E_FORMAT && strstr(err.msg, "this is a GGUF file");
+    int ok1 = s == HC_E_FORMAT && strstr(err.msg, "is a GGUF file");
     hc_hyc *h = NULL;
     hc_error_clear(&err);
     s = hc_hyc_open_mem(img, len, "x.gguf", &h, &err);
-    int ok2 = s == HC_E_FORMAT && strstr(err.msg, "this is a GGUF file");
+    int ok2 = s == HC_E_FORMAT && strstr(err.msg, "is a GGUF file");
     free(img);
     CHECKF(ok1 && ok2, "%s", err.msg);
     /* a safetensors image given as GGUF */
