@@ -12,6 +12,7 @@ int cmd_compare(int argc, char **argv);    /* tools/hyperc.c   */
 int cmd_generate(int argc, char **argv);   /* tools/cmd_llm.c  */
 int cmd_perplexity(int argc, char **argv); /* tools/cmd_llm.c  */
 int cmd_rd(int argc, char **argv);         /* tools/cmd_rd.c   */
+int cmd_tokenize(int argc, char **argv);   /* tools/cmd_tokenize.c */
 
 /* Exit codes shared by all commands. */
 enum { HC_EXIT_OK = 0, HC_EXIT_FAIL = 1, HC_EXIT_USAGE = 2 };

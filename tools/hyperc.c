@@ -579,6 +579,7 @@ static void usage(FILE *f) {
             "  generate    MODEL --tokenizer T           text from a llama-family model\n"
             "  perplexity  MODEL --tokenizer T --text F  perplexity on a text file\n"
             "  rd          [--shared DIR]                rate-distortion curves of every codec\n"
+            "  tokenize    --tokenizer T --prompt P      token ids of a text (tokenizer.json, tokenizer.bin)\n"
             "  version                                   print the version\n",
             HC_VERSION_STRING);
 }
@@ -593,6 +594,7 @@ int main(int argc, char **argv) {
         {"compress", cmd_compress}, {"decompress", cmd_decompress}, {"info", cmd_info},
         {"compare", cmd_compare},   {"generate", cmd_generate},     {"perplexity", cmd_perplexity},
         {"rd", cmd_rd},
+        {"tokenize", cmd_tokenize},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(c, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
