@@ -26,6 +26,23 @@ static hc_error *E(hc_error *e) {
     return e;
 }
 
+/* JSON string body of s[0..n) (escapes quotes, backslashes, control bytes) */
+static size_t hc_json_escape_test(const char *s, size_t n, char *out) {
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 32) {
+            o += (size_t)sprintf(out + o, "\\u%04x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    return o;
+}
+
 static int ci(void) {
     const char *c = getenv("CI");
     return c && !strcmp(c, "true");
@@ -392,4 +409,110 @@ TEST(tokenizer_json_corrupt) {
     CHECK(hc_tkz_from_json(notok, strlen(notok), NULL, 0, "x", &t, E(&err)) == HC_E_FORMAT && strstr(err.msg, "model"));
     const char uni[] = "{\"model\":{\"type\":\"Unigram\",\"vocab\":[]}}";
     CHECK(hc_tkz_from_json(uni, strlen(uni), NULL, 0, "x", &t, E(&err)) == HC_E_UNSUPPORTED && strstr(err.msg, "Unigram"));
+}
+
+/* ---- generate / perplexity / tokenize with a tokenizer.json ------------------ */
+/* Writes a tokenizer.json equivalent to a llama2.c tokenizer.bin: the same
+ * pieces, and as merges every split a + b of a piece (a, b pieces too),
+ * ranked by the merged piece's score, highest first (how SentencePiece
+ * vocabularies are converted to tokenizer.json). Returns 1 on success. */
+static int write_json_from_bin(const char *bin, const char *out) {
+    size_t len;
+    uint8_t *p = hc_test_slurp(bin, &len);
+    if (!p) return 0;
+    int n = 0;
+    char *piece[1024];
+    int plen[1024];
+    float score[1024];
+    for (size_t pos = 4; pos + 8 <= len && n < 1024; n++) {
+        memcpy(&score[n], p + pos, 4);
+        int32_t l;
+        memcpy(&l, p + pos + 4, 4);
+        piece[n] = (char *)p + pos + 8;
+        plen[n] = l;
+        pos += 8 + (size_t)l;
+    }
+    FILE *f = fopen(out, "wb");
+    if (!f) return 0;
+    char bos[64];
+    size_t bl = hc_json_escape_test(piece[1], (size_t)plen[1], bos); /* llama2.c's BOS piece is "\n<s>\n" */
+    fprintf(f, "{\"added_tokens\":[],\"normalizer\":{\"type\":\"Prepend\",\"prepend\":\" \"},\"pre_tokenizer\":null,"
+               "\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"%.*s\"}},"
+               "{\"Sequence\":{\"id\":\"A\"}}]},\"model\":{\"type\":\"BPE\",\"byte_fallback\":true,\"vocab\":{", (int)bl, bos);
+    for (int i = 0; i < n; i++) {
+        char esc[512];
+        size_t el = hc_json_escape_test(piece[i], (size_t)plen[i], esc);
+        fprintf(f, "%s\"%.*s\":%d", i ? "," : "", (int)el, esc, i);
+    }
+    fprintf(f, "},\"merges\":[");
+    /* merges sorted by score of the result (selection over ids; small vocabularies) */
+    int *order = malloc((size_t)n * sizeof *order), first = 1;
+    for (int i = 0; i < n; i++) order[i] = i;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (score[order[j]] > score[order[i]] || (score[order[j]] == score[order[i]] && order[j] < order[i])) {
+                int x = order[i];
+                order[i] = order[j];
+                order[j] = x;
+            }
+    for (int oi = 0; oi < n; oi++) {
+        int t = order[oi];
+        if (t < 259) continue; /* <unk>, <s>, </s>, bytes */
+        for (int cut = 1; cut < plen[t]; cut++)
+            for (int a = 259; a < n; a++) {
+                if (plen[a] != cut || memcmp(piece[a], piece[t], (size_t)cut)) continue;
+                for (int b = 259; b < n; b++) {
+                    if (plen[b] != plen[t] - cut || memcmp(piece[b], piece[t] + cut, (size_t)plen[b])) continue;
+                    char e1[512], e2[512];
+                    size_t l1 = hc_json_escape_test(piece[a], (size_t)plen[a], e1), l2 = hc_json_escape_test(piece[b], (size_t)plen[b], e2);
+                    fprintf(f, "%s[\"%.*s\",\"%.*s\"]", first ? "" : ",", (int)l1, e1, (int)l2, e2);
+                    first = 0;
+                }
+            }
+    }
+    fprintf(f, "]}}");
+    free(order);
+    free(p);
+    return fclose(f) == 0;
+}
+
+static int run_out(const char *args, char *out, size_t cap) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>/dev/null", getenv("HYPERC_BIN"), args);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    return pclose(p);
+}
+
+TEST(tokenizer_json_cli_generate_perplexity) {
+    const char *bin = hc_test_shared("models/tok512.bin"), *model = hc_test_shared("models/stories260K.bin");
+    const char *text = hc_test_shared("data/tinystories_val.txt");
+    if (!bin || !model || !text) return;
+    if (!getenv("HYPERC_BIN")) {
+        hc_test_skip("hyperc binary not built (HYPERC_BIN)");
+        return;
+    }
+    char json[1024], args[4096], a[65536], b[65536];
+    snprintf(json, sizeof json, "%s/tok512.json", hc_test_tmpdir());
+    CHECK(write_json_from_bin(bin, json));
+    /* tokenize: the same ids as the llama2.c tokenizer */
+    const char *prompt = "Once upon a time, there was a little girl named Lily. She liked \xC3\xA9 and 123!";
+    snprintf(args, sizeof args, "tokenize --tokenizer '%s' --ids --prompt '%s'", json, prompt);
+    CHECK(run_out(args, a, sizeof a) == 0);
+    snprintf(args, sizeof args, "tokenize --tokenizer '%s' --ids --prompt '%s'", bin, prompt);
+    CHECK(run_out(args, b, sizeof b) == 0);
+    CHECKF(!strcmp(a, b) && strlen(a) > 20, "json: %.600s\nbin: %.600s", a, b);
+    /* perplexity and greedy generation: the same figures */
+    snprintf(args, sizeof args, "perplexity '%s' --tokenizer '%s' --text '%s' --max-windows 3 --threads 1", model, json, text);
+    CHECK(run_out(args, a, sizeof a) == 0);
+    snprintf(args, sizeof args, "perplexity '%s' --tokenizer '%s' --text '%s' --max-windows 3 --threads 1", model, bin, text);
+    CHECK(run_out(args, b, sizeof b) == 0);
+    CHECKF(!strcmp(a, b) && strstr(a, "perplexity: "), "json:\n%.600s\nbin:\n%.600s", a, b);
+    snprintf(args, sizeof args, "generate '%s' --tokenizer '%s' --temp 0 -n 60 --prompt 'Once upon'", model, json);
+    CHECK(run_out(args, a, sizeof a) == 0);
+    snprintf(args, sizeof args, "generate '%s' --tokenizer '%s' --temp 0 -n 60 --prompt 'Once upon'", model, bin);
+    CHECK(run_out(args, b, sizeof b) == 0);
+    CHECKF(!strcmp(a, b) && strlen(a) > 40, "json:\n%.600s\nbin:\n%.600s", a, b);
 }

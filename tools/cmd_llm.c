@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "hyperc.h"
 #include "hyperc_llm.h"
+#include "hyperc_tok.h"
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -84,25 +85,68 @@ static int read_file(const char *path, char **buf, size_t *len) {
     return 1;
 }
 
+/* A tokenizer of either kind: llama2.c tokenizer.bin (src/infer/tokenizer.c)
+ * or Hugging Face tokenizer.json (hyperc_tok.h), chosen by content. */
+typedef struct cli_tok {
+    hc_tokenizer *l2c;
+    hc_tkz *hf;
+} cli_tok;
+
+static void cli_tok_free(cli_tok *t) {
+    hc_tok_free(t->l2c);
+    hc_tkz_free(t->hf);
+    t->l2c = NULL;
+    t->hf = NULL;
+}
+
+/* l2c_vocab: tokens a llama2.c tokenizer must have (0: all in the file);
+ * vocab: the model's vocabulary, which a tokenizer.json must not exceed */
+static hc_status cli_tok_open(const char *path, int l2c_vocab, int vocab, cli_tok *t, hc_error *err) {
+    t->l2c = NULL;
+    t->hf = NULL;
+    char head[256];
+    size_t got = 0;
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        got = fread(head, 1, sizeof head, f);
+        fclose(f);
+    }
+    if (!hc_tkz_is_json(head, got)) return hc_tok_open(path, l2c_vocab, &t->l2c, err); /* it says why it cannot */
+    hc_status s = hc_tkz_open(path, &t->hf, err);
+    if (!s && vocab > 0 && hc_tkz_vocab_size(t->hf) > vocab) {
+        s = hc_fail(err, HC_E_ARG, "tokenizer '%s' has %d tokens, more than the model's vocabulary of %d", path,
+                    hc_tkz_vocab_size(t->hf), vocab);
+        cli_tok_free(t);
+    }
+    return s;
+}
+
+/* a document or prompt: BOS (llama2.c: always; tokenizer.json: as it says) + BPE */
+static hc_status cli_tok_encode(void *user, const char *text, size_t len, int **tokens, size_t *n, hc_error *err) {
+    const cli_tok *t = user;
+    if (t->l2c) return hc_tok_encode(t->l2c, text, len, 1, 0, tokens, n, err);
+    return hc_tkz_encode(t->hf, text, len, HC_TKZ_SPECIALS, tokens, n, err);
+}
+
 /* Opens model and tokenizer and checks that they belong together. */
 static int open_model_and_tokenizer(const char *model_path, const char *config_path, const char *tok_path,
-                                    hc_llm_model **m, hc_tokenizer **t) {
+                                    hc_llm_model **m, cli_tok *t) {
     hc_error err;
     hc_error_clear(&err);
     if (hc_llm_open(model_path, config_path, m, &err) != HC_OK) {
         fprintf(stderr, "hyperc: %s\n", err.msg);
         return 0;
     }
-    if (hc_tok_open(tok_path, 0, t, &err) != HC_OK) {
+    int vocab = hc_llm_config_of(*m)->vocab_size;
+    if (cli_tok_open(tok_path, 0, vocab, t, &err) != HC_OK) {
         fprintf(stderr, "hyperc: %s\n", err.msg);
         hc_llm_free(*m);
         return 0;
     }
-    int vocab = hc_llm_config_of(*m)->vocab_size;
-    if (hc_tok_vocab_size(*t) != vocab) {
+    if (t->l2c && hc_tok_vocab_size(t->l2c) != vocab) {
         fprintf(stderr, "hyperc: tokenizer '%s' has %d tokens but model '%s' has a vocabulary of %d: they do not belong together\n",
-                tok_path, hc_tok_vocab_size(*t), model_path, vocab);
-        hc_tok_free(*t);
+                tok_path, hc_tok_vocab_size(t->l2c), model_path, vocab);
+        cli_tok_free(t);
         hc_llm_free(*m);
         return 0;
     }
@@ -113,6 +157,7 @@ static int open_model_and_tokenizer(const char *model_path, const char *config_p
 static void generate_usage(void) {
     fprintf(stderr,
             "usage: hyperc generate MODEL --tokenizer T [--prompt P] [-n N] [--temp T] [--topp P]\n"
+            "  T           llama2.c tokenizer.bin or Hugging Face tokenizer.json\n"
             "                       [--seed S] [--threads N] [--config C]\n"
             "  MODEL       .hyc, safetensors or llama2.c .bin checkpoint\n"
             "  -n N        sequence length incl. the BOS and the prompt (default 256; 0: model's)\n"
@@ -121,7 +166,7 @@ static void generate_usage(void) {
 }
 
 typedef struct gen_print {
-    const hc_tokenizer *t;
+    const cli_tok *t;
 } gen_print;
 
 /* Prints a piece as llama2.c does: lone bytes that are neither printable
@@ -129,7 +174,10 @@ typedef struct gen_print {
 static int print_token(void *user, int prev, int token) {
     gen_print *g = user;
     size_t len;
-    const char *p = hc_tok_piece(g->t, prev, token, &len);
+    char buf[4 * HC_TKZ_MAX_TOKEN_BYTES];
+    const char *p = buf;
+    if (g->t->l2c) p = hc_tok_piece(g->t->l2c, prev, token, &len);
+    else len = hc_tkz_token_text(g->t->hf, prev, token, buf, sizeof buf);
     if (len == 1 && !isprint((unsigned char)p[0]) && !isspace((unsigned char)p[0])) return 0;
     fwrite(p, 1, len, stdout);
     fflush(stdout);
@@ -186,7 +234,7 @@ int cmd_generate(int argc, char **argv) {
     }
 
     hc_llm_model *m;
-    hc_tokenizer *t;
+    cli_tok t;
     if (!open_model_and_tokenizer(model_path, config_path, tok_path, &m, &t)) return HC_EXIT_FAIL;
     int seq_len = hc_llm_config_of(m)->seq_len;
     if (steps == 0 || steps > seq_len) steps = seq_len;
@@ -197,8 +245,9 @@ int cmd_generate(int argc, char **argv) {
     hc_llm_state *s = NULL;
     hc_llm_gen_stats st;
     int rc = HC_EXIT_FAIL;
-    gen_print gp = {t};
-    if (hc_tok_encode(t, prompt, strlen(prompt), 1, 0, &prompt_tokens, &n_prompt, &err) == HC_OK &&
+    gen_print gp = {&t};
+    if (cli_tok_encode(&t, prompt, strlen(prompt), &prompt_tokens, &n_prompt, &err) == HC_OK &&
+        (n_prompt > 0 || hc_fail(&err, HC_E_ARG, "the prompt gives no token and the tokenizer adds no BOS: give --prompt") == HC_OK) &&
         hc_llm_state_new(m, (int)steps, 0, (int)threads, &s, &err) == HC_OK &&
         hc_llm_generate(s, prompt_tokens, (int)n_prompt, (int)steps, &sp, print_token, &gp, &st, &err) == HC_OK) {
         printf("\n");
@@ -212,7 +261,7 @@ int cmd_generate(int argc, char **argv) {
     }
     hc_llm_state_free(s);
     free(prompt_tokens);
-    hc_tok_free(t);
+    cli_tok_free(&t);
     hc_llm_free(m);
     return rc;
 }
@@ -270,12 +319,12 @@ int cmd_perplexity(int argc, char **argv) {
         return HC_EXIT_USAGE;
     }
     hc_llm_model *m;
-    hc_tokenizer *t;
+    cli_tok t;
     if (!open_model_and_tokenizer(model_path, config_path, tok_path, &m, &t)) return HC_EXIT_FAIL;
     char *text;
     size_t len;
     if (!read_file(text_path, &text, &len)) {
-        hc_tok_free(t);
+        cli_tok_free(&t);
         hc_llm_free(m);
         return HC_EXIT_FAIL;
     }
@@ -283,7 +332,9 @@ int cmd_perplexity(int argc, char **argv) {
     hc_error_clear(&err);
     hc_llm_ppl_result r;
     int rc = HC_EXIT_OK;
-    if (hc_llm_perplexity(m, t, text, len, (int)ctx, max_windows, (int)threads, &r, &err) == HC_OK) {
+    hc_status ps = t.l2c ? hc_llm_perplexity(m, t.l2c, text, len, (int)ctx, max_windows, (int)threads, &r, &err)
+                         : hc_llm_perplexity_fn(m, cli_tok_encode, &t, text, len, (int)ctx, max_windows, (int)threads, &r, &err);
+    if (ps == HC_OK) {
         printf("perplexity: %.4f\n", r.perplexity);
         printf("documents: %llu\ntokens: %llu\nwindows: %llu (ctx %d, %llu tokens scored)\n",
                (unsigned long long)r.documents, (unsigned long long)r.tokens, (unsigned long long)r.windows, r.ctx,
@@ -297,7 +348,7 @@ int cmd_perplexity(int argc, char **argv) {
         rc = HC_EXIT_FAIL;
     }
     free(text);
-    hc_tok_free(t);
+    cli_tok_free(&t);
     hc_llm_free(m);
     return rc;
 }
@@ -323,7 +374,7 @@ int cli_build_calib(const char *model_path, const char *source, const char *toke
     } else {
         char *text = NULL;
         size_t len = 0;
-        hc_tokenizer *tok = NULL;
+        cli_tok tok = {0};
         if (!tokenizer) {
             fprintf(stderr, "hyperc compress: --calib FILE needs --tokenizer (or use --calib self)\n");
             hc_llm_free(m);
@@ -333,10 +384,10 @@ int cli_build_calib(const char *model_path, const char *source, const char *toke
             hc_llm_free(m);
             return HC_EXIT_FAIL;
         }
-        s = hc_tok_open(tokenizer, cfg->vocab_size, &tok, &err);
-        if (!s) s = hc_tok_encode(tok, text, len, 1, 0, &tokens, &n, &err);
+        s = cli_tok_open(tokenizer, cfg->vocab_size, cfg->vocab_size, &tok, &err);
+        if (!s) s = cli_tok_encode(&tok, text, len, &tokens, &n, &err);
         if (!s && n > (size_t)n_tokens) n = (size_t)n_tokens;
-        hc_tok_free(tok);
+        cli_tok_free(&tok);
         free(text);
     }
     if (!s) s = hc_llm_calibrate(m, tokens, n, 0, threads, out, &err);
