@@ -529,3 +529,195 @@ TEST(tokenizer_json_cli_generate_perplexity) {
     CHECK(run_out(args, b, sizeof b) == 0);
     CHECKF(!strcmp(a, b) && strlen(a) > 40, "json:\n%.600s\nbin:\n%.600s", a, b);
 }
+
+/* ---- GGUF vocabularies (tokenizer.ggml.*) against llama.cpp's test vectors ----
+ * A minimal GGUF metadata walk, for this test only (the project's GGUF reader
+ * is src/io/gguf.c): just the tokenizer keys, every length checked. */
+typedef struct gg_cur { const uint8_t *p; size_t n, at; int bad; } gg_cur;
+static uint64_t gg_u(gg_cur *c, int bytes) {
+    if (c->bad || c->n - c->at < (size_t)bytes) { c->bad = 1; return 0; }
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++) v |= (uint64_t)c->p[c->at + i] << (8 * i);
+    c->at += (size_t)bytes;
+    return v;
+}
+static const char *gg_str(gg_cur *c, size_t *len) {
+    uint64_t l = gg_u(c, 8);
+    if (c->bad || l > c->n - c->at) { c->bad = 1; *len = 0; return ""; }
+    const char *s = (const char *)c->p + c->at;
+    c->at += (size_t)l;
+    *len = (size_t)l;
+    return s;
+}
+static const int gg_size[13] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+
+typedef struct gg_vocab {
+    hc_tok_vocab v;
+    const char **tok, **mer;
+    size_t *tl, *ml;
+    float *sc;
+    int32_t *ty;
+    char model[32], pre[64];
+} gg_vocab;
+
+/* skips or reads one value of type ty for key k */
+static void gg_value(gg_cur *c, gg_vocab *g, const char *k, size_t kl, uint32_t ty) {
+#define KEY(s) (kl == strlen(s) && !memcmp(k, s, kl))
+    if (ty == 8) {
+        size_t l;
+        const char *s = gg_str(c, &l);
+        if (KEY("tokenizer.ggml.model")) snprintf(g->model, sizeof g->model, "%.*s", (int)l, s);
+        if (KEY("tokenizer.ggml.pre")) snprintf(g->pre, sizeof g->pre, "%.*s", (int)l, s);
+        return;
+    }
+    if (ty == 9) {
+        uint32_t et = (uint32_t)gg_u(c, 4);
+        uint64_t n = gg_u(c, 8);
+        if (c->bad || et > 12 || n > c->n) { c->bad = 1; return; }
+        int tokens = KEY("tokenizer.ggml.tokens"), merges = KEY("tokenizer.ggml.merges");
+        int scores = KEY("tokenizer.ggml.scores"), types = KEY("tokenizer.ggml.token_type");
+        if (tokens) { g->tok = calloc(n + 1, sizeof *g->tok); g->tl = calloc(n + 1, sizeof *g->tl); g->v.n_tokens = n; }
+        if (merges) { g->mer = calloc(n + 1, sizeof *g->mer); g->ml = calloc(n + 1, sizeof *g->ml); g->v.n_merges = n; }
+        if (scores) g->sc = calloc(n + 1, sizeof *g->sc);
+        if (types) g->ty = calloc(n + 1, sizeof *g->ty);
+        for (uint64_t i = 0; i < n && !c->bad; i++) {
+            if (et == 8) {
+                size_t l;
+                const char *s = gg_str(c, &l);
+                if (tokens) { g->tok[i] = s; g->tl[i] = l; }
+                if (merges) { g->mer[i] = s; g->ml[i] = l; }
+            } else if (et == 9) {
+                c->bad = 1; /* nested arrays: not in these files */
+            } else {
+                uint64_t x = gg_u(c, gg_size[et]);
+                if (scores) { uint32_t u = (uint32_t)x; memcpy(&g->sc[i], &u, 4); }
+                if (types) g->ty[i] = (int32_t)x;
+            }
+        }
+        return;
+    }
+    if (ty > 12) { c->bad = 1; return; }
+    uint64_t x = gg_u(c, gg_size[ty]);
+    if (KEY("tokenizer.ggml.bos_token_id")) g->v.bos_id = (int)x;
+    if (KEY("tokenizer.ggml.eos_token_id")) g->v.eos_id = (int)x;
+    if (KEY("tokenizer.ggml.unknown_token_id")) g->v.unk_id = (int)x;
+    if (KEY("tokenizer.ggml.add_bos_token")) g->v.add_bos = (int)x;
+    if (KEY("tokenizer.ggml.add_space_prefix")) g->v.add_space_prefix = (int)x;
+#undef KEY
+}
+
+static int gg_read(const uint8_t *p, size_t n, gg_vocab *g) {
+    memset(g, 0, sizeof *g);
+    g->v.bos_id = g->v.eos_id = g->v.unk_id = -1;
+    g->v.add_space_prefix = -1;
+    gg_cur c = {p, n, 0, 0};
+    if (n < 24 || memcmp(p, "GGUF", 4)) return 0;
+    c.at = 4;
+    uint32_t ver = (uint32_t)gg_u(&c, 4);
+    gg_u(&c, 8);
+    uint64_t kv = gg_u(&c, 8);
+    if (ver < 2 || kv > n) return 0;
+    for (uint64_t i = 0; i < kv && !c.bad; i++) {
+        size_t kl;
+        const char *k = gg_str(&c, &kl);
+        uint32_t ty = (uint32_t)gg_u(&c, 4);
+        gg_value(&c, g, k, kl, ty);
+    }
+    if (c.bad || !g->tok) return 0;
+    g->v.kind = !strcmp(g->model, "llama") ? HC_TKZ_SPM : !strcmp(g->model, "gpt2") ? HC_TKZ_BPE : 0;
+    if (g->v.add_space_prefix < 0) g->v.add_space_prefix = g->v.kind == HC_TKZ_SPM; /* llama.cpp's default */
+    g->v.tokens = g->tok;
+    g->v.token_lens = g->tl;
+    g->v.scores = g->sc;
+    g->v.types = g->ty;
+    g->v.merges = g->mer;
+    g->v.merge_lens = g->ml;
+    g->v.pre = g->pre[0] ? g->pre : NULL;
+    return 1;
+}
+
+static void gg_free(gg_vocab *g) {
+    free(g->tok);
+    free(g->tl);
+    free(g->mer);
+    free(g->ml);
+    free(g->sc);
+    free(g->ty);
+}
+
+static void gguf_vectors(const char *name) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "data/gguf/%s", name);
+    const char *gp = hc_test_shared(rel);
+    if (!gp) return;
+    char ip[1024], op[1024];
+    snprintf(ip, sizeof ip, "%s.inp", gp);
+    snprintf(op, sizeof op, "%s.out", gp);
+    size_t gl, il, ol;
+    uint8_t *gb = hc_test_slurp(gp, &gl);
+    char *in = (char *)hc_test_slurp(ip, &il), *out = (char *)hc_test_slurp(op, &ol);
+    CHECK(gb && in && out);
+    gg_vocab g;
+    CHECK(gg_read(gb, gl, &g));
+    hc_error err;
+    hc_tkz *t;
+    hc_status s = hc_tkz_from_vocab(&g.v, name, &t, E(&err));
+    if (s) {
+        gg_free(&g);
+        free(gb);
+        free(in);
+        free(out);
+        CHECKF(0, "%s", err.msg);
+    }
+    /* texts separated by "\n__ggml_vocab_test__\n"; one line of ids each */
+    const char *sep = "\n__ggml_vocab_test__\n";
+    size_t a = 0, op_at = 0, cases = 0, bad = 0, compared = 0;
+    char first[600] = "";
+    while (a < il) {
+        const char *e = strstr(in + a, sep);
+        size_t b = e ? (size_t)(e - in) : il;
+        int *ids;
+        size_t n;
+        if (hc_tkz_encode(t, in + a, b - a, 0, &ids, &n, E(&err))) {
+            bad++;
+            if (!first[0]) snprintf(first, sizeof first, "case %zu: %.500s", cases + 1, err.msg);
+            ids = NULL;
+            n = 0;
+        }
+        size_t k = 0;
+        int ok = 1;
+        while (op_at < ol && out[op_at] != '\n') {
+            char *end;
+            long v = strtol(out + op_at, &end, 10);
+            if (end == out + op_at) { op_at++; continue; }
+            if (k >= n || ids[k] != v) ok = 0;
+            k++;
+            op_at = (size_t)(end - out);
+        }
+        op_at++;
+        if (k != n) ok = 0;
+        compared += k;
+        if (!ok) {
+            bad++;
+            if (!first[0]) {
+                int m = snprintf(first, sizeof first, "case %zu ('%.40s'): hyperc", cases + 1, in + a);
+                for (size_t i = 0; i < n && i < 20 && m < 500; i++) m += snprintf(first + m, sizeof first - (size_t)m, " %d", ids[i]);
+            }
+        }
+        free(ids);
+        cases++;
+        if (!e) break;
+        a = b + strlen(sep);
+    }
+    printf("    %s: %zu cases, %zu ids compared, %zu cases differ\n", name, cases, compared, bad);
+    hc_tkz_free(t);
+    gg_free(&g);
+    free(gb);
+    free(in);
+    free(out);
+    CHECKF(bad == 0, "%s: %zu of %zu cases differ; first: %s", name, bad, cases, first);
+    CHECK(cases > 20);
+}
+
+TEST(tokenizer_gguf_vectors_llama_spm) { gguf_vectors("ggml-vocab-llama-spm.gguf"); }
+TEST(tokenizer_gguf_vectors_gpt2) { gguf_vectors("ggml-vocab-gpt-2.gguf"); }
