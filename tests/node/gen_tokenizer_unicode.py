@@ -5,8 +5,8 @@
 
 Letters (\\p{L}) and numbers (\\p{N}) come from node's own regular expressions,
 so that they are exactly those of the JavaScript oracle (tests/node/); the
-NFC quick-check data (NFC_QC No/Maybe, canonical combining classes) from
-Python's unicodedata. Ranges of equal class are merged."""
+NFC data (NFC_QC No/Maybe, canonical combining classes, canonical
+decompositions and compositions) from Python's unicodedata. Ranges of equal class are merged."""
 import subprocess, sys, unicodedata
 
 JS = r"""
