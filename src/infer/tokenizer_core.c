@@ -61,24 +61,19 @@ static size_t put_utf8(uint32_t c, char *o) {
 }
 
 /* GPT-2's bytes_to_unicode: printable Latin-1 bytes map to themselves, the
- * others to 256, 257, ... in byte order. */
+ * others (0-32, 127-160, 173) to 256, 257, ... in byte order. */
 uint32_t tkz_byte_cp(int b) {
-    if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174) return (uint32_t)b;
-    int n = 0;
-    for (int x = 0; x < b; x++)
-        if (!((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || x >= 174)) n++;
-    return 256u + (uint32_t)n;
+    if (b <= 32) return 256u + (uint32_t)b;
+    if (b >= 127 && b <= 160) return 256u + 33u + (uint32_t)(b - 127);
+    if (b == 173) return 323u;
+    return (uint32_t)b;
 }
 
 int tkz_cp_byte(uint32_t cp) {
-    static int16_t inv[324];
-    static int ready;
-    if (!ready) { /* idempotent, so a race only repeats the same stores */
-        for (int i = 0; i < 324; i++) inv[i] = -1;
-        for (int b = 0; b < 256; b++) inv[tkz_byte_cp(b)] = (int16_t)b;
-        ready = 1;
-    }
-    return cp < 324 ? inv[cp] : -1;
+    if (cp < 256) return (cp <= 32 || (cp >= 127 && cp <= 160) || cp == 173) ? -1 : (int)cp;
+    if (cp < 289) return (int)(cp - 256);
+    if (cp < 323) return (int)(127 + cp - 289);
+    return cp == 323 ? 173 : -1;
 }
 
 int tkz_unmap_bytes(const char *s, size_t n, char *out, size_t *out_n) {
@@ -348,6 +343,8 @@ hc_status tkz_add_added(hc_tkz *t, int id, int special, int lstrip, int rstrip, 
     a->special = (uint8_t)special;
     a->lstrip = (uint8_t)lstrip;
     a->rstrip = (uint8_t)rstrip;
+    uint8_t c0 = (uint8_t)t->blob[a->off];
+    t->added_first[c0 >> 3] |= (uint8_t)(1u << (c0 & 7));
     t->flags[id] |= TKZ_F_ADDED | (special ? TKZ_F_SPECIAL : 0);
     tkz_override(t, id);
     return HC_OK;
@@ -894,6 +891,8 @@ static hc_status pre_tokenize(const hc_tkz *t, int section, cbuf *buf, cbuf *tmp
 /* ---- encoding ------------------------------------------------------------------------- */
 /* The added token that starts at s[0..n) and is longest, or -1. */
 static int match_added(const hc_tkz *t, const char *s, size_t n) {
+    uint8_t c0 = (uint8_t)s[0];
+    if (!(t->added_first[c0 >> 3] & (1u << (c0 & 7)))) return -1;
     int best = -1;
     uint32_t best_len = 0;
     for (size_t k = 0; k < t->n_added; k++) {

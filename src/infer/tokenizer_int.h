@@ -67,6 +67,7 @@ struct hc_tkz {
     int strip_first_space;/* decode: drop the first leading space                  */
     tkz_added *added;     /* matched in the text before everything else           */
     size_t n_added;
+    uint8_t added_first[32]; /* bit set: some added token starts with that byte */
     tkz_step norm[TKZ_MAX_STEPS], pre[TKZ_MAX_STEPS];
     int n_norm, n_pre;
 };

@@ -500,6 +500,13 @@ int hc_tkz_is_json(const void *buf, size_t len) {
 /* ---- llama2.c tokenizer.bin ---- */
 static hc_status from_llama2c(const uint8_t *p, size_t len, const char *label, hc_tkz **out, hc_error *err) {
     if (len < 4) return hc_fail(err, HC_E_FORMAT, "tokenizer '%s': %zu bytes, neither a tokenizer.json nor a llama2.c tokenizer", label, len);
+    static const uint8_t hyc_magic[4] = {0x89, 'H', 'Y', 'C'};
+    if (!memcmp(p, "GGUF", 4))
+        return hc_fail(err, HC_E_UNSUPPORTED, "tokenizer '%s': this is a GGUF file; its tokenizer.ggml.* vocabulary is not read here", label);
+    if (!memcmp(p, hyc_magic, 4))
+        return hc_fail(err, HC_E_UNSUPPORTED, "tokenizer '%s': this is a .hyc container, not a tokenizer file", label);
+    if (len >= 9 && p[8] == '{' && hc_get_u32(p + 4) == 0)
+        return hc_fail(err, HC_E_FORMAT, "tokenizer '%s': this looks like a safetensors file, not a tokenizer", label);
     int32_t max_len = (int32_t)hc_get_u32(p);
     if (max_len <= 0 || max_len > HC_TKZ_MAX_TOKEN_BYTES)
         return hc_fail(err, HC_E_FORMAT, "tokenizer '%s': neither a tokenizer.json nor a llama2.c tokenizer (max_token_length %d)", label, (int)max_len);
