@@ -375,7 +375,7 @@ TEST(tokenizer_json_from_vocab) {
     CHECK(enc_eq(t, "hi hi!</s>", w, 5));
     hc_tkz_free(t);
     /* BPE with merges, GPT-2 pre-tokenizer */
-    const char *bt[] = {"a", "b", "\xC4\xA0", "ab", "\xC4\xA0" "ab"};
+    const char *bt[] = {"a", "b", "\xC4\xA0", "ab", ("\xC4\xA0" "ab")};
     const char *bm[] = {"a b", "\xC4\xA0 ab"};
     hc_tok_vocab b = {0};
     b.kind = HC_TKZ_BPE;
