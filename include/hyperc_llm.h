@@ -262,6 +262,14 @@ typedef struct hc_llm_ppl_result {
 hc_status hc_llm_perplexity(const hc_llm_model *m, const hc_tokenizer *t, const char *text,
                             size_t len, int ctx, long max_windows, int threads,
                             hc_llm_ppl_result *r, hc_error *err);
+/* The same with any tokenizer: encode(user, document, ...) gives a
+ * document's ids (BOS included, *tokens malloc'd), e.g. hc_tkz_encode of
+ * hyperc_tok.h with HC_TKZ_SPECIALS. Ids outside the vocabulary fail. */
+typedef hc_status (*hc_llm_encode_fn)(void *user, const char *text, size_t len, int **tokens, size_t *n,
+                                      hc_error *err);
+hc_status hc_llm_perplexity_fn(const hc_llm_model *m, hc_llm_encode_fn encode, void *user, const char *text,
+                               size_t len, int ctx, long max_windows, int threads, hc_llm_ppl_result *r,
+                               hc_error *err);
 
 /* ===================================================================== */
 /* Calibration (compression with error feedback, hc_encode_matrix)        */

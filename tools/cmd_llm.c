@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "hyperc.h"
 #include "hyperc_llm.h"
+#include "hyperc_tok.h"
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -81,21 +82,75 @@ static void print_notice(void *user, const char *line) {
     fprintf(stderr, "hyperc: warning: %s\n", line);
 }
 
-/* A tokenizer from bytes stored in a .hyc, by what its name says it is.
- * The one place where more tokenizer formats plug in (tokenizer.json,
- * tokenizer.model): today the llama2.c tokenizer.bin format. */
-static hc_status tokenizer_from_bytes(const char *name, const uint8_t *p, size_t n, const char *label,
-                                      hc_tokenizer **t, hc_error *err) {
+/* A tokenizer of either kind: llama2.c tokenizer.bin (src/infer/tokenizer.c)
+ * or Hugging Face tokenizer.json (hyperc_tok.h), chosen by content. */
+typedef struct cli_tok {
+    hc_tokenizer *l2c;
+    hc_tkz *hf;
+} cli_tok;
+
+static void cli_tok_free(cli_tok *t) {
+    hc_tok_free(t->l2c);
+    hc_tkz_free(t->hf);
+    t->l2c = NULL;
+    t->hf = NULL;
+}
+
+/* vocab: the model's vocabulary, which a tokenizer.json must not exceed */
+static hc_status check_json_vocab(cli_tok *t, const char *label, int vocab, hc_error *err) {
+    if (vocab > 0 && hc_tkz_vocab_size(t->hf) > vocab) {
+        hc_status s = hc_fail(err, HC_E_ARG, "tokenizer '%s' has %d tokens, more than the model's vocabulary of %d",
+                              label, hc_tkz_vocab_size(t->hf), vocab);
+        cli_tok_free(t);
+        return s;
+    }
+    return HC_OK;
+}
+
+/* l2c_vocab: tokens a llama2.c tokenizer must have (0: all in the file) */
+static hc_status cli_tok_open(const char *path, int l2c_vocab, int vocab, cli_tok *t, hc_error *err) {
+    t->l2c = NULL;
+    t->hf = NULL;
+    char head[256];
+    size_t got = 0;
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        got = fread(head, 1, sizeof head, f);
+        fclose(f);
+    }
+    if (!hc_tkz_is_json(head, got)) return hc_tok_open(path, l2c_vocab, &t->l2c, err); /* it says why it cannot */
+    hc_status s = hc_tkz_open(path, &t->hf, err);
+    return s ? s : check_json_vocab(t, path, vocab, err);
+}
+
+/* A tokenizer from bytes stored in a .hyc, chosen by content: the one place
+ * where more tokenizer formats plug in (tokenizer.model is not read yet). */
+static hc_status tokenizer_from_bytes(const char *name, const uint8_t *p, size_t n, const char *label, int vocab,
+                                      cli_tok *t, hc_error *err) {
+    t->l2c = NULL;
+    t->hf = NULL;
     size_t l = strlen(name);
-    if ((l >= 5 && !strcmp(name + l - 5, ".json")) || (l >= 6 && !strcmp(name + l - 6, ".model")))
-        return hc_fail(err, HC_E_UNSUPPORTED, "%s: tokenizer format of '%s' is not supported yet", label, name);
-    return hc_tok_open_mem(p, n, 0, label, t, err);
+    if (hc_tkz_is_json(p, n)) {
+        hc_status s = hc_tkz_from_json((const char *)p, n, NULL, 0, label, &t->hf, err);
+        return s ? s : check_json_vocab(t, label, vocab, err);
+    }
+    if (l >= 6 && !strcmp(name + l - 6, ".model"))
+        return hc_fail(err, HC_E_UNSUPPORTED, "%s: SentencePiece tokenizer.model is not read yet", label);
+    return hc_tok_open_mem(p, n, 0, label, &t->l2c, err);
+}
+
+/* a document or prompt: BOS (llama2.c: always; tokenizer.json: as it says) + BPE */
+static hc_status cli_tok_encode(void *user, const char *text, size_t len, int **tokens, size_t *n, hc_error *err) {
+    const cli_tok *t = user;
+    if (t->l2c) return hc_tok_encode(t->l2c, text, len, 1, 0, tokens, n, err);
+    return hc_tkz_encode(t->hf, text, len, HC_TKZ_SPECIALS, tokens, n, err);
 }
 
 /* The tokenizer stored in a .hyc: the one given to `compress --tokenizer`,
- * else tokenizer.bin from the model folder. 0 (and *t NULL) when none. */
-static int open_stored_tokenizer(const char *model_path, hc_tokenizer **t, char *label, size_t label_cap) {
-    *t = NULL;
+ * else tokenizer.json or tokenizer.bin from the model folder. 0 when none. */
+static int open_stored_tokenizer(const char *model_path, int vocab, cli_tok *t, char *label, size_t label_cap) {
+    t->l2c = NULL;
+    t->hf = NULL;
     hc_error err;
     hc_error_clear(&err);
     hc_hyc *h = NULL;
@@ -103,6 +158,7 @@ static int open_stored_tokenizer(const char *model_path, hc_tokenizer **t, char 
     long pick = -1;
     for (size_t i = 0; i < hc_hyc_attachment_count(h) && pick < 0; i++)
         if (hc_hyc_attachment_get(h, i)->flags & HC_ATTACH_TOKENIZER) pick = (long)i;
+    if (pick < 0) pick = hc_hyc_attachment_find(h, "tokenizer.json");
     if (pick < 0) pick = hc_hyc_attachment_find(h, "tokenizer.bin");
     int ok = 0;
     if (pick >= 0) {
@@ -110,7 +166,7 @@ static int open_stored_tokenizer(const char *model_path, hc_tokenizer **t, char 
         const uint8_t *p;
         snprintf(label, label_cap, "tokenizer '%s' stored in '%s'", a->name, model_path);
         if (hc_hyc_attachment_data(h, (size_t)pick, &p, &err) == HC_OK &&
-            tokenizer_from_bytes(a->name, p, (size_t)a->size, label, t, &err) == HC_OK)
+            tokenizer_from_bytes(a->name, p, (size_t)a->size, label, vocab, t, &err) == HC_OK)
             ok = 1;
         else
             fprintf(stderr, "hyperc: %s\n", err.msg);
@@ -122,7 +178,7 @@ static int open_stored_tokenizer(const char *model_path, hc_tokenizer **t, char 
 /* Opens model and tokenizer and checks that they belong together. The
  * tokenizer: --tokenizer if given, else the one stored in a .hyc. */
 static int open_model_and_tokenizer(const char *cmd, const char *model_path, const char *config_path,
-                                    const char *tok_path, hc_llm_model **m, hc_tokenizer **t) {
+                                    const char *tok_path, hc_llm_model **m, cli_tok *t) {
     hc_error err;
     hc_error_clear(&err);
     if (hc_llm_open2(model_path, config_path, print_notice, NULL, m, &err) != HC_OK) {
@@ -130,23 +186,23 @@ static int open_model_and_tokenizer(const char *cmd, const char *model_path, con
         return 0;
     }
     char stored_label[4400];
+    int vocab = hc_llm_config_of(*m)->vocab_size;
     if (!tok_path) {
-        if (!open_stored_tokenizer(model_path, t, stored_label, sizeof stored_label)) {
+        if (!open_stored_tokenizer(model_path, vocab, t, stored_label, sizeof stored_label)) {
             fprintf(stderr, "hyperc %s: --tokenizer is required: '%s' stores no usable tokenizer\n", cmd, model_path);
             hc_llm_free(*m);
             return 0;
         }
         tok_path = stored_label;
-    } else if (hc_tok_open(tok_path, 0, t, &err) != HC_OK) {
+    } else if (cli_tok_open(tok_path, 0, vocab, t, &err) != HC_OK) {
         fprintf(stderr, "hyperc %s: %s\n", cmd, err.msg);
         hc_llm_free(*m);
         return 0;
     }
-    int vocab = hc_llm_config_of(*m)->vocab_size;
-    if (hc_tok_vocab_size(*t) != vocab) {
+    if (t->l2c && hc_tok_vocab_size(t->l2c) != vocab) {
         fprintf(stderr, "hyperc %s: tokenizer '%s' has %d tokens but model '%s' has a vocabulary of %d: they do not belong together\n",
-                cmd, tok_path, hc_tok_vocab_size(*t), model_path, vocab);
-        hc_tok_free(*t);
+                cmd, tok_path, hc_tok_vocab_size(t->l2c), model_path, vocab);
+        cli_tok_free(t);
         hc_llm_free(*m);
         return 0;
     }
@@ -193,12 +249,13 @@ static void generate_usage(void) {
             "  MODEL       .hyc, safetensors or llama2.c .bin checkpoint\n"
             "  -n N        sequence length incl. the BOS and the prompt (default 256; 0: model's)\n"
             "  --temp T    0 = greedy (default 1.0); --topp P nucleus (default 0.9)\n"
-            "  --tokenizer T  llama2.c tokenizer (default: the one stored in a .hyc)\n"
+            "  --tokenizer T  llama2.c tokenizer.bin or Hugging Face tokenizer.json\n"
+            "              (default: the one stored in a .hyc)\n"
             "  --config C  hyperparameters (config.json), overriding what the file stores\n");
 }
 
 typedef struct gen_print {
-    const hc_tokenizer *t;
+    const cli_tok *t;
 } gen_print;
 
 /* Prints a piece as llama2.c does: lone bytes that are neither printable
@@ -206,7 +263,10 @@ typedef struct gen_print {
 static int print_token(void *user, int prev, int token) {
     gen_print *g = user;
     size_t len;
-    const char *p = hc_tok_piece(g->t, prev, token, &len);
+    char buf[4 * HC_TKZ_MAX_TOKEN_BYTES];
+    const char *p = buf;
+    if (g->t->l2c) p = hc_tok_piece(g->t->l2c, prev, token, &len);
+    else len = hc_tkz_token_text(g->t->hf, prev, token, buf, sizeof buf);
     if (len == 1 && !isprint((unsigned char)p[0]) && !isspace((unsigned char)p[0])) return 0;
     fwrite(p, 1, len, stdout);
     fflush(stdout);
@@ -258,7 +318,7 @@ int cmd_generate(int argc, char **argv) {
     }
 
     hc_llm_model *m;
-    hc_tokenizer *t;
+    cli_tok t;
     if (!open_model_and_tokenizer("generate", model_path, config_path, tok_path, &m, &t)) return HC_EXIT_FAIL;
     int seq_len = hc_llm_config_of(m)->seq_len;
     if (steps == 0 || steps > seq_len) steps = seq_len;
@@ -269,8 +329,9 @@ int cmd_generate(int argc, char **argv) {
     hc_llm_state *s = NULL;
     hc_llm_gen_stats st;
     int rc = HC_EXIT_FAIL;
-    gen_print gp = {t};
-    if (hc_tok_encode(t, prompt, strlen(prompt), 1, 0, &prompt_tokens, &n_prompt, &err) == HC_OK &&
+    gen_print gp = {&t};
+    if (cli_tok_encode(&t, prompt, strlen(prompt), &prompt_tokens, &n_prompt, &err) == HC_OK &&
+        (n_prompt > 0 || hc_fail(&err, HC_E_ARG, "the prompt gives no token and the tokenizer adds no BOS: give --prompt") == HC_OK) &&
         hc_llm_state_new(m, (int)steps, 0, (int)threads, &s, &err) == HC_OK &&
         hc_llm_generate(s, prompt_tokens, (int)n_prompt, (int)steps, &sp, print_token, &gp, &st, &err) == HC_OK) {
         printf("\n");
@@ -284,7 +345,7 @@ int cmd_generate(int argc, char **argv) {
     }
     hc_llm_state_free(s);
     free(prompt_tokens);
-    hc_tok_free(t);
+    cli_tok_free(&t);
     hc_llm_free(m);
     return rc;
 }
@@ -337,12 +398,12 @@ int cmd_perplexity(int argc, char **argv) {
         return HC_EXIT_USAGE;
     }
     hc_llm_model *m;
-    hc_tokenizer *t;
+    cli_tok t;
     if (!open_model_and_tokenizer("perplexity", model_path, config_path, tok_path, &m, &t)) return HC_EXIT_FAIL;
     char *text;
     size_t len;
     if (!read_file(text_path, &text, &len)) {
-        hc_tok_free(t);
+        cli_tok_free(&t);
         hc_llm_free(m);
         return HC_EXIT_FAIL;
     }
@@ -350,7 +411,9 @@ int cmd_perplexity(int argc, char **argv) {
     hc_error_clear(&err);
     hc_llm_ppl_result r;
     int rc = HC_EXIT_OK;
-    if (hc_llm_perplexity(m, t, text, len, (int)ctx, max_windows, (int)threads, &r, &err) == HC_OK) {
+    hc_status ps = t.l2c ? hc_llm_perplexity(m, t.l2c, text, len, (int)ctx, max_windows, (int)threads, &r, &err)
+                         : hc_llm_perplexity_fn(m, cli_tok_encode, &t, text, len, (int)ctx, max_windows, (int)threads, &r, &err);
+    if (ps == HC_OK) {
         printf("perplexity: %.4f\n", r.perplexity);
         printf("documents: %llu\ntokens: %llu\nwindows: %llu (ctx %d, %llu tokens scored)\n",
                (unsigned long long)r.documents, (unsigned long long)r.tokens, (unsigned long long)r.windows, r.ctx,
@@ -364,7 +427,7 @@ int cmd_perplexity(int argc, char **argv) {
         rc = HC_EXIT_FAIL;
     }
     free(text);
-    hc_tok_free(t);
+    cli_tok_free(&t);
     hc_llm_free(m);
     return rc;
 }
@@ -390,7 +453,7 @@ int cli_build_calib(const char *model_path, const char *source, const char *toke
     } else {
         char *text = NULL;
         size_t len = 0;
-        hc_tokenizer *tok = NULL;
+        cli_tok tok = {0};
         if (!tokenizer) {
             fprintf(stderr, "hyperc compress: --calib FILE needs --tokenizer (or use --calib self)\n");
             hc_llm_free(m);
@@ -400,10 +463,10 @@ int cli_build_calib(const char *model_path, const char *source, const char *toke
             hc_llm_free(m);
             return HC_EXIT_FAIL;
         }
-        s = hc_tok_open(tokenizer, cfg->vocab_size, &tok, &err);
-        if (!s) s = hc_tok_encode(tok, text, len, 1, 0, &tokens, &n, &err);
+        s = cli_tok_open(tokenizer, cfg->vocab_size, cfg->vocab_size, &tok, &err);
+        if (!s) s = cli_tok_encode(&tok, text, len, &tokens, &n, &err);
         if (!s && n > (size_t)n_tokens) n = (size_t)n_tokens;
-        hc_tok_free(tok);
+        cli_tok_free(&tok);
         free(text);
     }
     if (!s) s = hc_llm_calibrate(m, tokens, n, 0, threads, out, &err);

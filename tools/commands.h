@@ -22,6 +22,7 @@ void cli_gguf_info(const struct hc_hyc *h); /* tools/cmd_gguf.c: info lines of a
 struct hc_safetensors;
 struct hc_error;
 int cli_open_tensors(const char *path, struct hc_safetensors **out, struct hc_error *err);
+int cmd_tokenize(int argc, char **argv);   /* tools/cmd_tokenize.c */
 
 /* Exit codes shared by all commands. */
 enum { HC_EXIT_OK = 0, HC_EXIT_FAIL = 1, HC_EXIT_USAGE = 2 };

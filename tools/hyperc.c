@@ -551,6 +551,7 @@ static void usage(FILE *f) {
             "  generate    MODEL --tokenizer T           text from a llama-family model\n"
             "  perplexity  MODEL --tokenizer T --text F  perplexity on a text file\n"
             "  rd          [--shared DIR]                rate-distortion curves of every codec\n"
+            "  tokenize    --tokenizer T --prompt P      token ids of a text (tokenizer.json, tokenizer.bin)\n"
             "  version                                   print the version\n",
             HC_VERSION_STRING);
 }
@@ -564,7 +565,7 @@ static int run_command(int argc, char **argv) {
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"compress", cmd_compress}, {"decompress", cmd_decompress}, {"info", cmd_info},
         {"compare", cmd_compare},   {"generate", cmd_generate},     {"perplexity", cmd_perplexity},
-        {"rd", cmd_rd},             {"extract", cmd_extract},
+        {"rd", cmd_rd},             {"extract", cmd_extract},       {"tokenize", cmd_tokenize},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(c, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

@@ -10,8 +10,8 @@
 static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
 
 /* Encodes every document of text and appends its tokens to *toks. */
-static hc_status encode_documents(const hc_tokenizer *t, const char *text, size_t len, int **toks, size_t *n_toks,
-                                  uint64_t *n_docs, hc_error *err) {
+static hc_status encode_documents(hc_llm_encode_fn encode, void *user, const char *text, size_t len, int **toks,
+                                  size_t *n_toks, uint64_t *n_docs, hc_error *err) {
     size_t cap = 0, n = 0;
     int *all = NULL;
     uint64_t docs = 0;
@@ -38,7 +38,7 @@ static hc_status encode_documents(const hc_tokenizer *t, const char *text, size_
             while (b > a && is_space(text[b - 1])) b--;
             int *dt;
             size_t dn;
-            s = hc_tok_encode(t, text + a, b - a, 1, 0, &dt, &dn, err);
+            s = encode(user, text + a, b - a, &dt, &dn, err);
             if (s) break;
             if (n + dn > cap) {
                 size_t ncap = cap ? cap * 2 : 4096;
@@ -108,13 +108,25 @@ static void score_window(void *ctx, uint64_t w, int tid) {
     j->nll[w] = nll;
 }
 
+/* the llama2.c tokenizer: BOS + " " + BPE */
+static hc_status encode_llama2c(void *user, const char *text, size_t len, int **tokens, size_t *n, hc_error *err) {
+    return hc_tok_encode((const hc_tokenizer *)user, text, len, 1, 0, tokens, n, err);
+}
+
 hc_status hc_llm_perplexity(const hc_llm_model *m, const hc_tokenizer *t, const char *text, size_t len, int ctx,
                             long max_windows, int threads, hc_llm_ppl_result *r, hc_error *err) {
     memset(r, 0, sizeof *r);
-    const hc_llm_config *c = &m->cfg;
-    if (hc_tok_vocab_size(t) != c->vocab_size)
+    if (hc_tok_vocab_size(t) != m->cfg.vocab_size)
         return hc_fail(err, HC_E_ARG, "the tokenizer has %d tokens, the model %d", hc_tok_vocab_size(t),
-                       c->vocab_size);
+                       m->cfg.vocab_size);
+    return hc_llm_perplexity_fn(m, encode_llama2c, (void *)t, text, len, ctx, max_windows, threads, r, err);
+}
+
+hc_status hc_llm_perplexity_fn(const hc_llm_model *m, hc_llm_encode_fn encode, void *user, const char *text,
+                               size_t len, int ctx, long max_windows, int threads, hc_llm_ppl_result *r,
+                               hc_error *err) {
+    memset(r, 0, sizeof *r);
+    const hc_llm_config *c = &m->cfg;
     if (ctx <= 0) ctx = c->seq_len;
     if (ctx < 2 || ctx > c->seq_len)
         return hc_fail(err, HC_E_ARG, "context %d is not in 2..%d (the model's seq_len)", ctx, c->seq_len);
@@ -123,8 +135,15 @@ hc_status hc_llm_perplexity(const hc_llm_model *m, const hc_tokenizer *t, const 
     int *tokens;
     size_t n_tokens;
     uint64_t docs;
-    hc_status s = encode_documents(t, text, len, &tokens, &n_tokens, &docs, err);
+    hc_status s = encode_documents(encode, user, text, len, &tokens, &n_tokens, &docs, err);
     if (s) return s;
+    for (size_t i = 0; i < n_tokens; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->vocab_size) {
+            int bad = tokens[i];
+            free(tokens);
+            return hc_fail(err, HC_E_ARG, "perplexity: token id %d is outside the model's vocabulary of %d", bad,
+                           c->vocab_size);
+        }
     uint64_t windows = n_tokens / (size_t)ctx;
     if (max_windows > 0 && windows > (uint64_t)max_windows) windows = (uint64_t)max_windows;
     r->documents = docs;
