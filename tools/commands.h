@@ -12,6 +12,10 @@ int cmd_compare(int argc, char **argv);    /* tools/hyperc.c   */
 int cmd_generate(int argc, char **argv);   /* tools/cmd_llm.c  */
 int cmd_perplexity(int argc, char **argv); /* tools/cmd_llm.c  */
 int cmd_rd(int argc, char **argv);         /* tools/cmd_rd.c   */
+int cmd_convert(int argc, char **argv);    /* tools/cmd_convert.c */
+/* `info` of a file that is not a .hyc (a llama2.c checkpoint): returns 1 and
+ * sets *rc if it handled the file, else 0 (tools/cmd_convert.c). */
+int cli_model_info(const char *path, int *rc);
 
 /* Exit codes shared by all commands. */
 enum { HC_EXIT_OK = 0, HC_EXIT_FAIL = 1, HC_EXIT_USAGE = 2 };

@@ -3,6 +3,7 @@
 #include "commands.h"
 #include "cli.h"
 #include "hyperc.h"
+#include "../src/io/llama2c_io.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -324,16 +325,18 @@ int cmd_compress(int argc, char **argv) {
 /* ---- decompress -------------------------------------------------------- */
 
 int cmd_decompress(int argc, char **argv) {
-    const char *in = NULL, *out = NULL;
+    const char *in = NULL, *out = NULL, *to = NULL;
     int force = 0, quiet = 0;
     long threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: hyperc decompress IN.hyc -o OUT.safetensors [-f] [--threads N] [-q]\n"
+            printf("usage: hyperc decompress IN.hyc -o OUT.safetensors [-f] [--threads N] [-q] [--to llama2c]\n"
                    "\nRestores a safetensors file with the original tensor names, order,\n"
                    "dtypes, shapes and metadata. Losslessly stored tensors come back\n"
-                   "bit-exact.\n\nexit status: 0 success, 1 failure, 2 bad usage\n");
+                   "bit-exact. OUT ending in .bin (or --to llama2c) writes a llama2.c\n"
+                   "checkpoint instead (Meta-named llama tensors with their hyperparameters).\n"
+                   "\nexit status: 0 success, 1 failure, 2 bad usage\n");
             return HC_EXIT_OK;
         } else if (!strcmp(a, "-f") || !strcmp(a, "--force")) {
             force = 1;
@@ -341,6 +344,8 @@ int cmd_decompress(int argc, char **argv) {
             quiet = 1;
         } else if (!strcmp(a, "-o") && i + 1 < argc) {
             out = argv[++i];
+        } else if (!strcmp(a, "--to") && i + 1 < argc) { /* llama2c: a llama2.c checkpoint, whatever OUT's name */
+            to = argv[++i];
         } else if (!strcmp(a, "--threads") && i + 1 < argc) {
             if (cli_parse_int(argv[++i], 1, 256, &threads)) {
                 fprintf(stderr, "hyperc decompress: --threads: '%s' is not in 1..256\n", argv[i]);
@@ -363,7 +368,12 @@ int cmd_decompress(int argc, char **argv) {
     hc_error err;
     hc_error_clear(&err);
     double t0 = cli_now();
-    if (hc_decompress_file(in, out, (int)threads, force, &err) != HC_OK) {
+    if (to && strcmp(to, "llama2c")) {
+        fprintf(stderr, "hyperc decompress: --to: '%s' is not llama2c (other formats: hyperc convert)\n", to);
+        return HC_EXIT_USAGE;
+    }
+    if (to && !strcmp(to, "llama2c") ? hc_l2c_decompress(in, out, -1, force, &err) != HC_OK
+                                     : hc_decompress_file(in, out, (int)threads, force, &err) != HC_OK) {
         fprintf(stderr, "hyperc decompress: %s\n", err.msg);
         return HC_EXIT_FAIL;
     }
@@ -401,6 +411,8 @@ int cmd_info(int argc, char **argv) {
     hc_error err;
     hc_error_clear(&err);
     hc_hyc *h = NULL;
+    int l2c_rc;
+    if (cli_model_info(in, &l2c_rc)) return l2c_rc; /* a llama2.c checkpoint */
     if (hc_hyc_open(in, &h, &err) != HC_OK) {
         fprintf(stderr, "hyperc info: %s\n", err.msg);
         return HC_EXIT_FAIL;
@@ -490,7 +502,7 @@ int cmd_compare(int argc, char **argv) {
     hc_error err;
     hc_error_clear(&err);
     hc_safetensors *a = NULL, *b = NULL;
-    if (hc_st_open(pa, &a, &err) != HC_OK || hc_st_open(pb, &b, &err) != HC_OK) {
+    if (hc_model_open_st(pa, 1, &a, &err) != HC_OK || hc_model_open_st(pb, 1, &b, &err) != HC_OK) {
         fprintf(stderr, "hyperc compare: %s\n", err.msg);
         hc_st_close(a);
         return HC_EXIT_FAIL;
@@ -579,6 +591,7 @@ static void usage(FILE *f) {
             "  generate    MODEL --tokenizer T           text from a llama-family model\n"
             "  perplexity  MODEL --tokenizer T --text F  perplexity on a text file\n"
             "  rd          [--shared DIR]                rate-distortion curves of every codec\n"
+            "  convert     IN -o OUT [--to F]            lossless format conversion (safetensors, llama2.c, .hyc)\n"
             "  version                                   print the version\n",
             HC_VERSION_STRING);
 }
@@ -593,6 +606,7 @@ int main(int argc, char **argv) {
         {"compress", cmd_compress}, {"decompress", cmd_decompress}, {"info", cmd_info},
         {"compare", cmd_compare},   {"generate", cmd_generate},     {"perplexity", cmd_perplexity},
         {"rd", cmd_rd},
+        {"convert", cmd_convert},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(c, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

@@ -40,7 +40,8 @@ static int is_meta_name(const char *s) {
 }
 static int is_hf_name(const char *s) { return starts_with(s, "model.") || strcmp(s, "lm_head.weight") == 0; }
 /* Tensors a checkpoint may carry that are not weights. */
-static int is_ignorable(const char *s) { return ends_with(s, "rotary_emb.inv_freq") || strcmp(s, "rope.freqs") == 0; }
+static int is_ignorable(const char *s) { return ends_with(s, "rotary_emb.inv_freq") || strcmp(s, "rope.freqs") == 0 ||
+                                          strcmp(s, "freq_cis_real") == 0 || strcmp(s, "freq_cis_imag") == 0; }
 
 const char *hc_llm_weight_name(const hc_llm_model *m, int layer, const char *which, char *buf, size_t cap) {
     const naming_table *nt = m->naming == HC_LLM_NAMES_META ? &names_meta : &names_hf;

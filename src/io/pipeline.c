@@ -8,6 +8,7 @@
  * been written. */
 #include "../codec/codec.h"
 #include "../common/util.h"
+#include "llama2c_io.h"
 #include "plan.h"
 #include <math.h>
 #include <pthread.h>
@@ -179,7 +180,7 @@ hc_status hc_compress_file(const char *in_path, const char *out_path, const hc_o
     if (!hc_codec_get(o->codec))
         return hc_fail(err, HC_E_UNSUPPORTED, "codec %d is not available in this build", (int)o->codec);
     hc_safetensors *st = NULL;
-    hc_status s = hc_st_open(in_path, &st, err);
+    hc_status s = hc_model_open_st(in_path, 0, &st, err); /* safetensors or llama2.c */
     if (s) return s;
     hc_hyc_writer *w = NULL;
     s = hc_hyc_writer_open(out_path, overwrite, &w, err);
@@ -274,6 +275,7 @@ static void decode_chunk(void *p, uint64_t i, int tid) {
 
 hc_status hc_decompress_file(const char *in_path, const char *out_path, int threads, int overwrite,
                              hc_error *err) {
+    if (hc_l2c_path_is_bin(out_path)) return hc_l2c_decompress(in_path, out_path, -1, overwrite, err);
     hc_hyc *h = NULL;
     hc_status s = hc_hyc_open(in_path, &h, err);
     if (s) return s;
