@@ -402,6 +402,14 @@ hc_status hc_l2c_open_st(const char *path, hc_safetensors **out, hc_error *err) 
 /* ---- tensors -> llama2.c -------------------------------------------------- */
 
 hc_status hc_l2c_write(const hc_safetensors *st, const char *path, int version, int overwrite, hc_error *err) {
+    if (hc_st_find(st, "model.embed_tokens.weight") >= 0) { /* Hugging Face names: to Meta's first */
+        hc_safetensors *meta_named = NULL;
+        hc_status s = hc_llama_renamed(st, 0, path, &meta_named, err);
+        if (s) return s;
+        s = hc_l2c_write(meta_named, path, version, overwrite, err);
+        hc_st_close(meta_named);
+        return s;
+    }
     size_t mlen = 0;
     const char *meta = hc_st_metadata(st, &mlen);
     if (!meta)
