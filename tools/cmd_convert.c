@@ -99,9 +99,81 @@ static int has_hf_names(const hc_safetensors *st) {
     return hc_st_find(st, "model.embed_tokens.weight") >= 0 || hc_st_find(st, "lm_head.weight") >= 0;
 }
 
+/* ---- hyperparameters from a config file (Hugging Face config.json) ----- */
+
+static hc_status fill_copy(void *user, size_t i, uint8_t *dst, hc_error *err) {
+    (void)err;
+    const hc_safetensors *st = user;
+    memcpy(dst, hc_st_data(st, i), (size_t)hc_st_info(st, i)->nbytes);
+    return HC_OK;
+}
+
+static int meta_has_hparams(const hc_safetensors *st) {
+    size_t n = 0;
+    const char *m = hc_st_metadata(st, &n);
+    char v[64];
+    return m && (hc_json_object_get(m, n, "dim", v, sizeof v) || hc_json_object_get(m, n, "hidden_size", v, sizeof v));
+}
+
+/* A copy of st whose metadata also holds the hyperparameters of the JSON
+ * file cfg_path, as llama2.c-style string values (safetensors metadata is a
+ * flat string map, so config.json itself cannot go there). */
+static hc_status with_config(hc_safetensors *st, const char *cfg_path, hc_safetensors **out, hc_error *err) {
+    *out = NULL;
+    hc_map m;
+    hc_status s = hc_map_file(cfg_path, &m, err);
+    if (s) return s;
+    hc_llm_config c;
+    s = hc_llm_config_parse((const char *)m.ptr, (size_t)m.len, cfg_path, &c, err);
+    hc_unmap(&m);
+    if (s) return s;
+    size_t mlen = 0;
+    const char *old = hc_st_metadata(st, &mlen);
+    char *meta = malloc(mlen + 1024);
+    if (!meta) return hc_fail(err, HC_E_NOMEM, "out of memory");
+    int at = snprintf(meta, 1024,
+                      "{\"dim\":\"%d\",\"hidden_dim\":\"%d\",\"n_layers\":\"%d\",\"n_heads\":\"%d\",\"n_kv_heads\":\"%d\","
+                      "\"vocab_size\":\"%d\",\"seq_len\":\"%d\",\"norm_eps\":\"%.9g\",\"rope_theta\":\"%.9g\"%s",
+                      c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.seq_len,
+                      (double)c.norm_eps, (double)c.rope_theta,
+                      c.shared_classifier < 0 ? "" : c.shared_classifier ? ",\"shared_classifier\":\"True\""
+                                                                          : ",\"shared_classifier\":\"False\"");
+    /* keep the old keys that do not clash (the old text is a validated flat object) */
+    size_t b = 0, e = mlen;
+    while (old && b < e && old[b] != '{') b++;
+    while (old && e > b && old[e - 1] != '}') e--;
+    int empty = 1;
+    for (size_t k = b + 1; old && k + 1 < e; k++) empty &= old[k] == ' ' || old[k] == '\n' || old[k] == '\t' || old[k] == '\r';
+    if (old && !empty && !meta_has_hparams(st)) {
+        meta[at++] = ',';
+        memcpy(meta + at, old + b + 1, e - b - 2);
+        at += (int)(e - b - 2);
+    }
+    meta[at++] = '}';
+    size_t n = hc_st_count(st);
+    hc_tensor_info *infos = calloc(n ? n : 1, sizeof *infos);
+    if (!infos) s = hc_fail(err, HC_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && infos; i++) infos[i] = *hc_st_info(st, i);
+    if (!s) s = hc_st_image(infos, n, meta, (size_t)at, cfg_path, fill_copy, st, out, err);
+    free(infos);
+    free(meta);
+    return s;
+}
+
+/* config.json in the folder of path, if there is one. */
+static int config_beside(const char *path, char *buf, size_t cap) {
+    const char *slash = strrchr(path, '/');
+    int dir = slash ? (int)(slash - path + 1) : 0;
+    if (snprintf(buf, cap, "%.*sconfig.json", dir, path) >= (int)cap) return 0;
+    FILE *f = fopen(buf, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
 static void convert_usage(FILE *f) {
     fprintf(f,
-            "usage: hyperc convert IN -o OUT [--to FORMAT] [--naming hf|meta] [--llama2c-version 0|1] [-f] [-q]\n"
+            "usage: hyperc convert IN -o OUT [--to FORMAT] [--naming hf|meta] [--llama2c-version 0|1]\n"
+            "                      [--config config.json] [-f] [-q]\n"
             "\nConverts a model between formats without loss: every tensor keeps its bits\n"
             "(a .hyc is written with the raw codec; a lossy .hyc is decoded).\n"
             "  FORMAT       hyc, safetensors or llama2c; default: from OUT's extension\n"
@@ -112,11 +184,14 @@ static void convert_usage(FILE *f) {
             "               Writing llama2c renames to Meta names by itself.\n"
             "  --llama2c-version  0: legacy layout (with RoPE tables), 1: \"ak42\" version 1 layout;\n"
             "               default: the version the tensors were read from, else legacy.\n"
+            "  --config     hyperparameters from a JSON file (Hugging Face config.json or llama2.c-style\n"
+            "               keys), stored in the output's metadata; by default config.json beside IN is\n"
+            "               used when IN's metadata has none and the output needs them (llama2c, --naming).\n"
             "\nexit status: 0 success, 1 failure, 2 bad usage\n");
 }
 
 int cmd_convert(int argc, char **argv) {
-    const char *in = NULL, *out = NULL, *to = NULL, *naming = NULL;
+    const char *in = NULL, *out = NULL, *to = NULL, *naming = NULL, *config = NULL;
     convert_opts o = {0, -1};
     int quiet = 0;
     for (int i = 1; i < argc; i++) {
@@ -132,6 +207,8 @@ int cmd_convert(int argc, char **argv) {
             out = argv[++i];
         } else if (!strcmp(a, "--to") && i + 1 < argc) {
             to = argv[++i];
+        } else if (!strcmp(a, "--config") && i + 1 < argc) {
+            config = argv[++i];
         } else if (!strcmp(a, "--naming") && i + 1 < argc) {
             naming = argv[++i];
             if (strcmp(naming, "hf") && strcmp(naming, "meta")) {
@@ -176,6 +253,15 @@ int cmd_convert(int argc, char **argv) {
     hc_safetensors *st = NULL;
     hc_status s = format_of_file(in, &ifmt, &err);
     if (!s) s = ifmt->read(in, &st, &err);
+    char beside[4200];
+    if (!s && !config && (naming || ofmt->meta_names) && !meta_has_hparams(st) && config_beside(in, beside, sizeof beside))
+        config = beside;
+    if (!s && config) {
+        hc_safetensors *configured = NULL;
+        s = with_config(st, config, &configured, &err);
+        hc_st_close(st);
+        st = configured;
+    }
     if (!s && (naming || (ofmt->meta_names && has_hf_names(st)))) {
         hc_safetensors *renamed = NULL;
         s = hc_llama_renamed(st, naming && !strcmp(naming, "hf"), in, &renamed, &err);
