@@ -357,3 +357,64 @@ TEST(l2c_cli_convert) {
     CHECK(log_has(log, "llama2.c"));
     CHECK(run("convert --help", log) == 0 && log_has(log, "usage"));
 }
+
+/* A Hugging Face style model.safetensors (HF names, no metadata, no RoPE
+ * tables) with its config.json converts to a .bin with the same weights. */
+TEST(l2c_cli_from_hf_config) {
+    const char *bin = getenv("HYPERC_BIN");
+    if (!bin || access(bin, X_OK) != 0) {
+        hc_test_skip("hyperc binary not built (HYPERC_BIN)");
+        return;
+    }
+    const char *m = hc_test_shared("models/stories260K.bin");
+    const char *ref = hc_test_shared("models/stories260K.safetensors");
+    if (!m || !ref) return;
+    const char *t = hc_test_tmpdir();
+    char dir[512], st_path[600], cfg[600], out[600], a[2048], log[600];
+    snprintf(dir, sizeof dir, "%s/hfmodel", t);
+    snprintf(st_path, sizeof st_path, "%s/model.safetensors", dir);
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    snprintf(out, sizeof out, "%s/from_hf.bin", t);
+    snprintf(log, sizeof log, "%s/hf.log", t);
+    snprintf(a, sizeof a, "mkdir -p '%s'", dir);
+    CHECK(system(a) == 0);
+    hc_error err;
+    hc_safetensors *l2 = NULL, *hf = NULL, *r = NULL, *o = NULL;
+    CHECK_OK(hc_l2c_open_st(m, &l2, E(&err)), &err);
+    CHECK_OK(hc_llama_renamed(l2, 1, "test", &hf, E(&err)), &err);
+    hc_st_close(l2);
+    size_t n = 0;
+    hc_tensor_info infos[64];
+    size_t src[64];
+    for (size_t i = 0; i < hc_st_count(hf) && n < 64; i++)
+        if (strncmp(hc_st_info(hf, i)->name, "freq_cis_", 9)) {
+            src[n] = i;
+            infos[n++] = *hc_st_info(hf, i);
+        }
+    hc_st_writer *w = NULL;
+    CHECK_OK(hc_st_writer_open(st_path, infos, n, NULL, 0, 1, &w, E(&err)), &err);
+    for (size_t i = 0; i < n; i++) CHECK_OK(hc_st_writer_put(w, i, hc_st_data(hf, src[i]), E(&err)), &err);
+    CHECK_OK(hc_st_writer_finish(w, E(&err)), &err);
+    hc_st_close(hf);
+    FILE *f = fopen(cfg, "w");
+    CHECK(f);
+    fprintf(f, "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 64, \"intermediate_size\": 172,\n"
+               " \"num_hidden_layers\": 5, \"num_attention_heads\": 8, \"num_key_value_heads\": 4,\n"
+               " \"vocab_size\": 512, \"max_position_embeddings\": 512, \"rms_norm_eps\": 1e-05,\n"
+               " \"rope_scaling\": null, \"tie_word_embeddings\": true}\n");
+    fclose(f);
+    snprintf(a, sizeof a, "convert '%s' -o '%s' -f", st_path, out);
+    CHECK(run(a, log) == 0);
+    CHECK_OK(hc_model_open_st(out, 0, &o, E(&err)), &err);
+    CHECK_OK(hc_st_open(ref, &r, E(&err)), &err);
+    char why[256] = "";
+    int same = same_tensors(r, o, why, sizeof why);
+    hc_st_close(o);
+    hc_st_close(r);
+    CHECKF(same, "%s", why);
+    /* without a config it says what is missing */
+    remove(cfg);
+    snprintf(a, sizeof a, "convert '%s' -o '%s' -f", st_path, out);
+    CHECK(run(a, log) == 1);
+    CHECK(log_has(log, "hyperparameters") || log_has(log, "n_heads"));
+}
