@@ -156,8 +156,8 @@ TEST(l2c_convert_formats_and_naming) {
 
 /* A small legacy checkpoint: dim 8, hidden 12, 2 layers, 2 heads, 1 kv head,
  * vocab 10 (separate classifier), seq_len 3, RoPE tables stored. */
-static uint8_t *small_bin(size_t *len, int version) {
-    const int dim = 8, hid = 12, L = 2, kv = 4, vocab = 10, seq = 3;
+static uint8_t *small_bin_layers(size_t *len, int version, int L) {
+    const int dim = 8, hid = 12, kv = 4, vocab = 10, seq = 3;
     size_t w = (size_t)(vocab * dim + L * (2 * dim + 2 * dim * dim + 2 * kv * dim + 3 * dim * hid) + dim +
                         vocab * dim);
     size_t rope = version ? 0 : (size_t)seq * 4 / 2 * 2;
@@ -178,6 +178,29 @@ static uint8_t *small_bin(size_t *len, int version) {
         memcpy(p + hdr + 4 * i, &f, 4);
     }
     return p;
+}
+
+static uint8_t *small_bin(size_t *len, int version) { return small_bin_layers(len, version, 2); }
+
+/* 123 layers put '{' at byte 8, as in a safetensors file: still read as llama2.c. */
+TEST(l2c_brace_at_byte_8) {
+    size_t len;
+    uint8_t *p = small_bin_layers(&len, 0, 123);
+    CHECK(p);
+    char path[512];
+    snprintf(path, sizeof path, "%s/brace.model", hc_test_tmpdir());
+    FILE *f = fopen(path, "wb");
+    int wrote = f && fwrite(p, 1, len, f) == len;
+    if (f) fclose(f);
+    uint8_t b8 = p[8];
+    free(p);
+    CHECK(wrote && b8 == '{');
+    hc_error err;
+    hc_safetensors *st = NULL;
+    CHECK_OK(hc_model_open_st(path, 0, &st, E(&err)), &err);
+    int ok = hc_st_find(st, "layers.122.feed_forward.w3.weight") >= 0 && hc_st_find(st, "output.weight") >= 0;
+    hc_st_close(st);
+    CHECK(ok);
 }
 
 TEST(l2c_every_truncation_refused) {

@@ -39,8 +39,9 @@ static int detect_st(const uint8_t *p, uint64_t len, const char *path) {
     (void)path;
     return len >= 10 && p[8] == '{';
 }
+/* Tried before safetensors: a legacy header with n_layers 123 has '{' at byte 8. */
 static int detect_l2c(const uint8_t *p, uint64_t len, const char *path) {
-    if (detect_hyc(p, len, path) || detect_st(p, len, path)) return 0;
+    if (detect_hyc(p, len, path)) return 0;
     if (hc_l2c_sniff(p, len, path)) return 1;
     hc_l2c_layout l;
     if (hc_l2c_parse(p, len, path, &l, NULL) != HC_OK) return 0;
@@ -59,9 +60,10 @@ static hc_status write_l2c(const hc_safetensors *st, const char *path, const con
 }
 
 static const model_format formats[] = {
+    /* in the order of detection */
     {"hyc", {".hyc"}, ".hyc container", detect_hyc, hc_hyc_open_st, write_hyc, 0},
-    {"safetensors", {".safetensors"}, "safetensors file", detect_st, hc_st_open, write_st, 0},
     {"llama2c", {".bin"}, "llama2.c checkpoint", detect_l2c, hc_l2c_open_st, write_l2c, 1},
+    {"safetensors", {".safetensors"}, "safetensors file", detect_st, hc_st_open, write_st, 0},
 };
 #define N_FORMATS (sizeof formats / sizeof formats[0])
 

@@ -596,9 +596,9 @@ hc_status hc_model_open_st(const char *path, int decode_hyc, hc_safetensors **ou
     hc_map map;
     hc_status s = hc_map_file(path, &map, err);
     if (s) return s;
-    int st = looks_st(map.ptr, map.len), hyc = looks_hyc(map.ptr, map.len);
-    int l2c = !st && !hyc && hc_l2c_sniff(map.ptr, map.len, path);
-    if (!st && !hyc && !l2c) { /* any name: a checkpoint whose header and size agree */
+    int hyc = looks_hyc(map.ptr, map.len);
+    int l2c = !hyc && hc_l2c_sniff(map.ptr, map.len, path);
+    if (!hyc && !l2c) { /* any name (even '{' at byte 8): a checkpoint whose header and size agree */
         hc_l2c_layout l;
         hc_error e2;
         hc_error_clear(&e2);
