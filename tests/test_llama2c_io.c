@@ -291,6 +291,12 @@ TEST(l2c_hostile_headers_refused) {
     v[36] = 7;
     CHECK(hc_l2c_parse(v, sizeof v, "flag", &l, E(&err)) == HC_E_CORRUPT && strstr(err.msg, "shared_classifier"));
     v[36] = 0;
+    uint8_t g[64];
+    memset(g, 0, sizeof g);
+    memcpy(g, "GGUF", 4);
+    CHECK(hc_l2c_parse(g, sizeof g, "g", &l, E(&err)) == HC_E_FORMAT && strstr(err.msg, "GGUF"));
+    memcpy(g, "PK\x03\x04", 4);
+    CHECK(hc_l2c_parse(g, sizeof g, "z", &l, E(&err)) == HC_E_FORMAT && strstr(err.msg, "zip"));
     hc_put_u32(v + 8 + 20, (uint32_t)-10);
     CHECK(hc_l2c_parse(v, sizeof v, "neg", &l, E(&err)) == HC_E_CORRUPT && strstr(err.msg, "vocab_size"));
 }

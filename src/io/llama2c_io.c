@@ -166,6 +166,11 @@ hc_status hc_l2c_parse(const uint8_t *p, uint64_t len, const char *label, hc_l2c
         out->header_bytes = L2C_V1_HEADER;
         out->cfg.shared_classifier = p[36];
     } else {
+        if (len >= 4 && !memcmp(p, "GGUF", 4))
+            return hc_fail(err, HC_E_FORMAT, "'%s' is a GGUF file, not a llama2.c checkpoint", label);
+        if (len >= 4 && !memcmp(p, "PK\x03\x04", 4))
+            return hc_fail(err, HC_E_FORMAT, "'%s' is a zip archive (a PyTorch checkpoint?), not a llama2.c "
+                           "checkpoint: save it as safetensors first", label);
         if (len < 28)
             return hc_fail(err, HC_E_FORMAT, "'%s': %llu bytes, too short for a llama2.c checkpoint (28-byte header)",
                            label, (ull)len);
