@@ -1,6 +1,7 @@
 /* cmd_gguf.c — GGUF-specific output of the CLI: the "source" lines of
  * `hyperc info` for a .hyc made from a GGUF file (src/io/gguf.h). */
 #include "commands.h"
+#include "../src/io/llama2c_io.h"
 #include "hyperc.h"
 #include "../src/io/gguf.h"
 #include <stdio.h>
@@ -50,5 +51,5 @@ void cli_gguf_info(const struct hc_hyc *h) {
 }
 
 int cli_open_tensors(const char *path, struct hc_safetensors **out, hc_error *err) {
-    return (int)(hc_gguf_sniff(path) ? hc_gguf_open_st(path, out, err) : hc_st_open(path, out, err));
+    return (int)hc_model_open_st(path, 1, out, err); /* safetensors, GGUF, llama2.c or a decoded .hyc */
 }

@@ -23,6 +23,10 @@ struct hc_safetensors;
 struct hc_error;
 int cli_open_tensors(const char *path, struct hc_safetensors **out, struct hc_error *err);
 int cmd_tokenize(int argc, char **argv);   /* tools/cmd_tokenize.c */
+int cmd_convert(int argc, char **argv);    /* tools/cmd_convert.c */
+/* `info` of a file that is not a .hyc (a llama2.c checkpoint): returns 1 and
+ * sets *rc if it handled the file, else 0 (tools/cmd_convert.c). */
+int cli_model_info(const char *path, int *rc);
 
 /* Exit codes shared by all commands. */
 enum { HC_EXIT_OK = 0, HC_EXIT_FAIL = 1, HC_EXIT_USAGE = 2 };

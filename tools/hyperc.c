@@ -3,6 +3,7 @@
 #include "commands.h"
 #include "cli.h"
 #include "hyperc.h"
+#include "../src/io/llama2c_io.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -280,18 +281,20 @@ int cmd_compress(int argc, char **argv) {
 /* ---- decompress -------------------------------------------------------- */
 
 int cmd_decompress(int argc, char **argv) {
-    const char *in = NULL, *out = NULL;
+    const char *in = NULL, *out = NULL, *to = NULL;
     int force = 0, quiet = 0;
     long threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: hyperc decompress IN.hyc -o OUT.safetensors [-f] [--threads N] [-q]\n"
+            printf("usage: hyperc decompress IN.hyc -o OUT.safetensors [-f] [--threads N] [-q] [--to llama2c]\n"
                    "       hyperc decompress IN.hyc -o DIR/ [-f] [--threads N] [-q]\n"
                    "\nRestores a safetensors file with the original tensor names, order,\n"
                    "dtypes, shapes and metadata. Losslessly stored tensors come back\n"
                    "bit-exact. With a folder (existing, or ending in '/') the model folder\n"
-                   "is rebuilt: the same shards, the index, every stored file.\n"
+                   "is rebuilt: the same shards, the index, every stored file. OUT ending\n"
+                   "in .gguf writes a GGUF file; OUT ending in .bin (or --to llama2c) a\n"
+                   "llama2.c checkpoint (Meta-named llama tensors with their hyperparameters).\n"
                    "\nexit status: 0 success, 1 failure, 2 bad usage\n");
             return HC_EXIT_OK;
         } else if (!strcmp(a, "-f") || !strcmp(a, "--force")) {
@@ -303,6 +306,12 @@ int cmd_decompress(int argc, char **argv) {
             return HC_EXIT_USAGE;
         } else if (!strcmp(a, "-o")) {
             out = argv[++i];
+        } else if (!strcmp(a, "--to")) { /* llama2c: a llama2.c checkpoint, whatever OUT's name */
+            if (i + 1 >= argc) {
+                fprintf(stderr, "hyperc decompress: option --to needs a value\n");
+                return HC_EXIT_USAGE;
+            }
+            to = argv[++i];
         } else if (!strcmp(a, "--threads")) {
             if (cli_parse_int(argv[++i], 1, 256, &threads)) {
                 fprintf(stderr, "hyperc decompress: --threads: '%s' is not in 1..256\n", argv[i]);
@@ -326,7 +335,12 @@ int cmd_decompress(int argc, char **argv) {
     hc_error err;
     hc_error_clear(&err);
     double t0 = cli_now();
-    if (hc_decompress_file(in, out, (int)threads, force, &err) != HC_OK) {
+    if (to && strcmp(to, "llama2c")) {
+        fprintf(stderr, "hyperc decompress: --to: '%s' is not llama2c (other formats: hyperc convert)\n", to);
+        return HC_EXIT_USAGE;
+    }
+    if (to && !strcmp(to, "llama2c") ? hc_l2c_decompress(in, out, -1, force, &err) != HC_OK
+                                     : hc_decompress_file(in, out, (int)threads, force, &err) != HC_OK) {
         fprintf(stderr, "hyperc decompress: %s\n", err.msg);
         return HC_EXIT_FAIL;
     }
@@ -366,6 +380,8 @@ int cmd_info(int argc, char **argv) {
     hc_error err;
     hc_error_clear(&err);
     hc_hyc *h = NULL;
+    int l2c_rc;
+    if (cli_model_info(in, &l2c_rc)) return l2c_rc; /* a llama2.c checkpoint */
     if (hc_hyc_open(in, &h, &err) != HC_OK) {
         fprintf(stderr, "hyperc info: %s\n", err.msg);
         return HC_EXIT_FAIL;
@@ -552,6 +568,7 @@ static void usage(FILE *f) {
             "  perplexity  MODEL --tokenizer T --text F  perplexity on a text file\n"
             "  rd          [--shared DIR]                rate-distortion curves of every codec\n"
             "  tokenize    --tokenizer T --prompt P      token ids of a text (tokenizer.json, tokenizer.bin)\n"
+            "  convert     IN -o OUT [--to F]            lossless format conversion (safetensors, llama2.c, .hyc)\n"
             "  version                                   print the version\n",
             HC_VERSION_STRING);
 }
@@ -566,6 +583,7 @@ static int run_command(int argc, char **argv) {
         {"compress", cmd_compress}, {"decompress", cmd_decompress}, {"info", cmd_info},
         {"compare", cmd_compare},   {"generate", cmd_generate},     {"perplexity", cmd_perplexity},
         {"rd", cmd_rd},             {"extract", cmd_extract},       {"tokenize", cmd_tokenize},
+        {"convert", cmd_convert},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(c, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

@@ -57,6 +57,7 @@ void hc_opts_default(hc_opts *o) {
 int hc_opts_codes_tensor(const hc_opts *o, const hc_tensor_info *ti) {
     if (o->codec == HC_CODEC_RAW || !hc_dtype_is_codable(ti->dtype) || ti->nelem < o->min_elems || ti->nelem < 2)
         return 0;
+    if (strncmp(ti->name, "freq_cis_", 9) == 0) return 0; /* llama2.c's RoPE tables: not weights, kept exact */
     for (const char *p = o->keep; p && *p;) {
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);

@@ -54,7 +54,8 @@ static int is_gguf_name(const char *s) {
 }
 /* Tensors a checkpoint may carry that are not weights. */
 static int is_ignorable(const char *s) {
-    return ends_with(s, "rotary_emb.inv_freq") || strcmp(s, "rope.freqs") == 0 || strcmp(s, "rope_freqs.weight") == 0;
+    return ends_with(s, "rotary_emb.inv_freq") || strcmp(s, "rope.freqs") == 0 || strcmp(s, "rope_freqs.weight") == 0 ||
+           strcmp(s, "freq_cis_real") == 0 || strcmp(s, "freq_cis_imag") == 0; /* llama2.c RoPE tables */
 }
 
 const char *hc_llm_weight_name(const hc_llm_model *m, int layer, const char *which, char *buf, size_t cap) {

@@ -9,6 +9,7 @@
 #include "../codec/codec.h"
 #include "../common/util.h"
 #include "hyc_ext.h"
+#include "llama2c_io.h"
 #include "plan.h"
 #include "gguf.h"
 #include <math.h>
@@ -266,8 +267,7 @@ hc_status hc_compress_path(const char *in_path, const char *out_path, const hc_o
     if (hc_hfdir_is_input(in_path)) /* a Hugging Face folder (hfdir.c) */
         return hc_hfdir_compress(in_path, out_path, o, x, threads, overwrite, progress, user, rep, err);
     hc_safetensors *st = NULL;
-    hc_status s = hc_gguf_sniff(in_path) ? hc_gguf_open_st(in_path, &st, err) /* metadata: the GGUF header */
-                                         : hc_st_open(in_path, &st, err);
+    hc_status s = hc_model_open_st(in_path, 0, &st, err); /* safetensors, GGUF or llama2.c */
     if (s) return s;
     hc_hyc_writer *w = NULL;
     s = hc_hyc_writer_open(out_path, overwrite, &w, err);
@@ -332,8 +332,9 @@ hc_status hc_decompress_file(const char *in_path, const char *out_path, int thre
                              hc_error *err) {
     if (in_path && out_path && hc_hfdir_is_output(in_path, out_path)) /* rebuild the model folder (hfdir.c) */
         return hc_hfdir_decompress(in_path, out_path, threads, overwrite, err);
-    hc_hyc *h = NULL;
     if (hc_out_check_distinct(in_path, out_path, err) != HC_OK) return HC_E_ARG; /* never replace the input */
+    if (hc_l2c_path_is_bin(out_path)) return hc_l2c_decompress(in_path, out_path, -1, overwrite, err);
+    hc_hyc *h = NULL;
     hc_status s = hc_hyc_open(in_path, &h, err);
     if (s) return s;
     if (threads <= 0) threads = hc_cpu_count();

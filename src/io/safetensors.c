@@ -934,3 +934,15 @@ void hc_st_writer_abort(hc_st_writer *w) {
     hc_out_abort(&w->out);
     writer_free(w);
 }
+
+/* Declared in llama2c_io.h: an in-memory image that st owns. */
+hc_status hc_st_open_map(hc_map *m, const char *label, hc_safetensors **out, hc_error *err) {
+    hc_status s = hc_st_open_mem(m->ptr, m->len, label, out, err);
+    if (s) {
+        hc_unmap(m);
+        return s;
+    }
+    (*out)->map = *m;
+    memset(m, 0, sizeof *m);
+    return HC_OK;
+}
