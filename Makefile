@@ -128,3 +128,8 @@ fuzz-gcc: $(FUZZ_NAMES:%=$(FUZZ_GCC_BUILD)/%) fuzz-seeds
 clean: fuzz-clean
 fuzz-clean:
 	rm -rf $(FUZZ_BUILD) $(FUZZ_GCC_BUILD)
+
+# every single-bit flip of two resnet20 .hyc files (about 3.5 minutes; tests/test_bitrot.c)
+.PHONY: bitrot
+bitrot: all
+	HYPERC_BITROT=full HYPERC_BIN=$(BUILD)/hyperc $(BUILD)/run_tests bitrot
