@@ -133,3 +133,9 @@ fuzz-clean:
 .PHONY: bitrot
 bitrot: all
 	HYPERC_BITROT=full HYPERC_BIN=$(BUILD)/hyperc $(BUILD)/run_tests bitrot
+
+# valgrind (memcheck) over the CLI paths on a small model: every error or
+# definite leak fails (fuzz/valgrind.sh; a few minutes)
+.PHONY: valgrind
+valgrind: all
+	@HYPERC_SHARED=$(SHARED) fuzz/valgrind.sh $(BUILD)/hyperc

@@ -30,7 +30,9 @@ for h in "$@"; do
         total_execs=$(( total_execs + ${execs:-0} ))
     else
         if [ ${#dirs[@]} -eq 0 ]; then echo "fuzz: $h: no corpus"; fi
-        "$bin" "${dirs[@]}" >"$log" 2>&1
+        # files, not folders: a harness may have its own replay main()
+        mapfile -t files < <(find "${dirs[@]}" -maxdepth 1 -type f 2>/dev/null | sort)
+        "$bin" "${files[@]}" >"$log" 2>&1
         rc=$?
         what=$(grep -E '^replayed' "$log" | tail -1)
     fi
