@@ -124,6 +124,9 @@ static int arith_setup(const hc_paper_decoder *d, uint32_t max_bands, arith_tab 
     if (p->bands + 1 > max_bands || p->bands + 1 > ARITH_MAX_BANDS) return 0;
     hc_paper_codebook cb;
     hc_paper_codebook_init(&cb, p->cx, p->cy, p->L, p->n);
+    /* points closer than the coordinates' rounding: the table (computed in
+     * absolute coordinates) collapses them, arithmetic from the centre would not */
+    if (cb.degenerate) return 0;
     hc_paper_bands b;
     hc_paper_bands_init(&b, p->L, p->d_max, p->bands);
     memset(a, 0, sizeof *a);
