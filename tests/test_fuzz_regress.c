@@ -81,3 +81,27 @@ TEST(fuzz_regressions_codec) {
     closedir(d);
     CHECK(n >= 1);
 }
+
+/* fuzz_tokenizer's layout: a one-token vocabulary (" ") asked to encode with
+ * BOS read the pieces of id 1 past the end of the tables (heap overflow
+ * under ASan); now a clear refusal, and EOS likewise. */
+#include "hyperc_llm.h"
+TEST(fuzz_regressions_tokenizer_bos_beyond_vocab) {
+    const uint8_t file[] = {4, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, ' '};
+    hc_error err;
+    hc_error_clear(&err);
+    hc_tokenizer *t = NULL;
+    CHECK_OK(hc_tok_open_mem(file, sizeof file, 0, "one-token", &t, &err), &err);
+    int *tok = NULL;
+    size_t n = 0;
+    hc_status s = hc_tok_encode(t, " ", 1, 1, 0, &tok, &n, &err);
+    CHECKF(s != HC_OK && tok == NULL && strstr(err.msg, "BOS"), "encode with BOS: %s", err.msg);
+    hc_error_clear(&err);
+    s = hc_tok_encode(t, " ", 1, 0, 1, &tok, &n, &err);
+    CHECKF(s != HC_OK && tok == NULL && strstr(err.msg, "EOS"), "encode with EOS: %s", err.msg);
+    hc_error_clear(&err);
+    CHECK_OK(hc_tok_encode(t, " ", 1, 0, 0, &tok, &n, &err), &err);
+    CHECK(n >= 1 && tok[0] == 0);
+    free(tok);
+    hc_tok_free(t);
+}
