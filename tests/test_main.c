@@ -9,6 +9,7 @@
 static struct { const char *name, *file; hc_test_fn fn; } tests[MAX_TESTS];
 static int n_tests;
 static int cur_failed, cur_skipped;
+static int cur_missing_data; /* the current test skipped (or failed) for missing shared data */
 
 void hc_test_register(const char *name, const char *file, hc_test_fn fn) {
     if (n_tests < MAX_TESTS) {
@@ -51,6 +52,7 @@ const char *hc_test_shared(const char *rel) {
     const char *ci = getenv("CI");
     char msg[4200];
     snprintf(msg, sizeof msg, "shared file '%s' not found (set HYPERC_SHARED)", rel);
+    cur_missing_data = 1;
     if (ci && strcmp(ci, "true") == 0)
         hc_test_fail(__FILE__, __LINE__, msg);
     else
@@ -98,25 +100,37 @@ const char *hc_test_tmpdir(void) {
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    int passed = 0, failed = 0, skipped = 0;
+    int passed = 0, failed = 0, skipped = 0, missing_data = 0, failed_data = 0;
     for (int i = 0; i < n_tests; i++) {
         int selected = argc < 2;
         for (int a = 1; a < argc; a++)
             if (strstr(tests[i].name, argv[a]) || strstr(tests[i].file, argv[a])) selected = 1;
         if (!selected) continue;
-        cur_failed = cur_skipped = 0;
+        cur_failed = cur_skipped = cur_missing_data = 0;
         printf("[ RUN  ] %s (%s)\n", tests[i].name, tests[i].file);
         tests[i].fn();
         if (cur_failed) {
             failed++;
+            failed_data += cur_missing_data;
             printf("[ FAIL ] %s\n", tests[i].name);
         } else if (cur_skipped) {
             skipped++;
+            missing_data += cur_missing_data;
             printf("[ SKIP ] %s\n", tests[i].name);
         } else {
             passed++;
             printf("[  OK  ] %s\n", tests[i].name);
         }
+    }
+    if (missing_data || failed_data) {
+        /* a run without the shared data must not look green */
+        const char *env = getenv("HYPERC_SHARED");
+        printf("\n*** %d test(s) %s because the shared data (real models, vocabularies, eval text) is missing:\n"
+               "*** looked in %s%s%s../shared and ../../shared. Get the shared/ folder (see its README.md and\n"
+               "*** SHA256SUMS) beside the checkout, or set HYPERC_SHARED=/path/to/shared, and run again.\n"
+               "*** With CI=true these tests fail instead of being skipped.\n\n",
+               missing_data + failed_data, failed_data ? "FAILED (CI=true)" : "were SKIPPED", env ? "$HYPERC_SHARED=" : "",
+               env ? env : "", env ? ", " : "");
     }
     printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     return failed ? 1 : 0;

@@ -50,6 +50,7 @@ static int linear_constants(const hc_paper_decoder *d, hc_paper_linear *l) {
     const hc_paper_params *p = &d->p;
     hc_paper_codebook cb;
     hc_paper_codebook_init(&cb, p->cx, p->cy, p->L, p->n);
+    if (cb.degenerate) return 0; /* the table collapses points the fake grid would not */
     const double reach = fabs(cb.x0) + fabs(cb.y0) + 0x1p23 * (cb.h + cb.sx);
     if (!(reach < LINEAR_LIMIT)) return 0;
     l->x0 = (float)cb.x0;

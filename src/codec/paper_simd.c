@@ -124,6 +124,9 @@ static int arith_setup(const hc_paper_decoder *d, uint32_t max_bands, arith_tab 
     if (p->bands + 1 > max_bands || p->bands + 1 > ARITH_MAX_BANDS) return 0;
     hc_paper_codebook cb;
     hc_paper_codebook_init(&cb, p->cx, p->cy, p->L, p->n);
+    /* points closer than the coordinates' rounding: the table (computed in
+     * absolute coordinates) collapses them, arithmetic from the centre would not */
+    if (cb.degenerate) return 0;
     hc_paper_bands b;
     hc_paper_bands_init(&b, p->L, p->d_max, p->bands);
     memset(a, 0, sizeof *a);
@@ -131,9 +134,15 @@ static int arith_setup(const hc_paper_decoder *d, uint32_t max_bands, arith_tab 
     const double reach = fabs(p->cx) + fabs(p->cy) + fabs(x0c) + cb.sx * p->n + fabs(y0c) + cb.h * cb.m;
     for (uint32_t k = 0; k <= p->bands; k++) {
         const double g = k ? b.grow[k] : 1.0;
-        if (!(g * reach < ARITH_LIMIT)) return 0;
+        if (!(g * reach < ARITH_LIMIT) || !(g < ARITH_LIMIT)) return 0; /* g itself must be a float */
         a->grow[k] = (float)g;
     }
+    /* constants that would lose their precision as floats (subnormal or
+     * zero while the table's doubles are not): the table path is exact */
+    const double tiny = 0x1p-100;
+    if ((cb.sx != 0 && !(cb.sx >= tiny)) || (cb.h != 0 && !(cb.h >= tiny)) || (x0c != 0 && !(fabs(x0c) >= tiny)) ||
+        (y0c != 0 && !(fabs(y0c) >= tiny)))
+        return 0;
     a->sx = (float)cb.sx;
     a->x0c = (float)x0c;
     a->h = (float)cb.h;

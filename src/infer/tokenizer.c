@@ -213,6 +213,10 @@ hc_status hc_tok_encode(const hc_tokenizer *t, const char *text, size_t len, int
     if (len > ((size_t)1 << 30)) return hc_fail(err, HC_E_LIMIT, "tokenizer: text of %zu bytes is too long", len);
     if (len > 0 && t->space_id < 0)
         return hc_fail(err, HC_E_UNSUPPORTED, "tokenizer has no \" \" token for the dummy prefix");
+    if ((bos && t->vocab_size <= HC_TOK_BOS) || (eos && t->vocab_size <= HC_TOK_EOS))
+        return hc_fail(err, HC_E_UNSUPPORTED, "tokenizer: a vocabulary of %d tokens has no %s token (id %d)",
+                       t->vocab_size, bos && t->vocab_size <= HC_TOK_BOS ? "BOS" : "EOS",
+                       bos && t->vocab_size <= HC_TOK_BOS ? HC_TOK_BOS : HC_TOK_EOS);
     size_t cap = len + 3;
     bpe_work w = {0};
     w.id = malloc(cap * sizeof *w.id);
