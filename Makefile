@@ -127,3 +127,8 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libhyperc.a $(DESTDIR)$(PREFIX)/lib/$(SO_REAL) \
 	    $(DESTDIR)$(PREFIX)/lib/$(SO_NAME) $(DESTDIR)$(PREFIX)/lib/libhyperc.so \
 	    $(DESTDIR)$(PREFIX)/bin/hyperc $(DESTDIR)$(PREFIX)/lib/pkgconfig/hyperc.pc
+
+# copies libhyperc.so into python/hyperc/ so that `pip install ./python` ships it
+.PHONY: python-lib
+python-lib: $(BUILD)/libhyperc.so
+	cp -L $(BUILD)/$(SO_REAL) python/hyperc/libhyperc.so
