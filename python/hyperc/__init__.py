@@ -197,9 +197,7 @@ def compress(state_dict_or_path, out_path, bpw=None, codec=None, keep=None, thre
         del keepalive
         err.check(s)
     with open(out_path) as f:
-        for i, name in enumerate(f.keys()):
-            info = f._describe(i)
-            shapes[name] = info
+        shapes = {d["name"]: d for d in f._infos}
     for r in reports:
         info = shapes.get(r.name)
         if info:
@@ -209,6 +207,19 @@ def compress(state_dict_or_path, out_path, bpw=None, codec=None, keep=None, thre
             r.shape, r.dtype, r.nelem = None, None, 0
     return CompressReport(os.fspath(out_path), reports, os.path.getsize(out_path),
                           __import__("time").perf_counter() - t0)
+
+
+_TORCH_DTYPES = None
+
+
+def _torch_dtypes():
+    global _TORCH_DTYPES
+    if _TORCH_DTYPES is None:
+        import torch
+        _TORCH_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64,
+                         "I8": torch.int8, "I16": torch.int16, "I32": torch.int32, "I64": torch.int64,
+                         "U8": torch.uint8, "BOOL": torch.bool, "F8_E4M3": torch.uint8, "F8_E5M2": torch.uint8}
+    return _TORCH_DTYPES
 
 
 def _np_dtype(dt):
@@ -235,12 +246,9 @@ class HycFile(collections.abc.Mapping):
         err = _lib.Error()
         err.check(_lib.hc_hyc_open(os.fsencode(self.path), ctypes.byref(h), err.ptr))
         self._h = h
-        self._names = []
-        self._index = {}
-        for i in range(_lib.hc_hyc_count(h)):
-            n = self._describe(i)["name"]
-            self._names.append(n)
-            self._index[n] = i
+        self._infos = [self._describe(i) for i in range(_lib.hc_hyc_count(h))]
+        self._names = [d["name"] for d in self._infos]
+        self._index = {n: i for i, n in enumerate(self._names)}
 
     def _handle(self):
         if self._h is None:
@@ -254,8 +262,10 @@ class HycFile(collections.abc.Mapping):
         err = _lib.Error()
         err.check(_lib.hc_hyc_describe(self._handle(), i, ctypes.byref(name), ctypes.byref(dt), ctypes.byref(ndim),
                                        shape, ctypes.byref(codec), ctypes.byref(size), err.ptr))
-        shp = [int(shape[k]) for k in range(min(ndim.value, 8))]
-        nelem = int(np.prod(shp, dtype=np.int64)) if shp else 1
+        shp = shape[:min(ndim.value, 8)]
+        nelem = 1
+        for v in shp:
+            nelem *= v
         return {"name": name.value.decode("utf-8", "replace"), "dtype": _st.DTYPES[dt.value], "shape": shp,
                 "codec": _lib.hc_codec_name(codec.value).decode(), "payload_bytes": size.value,
                 "bpw": 8.0 * size.value / nelem if nelem else 0.0, "nelem": nelem}
@@ -300,8 +310,8 @@ class HycFile(collections.abc.Mapping):
         payload_bytes, bpw) or, without a name, a list of all of them plus
         nothing decoded."""
         if name is not None:
-            return self._describe(self._index[name])
-        return [self._describe(i) for i in range(len(self._names))]
+            return dict(self._infos[self._index[name]])
+        return [dict(d) for d in self._infos]
 
     @property
     def metadata(self):
@@ -336,7 +346,7 @@ class HycFile(collections.abc.Mapping):
         """Tensor `name` decoded as a numpy array of its stored dtype (BF16 as
         float32, F8 as raw uint8)."""
         i = self._index[name]
-        d = self._describe(i)
+        d = self._infos[i]
         arr = np.empty(d["shape"], dtype=_np_dtype(d["dtype"]))
         err = _lib.Error()
         err.check(_lib.hc_hyc_decode_tensor(self._handle(), i, arr.ctypes.data_as(_lib.c_ptr), arr.nbytes,
@@ -348,7 +358,7 @@ class HycFile(collections.abc.Mapping):
     def float32(self, name):
         """Tensor `name` (F32, F16 or BF16) decoded straight to a float32 numpy array."""
         i = self._index[name]
-        d = self._describe(i)
+        d = self._infos[i]
         arr = np.empty(d["shape"], dtype=np.float32)
         err = _lib.Error()
         err.check(_lib.hc_hyc_decode_f32(self._handle(), i, arr.ctypes.data_as(_lib.c_ptr), arr.size,
@@ -365,11 +375,9 @@ class HycFile(collections.abc.Mapping):
             return a.astype(dtype) if dtype is not None else a
         import torch
         i = self._index[name]
-        d = self._describe(i)
+        d = self._infos[i]
         dt = d["dtype"]
-        tmap = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64,
-                "I8": torch.int8, "I16": torch.int16, "I32": torch.int32, "I64": torch.int64, "U8": torch.uint8,
-                "BOOL": torch.bool, "F8_E4M3": torch.uint8, "F8_E5M2": torch.uint8}
+        tmap = _torch_dtypes()
         if dt not in tmap:
             return self.numpy(name)
         if dt in ("F32", "F16", "BF16") and dtype == torch.float32 and d["codec"] != "raw":
@@ -407,7 +415,7 @@ def load(path, device="cpu", dtype=None, as_numpy=False, threads=None):
     with HycFile(path, threads=threads) as f:
         for name in f:
             if dtype is not None:
-                d = f._describe(f._index[name])["dtype"]
+                d = f._infos[f._index[name]]["dtype"]
                 cast = dtype if d in ("F32", "F16", "BF16", "F64") else None
             else:
                 cast = None

@@ -102,12 +102,17 @@ hc_decoder_free = _proto("hc_decoder_free", None, c_ptr)
 hc_decoder_matmul = _proto("hc_decoder_matmul", c_int, c_ptr, c_u64, c_u64, c_ptr, c_u64, c_ptr, c_int, c_ptr)
 
 
+_ERR_SIZE = max(hc_error_size(), ctypes.sizeof(_Err))
+
+
 class Error:
     """An hc_error buffer; ``check(status)`` raises HypercError on failure."""
 
+    __slots__ = ("buf", "ptr")
+
     def __init__(self):
-        self.buf = ctypes.create_string_buffer(max(hc_error_size(), ctypes.sizeof(_Err)))
-        self.ptr = ctypes.cast(self.buf, c_ptr)
+        self.buf = (ctypes.c_char * _ERR_SIZE)()
+        self.ptr = ctypes.addressof(self.buf)
 
     def check(self, status, what=""):
         if status == 0:
