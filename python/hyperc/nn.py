@@ -85,14 +85,18 @@ class HycLinear(_module_base()):
         if shape[-1] != self.in_features:
             raise ValueError("hyperc: input has %d features, layer %s takes %d" % (
                 shape[-1], self.weight_name, self.in_features))
-        xf = x.detach().reshape(-1, self.in_features).to("cpu", torch.float32).contiguous()
+        xf = x.detach().reshape(-1, self.in_features)
+        if xf.dtype != torch.float32 or xf.device.type != "cpu":
+            xf = xf.to("cpu", torch.float32)
+        xf = xf.contiguous()
         batch = xf.shape[0]
         if batch <= self.fused_max_batch:
             y = torch.empty((batch, self.out_features), dtype=torch.float32)
             err = _lib.Error()
-            err.check(_lib.hc_decoder_matmul(self._dec.ptr, self.out_features, self.in_features,
-                                             _lib.c_ptr(xf.data_ptr()), batch, _lib.c_ptr(y.data_ptr()),
-                                             self.threads, err.ptr))
+            s = _lib.hc_decoder_matmul(self._dec.ptr, self.out_features, self.in_features, xf.data_ptr(), batch,
+                                       y.data_ptr(), self.threads, err.ptr)
+            if s:
+                err.check(s)
         else:
             y = torch.matmul(xf, self.decoded_weight().t())
         if self.bias is not None:
