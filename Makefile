@@ -71,14 +71,14 @@ clean:
 #   libhyperc.so*, bin/hyperc, lib/pkgconfig/hyperc.pc;  make uninstall
 # libhyperc.so is built from the library sources compiled again with -fPIC
 # and -fvisibility=hidden into $(BUILD)/pic/; it exports exactly the functions
-# declared in the public headers (HC_PUBLIC_HDRS): the export list
-# $(BUILD)/hyperc.map is generated from them, so a new public function is
-# exported without further edits.
+# declared in the public headers (include/*.h): $(BUILD)/pic/export.h marks
+# them visible and the export list (version script) $(BUILD)/hyperc.map is
+# generated from them, so a new public function is exported without edits.
 PREFIX  ?= /usr/local
 DESTDIR ?=
 HC_VERSION := $(shell sed -n 's/^\#define HC_VERSION_STRING "\(.*\)"/\1/p' include/hyperc.h)
 HC_SOMAJOR := $(firstword $(subst ., ,$(HC_VERSION)))
-HC_PUBLIC_HDRS := include/hyperc.h include/hyperc_llm.h include/hyperc_bind.h
+HC_PUBLIC_HDRS := $(sort $(wildcard include/*.h))
 PIC_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 SO_REAL := libhyperc.so.$(HC_VERSION)
 SO_NAME := libhyperc.so.$(HC_SOMAJOR)
@@ -90,9 +90,16 @@ export HYPERC_TEST_CFLAGS := $(CFLAGS)
 .PHONY: install uninstall
 all: $(BUILD)/libhyperc.so
 
-$(BUILD)/pic/%.o: %.c $(HDRS) src/bind/export.h
+# forced (-include) into every PIC object: the public headers are read first,
+# under default visibility, so exactly the functions they declare are exported
+$(BUILD)/pic/export.h: $(HC_PUBLIC_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -include src/bind/export.h -c $< -o $@
+	@{ echo '#pragma GCC visibility push(default)'; for h in $(notdir $(HC_PUBLIC_HDRS)); do echo "#include \"$$h\""; done; \
+	   echo '#pragma GCC visibility pop'; } > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/pic/%.o: %.c $(HDRS) $(BUILD)/pic/export.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -include $(BUILD)/pic/export.h -c $< -o $@
 
 $(BUILD)/hyperc.map: $(HC_PUBLIC_HDRS) Makefile
 	@mkdir -p $(dir $@)
@@ -109,10 +116,7 @@ $(BUILD)/libhyperc.so: $(BUILD)/$(SO_REAL)
 	ln -sf $(SO_REAL) $(BUILD)/$(SO_NAME)
 	ln -sf $(SO_NAME) $@
 
-$(BUILD)/hyperc.pc: hyperc.pc.in include/hyperc.h
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(HC_VERSION)|g' $< > $@
-
-install: all $(BUILD)/hyperc.pc
+install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(HC_PUBLIC_HDRS) $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libhyperc.a $(DESTDIR)$(PREFIX)/lib/
@@ -120,7 +124,7 @@ install: all $(BUILD)/hyperc.pc
 	ln -sf $(SO_REAL) $(DESTDIR)$(PREFIX)/lib/$(SO_NAME)
 	ln -sf $(SO_NAME) $(DESTDIR)$(PREFIX)/lib/libhyperc.so
 	install -m 755 $(BUILD)/hyperc $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 $(BUILD)/hyperc.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(HC_VERSION)|g' hyperc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hyperc.pc
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/include/,$(notdir $(HC_PUBLIC_HDRS)))
