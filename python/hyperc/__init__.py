@@ -165,6 +165,7 @@ def compress(state_dict_or_path, out_path, bpw=None, codec=None, keep=None, thre
             raise TypeError("hyperc.compress: expected a state dict (mapping) or a path, got %s"
                             % type(state_dict_or_path).__name__)
         reports = []
+        raised = []
 
         def on_tensor(rptr, user):
             try:
@@ -186,8 +187,8 @@ def compress(state_dict_or_path, out_path, bpw=None, codec=None, keep=None, thre
                 elif progress:
                     sys.stderr.write("[%d] %-44s %-6s %7.3f bpw  SNR %6.1f dB\n" % (
                         len(reports), r.name, r.codec, r.bpw, r.snr_db))
-            except Exception:  # never let an exception cross the C boundary
-                pass
+            except BaseException as e:  # never let an exception cross the C boundary: raised after the call
+                raised.append(e)
 
         cb = _lib.PROGRESS(on_tensor)
         rep = ctypes.create_string_buffer(4096)
@@ -196,6 +197,8 @@ def compress(state_dict_or_path, out_path, bpw=None, codec=None, keep=None, thre
                                   int(threads) if threads else 0, 1 if overwrite else 0, cb, None, rep, err.ptr)
         del keepalive
         err.check(s)
+        if raised:
+            raise raised[0]
     with open(out_path) as f:
         shapes = {d["name"]: d for d in f._infos}
     for r in reports:

@@ -230,6 +230,12 @@ class BadInput(Base):
                 raised += 1
         self.assertGreater(raised, 0)
 
+    def test_progress_exception_is_raised(self):
+        def boom(r):
+            raise RuntimeError("from progress")
+        with self.assertRaises(RuntimeError):
+            hyperc.compress({"w": torch.randn(64, 64)}, self.path("p.hyc"), progress=boom)
+
     def test_bad_options(self):
         sd = {"w": torch.randn(64, 64)}
         with self.assertRaises(hyperc.HypercError) as cm:
