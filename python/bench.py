@@ -86,6 +86,23 @@ def main():
         print("stories260K greedy %d tokens: float torch %.0f tok/s, compressed (%s, %d bytes, fused) %.0f tok/s;"
               " %d/%d tokens equal to float" % (steps, steps / df, codec, os.path.getsize(out), steps / dc, same, steps))
 
+    # one larger Linear (2048 x 2048), batch 1 and 4: fused decode-and-multiply vs float torch
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(2048, 2048, generator=g) * 0.02
+    out = os.path.join(tmp, "lin.hyc")
+    for codec in ("hlat", "q8b"):
+        hyperc.compress({"w": w}, out, codec=codec)
+        lin = torch.nn.Linear(2048, 2048, bias=False)
+        lin.weight.data.copy_(w)
+        hl = hyperc.nn.HycLinear(hyperc.open(out), "w", threads=1)
+        for batch in (1, 4):
+            x = torch.randn(batch, 2048, generator=g)
+            with torch.no_grad():
+                bf, _ = best(lambda: lin(x), 20)
+            bh, _ = best(lambda: hl(x), 20)
+            print("Linear 2048x2048 batch %d: float torch %.3f ms, HycLinear %s (%d bytes, 1 thread) %.3f ms" % (
+                batch, bf * 1e3, codec, os.path.getsize(out), bh * 1e3))
+
 
 if __name__ == "__main__":
     main()
