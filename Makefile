@@ -139,3 +139,74 @@ bitrot: all
 .PHONY: valgrind
 valgrind: all
 	@HYPERC_SHARED=$(SHARED) fuzz/valgrind.sh $(BUILD)/hyperc
+
+# ---- shared library, install, pkg-config (issue 15) ----------------------
+#   make install PREFIX=/usr/local [DESTDIR=...]   headers, libhyperc.a,
+#   libhyperc.so*, bin/hyperc, lib/pkgconfig/hyperc.pc;  make uninstall
+# libhyperc.so is built from the library sources compiled again with -fPIC
+# and -fvisibility=hidden into $(BUILD)/pic/; it exports exactly the functions
+# declared in the public headers (include/*.h): $(BUILD)/pic/export.h marks
+# them visible and the export list (version script) $(BUILD)/hyperc.map is
+# generated from them, so a new public function is exported without edits.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+HC_VERSION := $(shell sed -n 's/^\#define HC_VERSION_STRING "\(.*\)"/\1/p' include/hyperc.h)
+HC_SOMAJOR := $(firstword $(subst ., ,$(HC_VERSION)))
+HC_PUBLIC_HDRS := $(sort $(wildcard include/*.h))
+PIC_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
+SO_REAL := libhyperc.so.$(HC_VERSION)
+SO_NAME := libhyperc.so.$(HC_SOMAJOR)
+# seen by the tests (tests/test_install.c, tests/test_python.c)
+export HYPERC_TEST_BUILD := $(BUILD)
+export HYPERC_TEST_CC := $(CC)
+export HYPERC_TEST_CFLAGS := $(CFLAGS)
+
+.PHONY: install uninstall
+all: $(BUILD)/libhyperc.so
+
+# forced (-include) into every PIC object: the public headers are read first,
+# under default visibility, so exactly the functions they declare are exported
+$(BUILD)/pic/export.h: $(HC_PUBLIC_HDRS)
+	@mkdir -p $(dir $@)
+	@{ echo '#pragma GCC visibility push(default)'; for h in $(notdir $(HC_PUBLIC_HDRS)); do echo "#include \"$$h\""; done; \
+	   echo '#pragma GCC visibility pop'; } > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/pic/%.o: %.c $(HDRS) $(BUILD)/pic/export.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -include $(BUILD)/pic/export.h -c $< -o $@
+
+$(BUILD)/hyperc.map: $(HC_PUBLIC_HDRS) Makefile
+	@mkdir -p $(dir $@)
+	@{ echo 'HYPERC_$(HC_SOMAJOR) {'; echo '  global:'; \
+	   for h in $(HC_PUBLIC_HDRS); do $(CC) -E -P -x c -Iinclude $$h || exit 1; done \
+	     | grep -o '\bhc_[A-Za-z0-9_]*[[:space:]]*(' | sed 's/[[:space:]]*($$//' | sort -u | sed 's/.*/    &;/'; \
+	   echo '  local: *;'; echo '};'; } > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/$(SO_REAL): $(PIC_OBJ) $(BUILD)/hyperc.map
+	$(CC) $(BASEFLAGS) $(CFLAGS) -shared -Wl,-soname,$(SO_NAME) -Wl,--version-script=$(BUILD)/hyperc.map \
+	    -Wl,--no-undefined $(PIC_OBJ) -o $@ $(LDLIBS)
+
+$(BUILD)/libhyperc.so: $(BUILD)/$(SO_REAL)
+	ln -sf $(SO_REAL) $(BUILD)/$(SO_NAME)
+	ln -sf $(SO_NAME) $@
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(HC_PUBLIC_HDRS) $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/libhyperc.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/$(SO_REAL) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf $(SO_REAL) $(DESTDIR)$(PREFIX)/lib/$(SO_NAME)
+	ln -sf $(SO_NAME) $(DESTDIR)$(PREFIX)/lib/libhyperc.so
+	install -m 755 $(BUILD)/hyperc $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(HC_VERSION)|g' hyperc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hyperc.pc
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/include/,$(notdir $(HC_PUBLIC_HDRS)))
+	rm -f $(DESTDIR)$(PREFIX)/lib/libhyperc.a $(DESTDIR)$(PREFIX)/lib/$(SO_REAL) \
+	    $(DESTDIR)$(PREFIX)/lib/$(SO_NAME) $(DESTDIR)$(PREFIX)/lib/libhyperc.so \
+	    $(DESTDIR)$(PREFIX)/bin/hyperc $(DESTDIR)$(PREFIX)/lib/pkgconfig/hyperc.pc
+
+# copies libhyperc.so into python/hyperc/ so that `pip install ./python` ships it
+.PHONY: python-lib
+python-lib: $(BUILD)/libhyperc.so
+	cp -L $(BUILD)/$(SO_REAL) python/hyperc/libhyperc.so
