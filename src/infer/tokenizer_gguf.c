@@ -83,32 +83,50 @@ static int get_array(const hc_gguf *g, const char *key, uint32_t want, uint64_t 
     return 1;
 }
 
-/* every merge's two parts must be tokens */
-static hc_status check_merges(const hc_tkz *t, const hc_tok_vocab *v, const char *label, hc_error *err) {
-    char tmp[HC_TKZ_MAX_TOKEN_BYTES];
-    for (size_t i = 0; i < v->n_merges; i++) {
+static uint64_t hash_str(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    return h;
+}
+
+/* every merge's two parts must be tokens (compared as the GGUF stores both) */
+static hc_status check_merges(const hc_tok_vocab *v, const char *label, hc_error *err) {
+    size_t cap = 16;
+    while (cap < 2 * v->n_tokens) cap <<= 1;
+    int32_t *tab = malloc(cap * sizeof *tab);
+    if (!tab) return hc_fail(err, HC_E_NOMEM, "tokenizer '%s': out of memory", label);
+    memset(tab, 0xff, cap * sizeof *tab);
+    for (size_t i = 0; i < v->n_tokens; i++) {
+        size_t j = (size_t)hash_str(v->tokens[i], v->token_lens[i]) & (cap - 1);
+        while (tab[j] >= 0) j = (j + 1) & (cap - 1);
+        tab[j] = (int32_t)i;
+    }
+    hc_status s = HC_OK;
+    for (size_t i = 0; i < v->n_merges && !s; i++) {
         const char *m = v->merges[i];
         size_t n = v->merge_lens[i];
         const char *sp = memchr(m, ' ', n);
-        if (!sp) continue; /* the core has refused it already */
+        if (!sp || sp == m) {
+            s = hc_fail(err, HC_E_FORMAT, "tokenizer '%s': %s[%zu] ('%.*s') is not 'left right'", label, K_MERGES, i,
+                        (int)(n > 60 ? 60 : n), m);
+            break;
+        }
         const char *part[2] = {m, sp + 1};
-        size_t plen[2] = {(size_t)(sp - m), 0};
         const char *e = memchr(part[1], ' ', (size_t)(m + n - part[1]));
-        plen[1] = (size_t)((e ? e : m + n) - part[1]);
-        for (int k = 0; k < 2; k++) {
-            const char *p = part[k];
-            size_t pl = plen[k], ml;
-            if (pl <= HC_TKZ_MAX_TOKEN_BYTES && v->kind == HC_TKZ_BPE && tkz_unmap_bytes(p, pl, tmp, &ml)) {
-                p = tmp;
-                pl = ml;
-            }
-            if (tkz_lookup(t, p, pl) < 0)
-                return hc_fail(err, HC_E_CORRUPT, "tokenizer '%s': %s[%zu] ('%.*s') has %s part '%.*s', which is not a token",
-                               label, K_MERGES, i, (int)(n > 60 ? 60 : n), m, k ? "a right" : "a left",
-                               (int)(plen[k] > 40 ? 40 : plen[k]), part[k]);
+        size_t plen[2] = {(size_t)(sp - m), (size_t)((e ? e : m + n) - part[1])};
+        for (int k = 0; k < 2 && !s; k++) {
+            size_t j = (size_t)hash_str(part[k], plen[k]) & (cap - 1);
+            int found = 0;
+            for (; tab[j] >= 0 && !found; j = (j + 1) & (cap - 1))
+                found = v->token_lens[tab[j]] == plen[k] && !memcmp(v->tokens[tab[j]], part[k], plen[k]);
+            if (!found)
+                s = hc_fail(err, HC_E_CORRUPT, "tokenizer '%s': %s[%zu] ('%.*s') has %s part '%.*s', which is not a token",
+                            label, K_MERGES, i, (int)(n > 60 ? 60 : n), m, k ? "a right" : "a left",
+                            (int)(plen[k] > 40 ? 40 : plen[k]), part[k]);
         }
     }
-    return HC_OK;
+    free(tab);
+    return s;
 }
 
 hc_status hc_tkz_from_gguf(const hc_gguf *g, const char *label, hc_tkz **out, hc_error *err) {
@@ -234,11 +252,8 @@ hc_status hc_tkz_from_gguf(const hc_gguf *g, const char *label, hc_tkz **out, hc
         get_flag(g, "tokenizer.ggml.add_bos_token", &v.add_bos);
         get_flag(g, "tokenizer.ggml.add_eos_token", &v.add_eos);
         get_flag(g, "tokenizer.ggml.add_space_prefix", &v.add_space_prefix);
-        s = hc_tkz_from_vocab(&v, label, out, err);
-        if (!s && v.n_merges && (s = check_merges(*out, &v, label, err))) {
-            hc_tkz_free(*out);
-            *out = NULL;
-        }
+        s = v.n_merges ? check_merges(&v, label, err) : HC_OK;
+        if (!s) s = hc_tkz_from_vocab(&v, label, out, err);
     }
     free(toks);
     free(tl);
