@@ -501,3 +501,56 @@ TEST(tokenizer_gguf_hyc_without_tokenizer) {
     CHECK(!t);
     remove(hyc);
 }
+
+/* every truncation point and random byte flips of two small vocabulary GGUFs:
+ * a clear error or a tokenizer that encodes, never a crash (ASan: make asan T=tokenizer_gguf) */
+TEST(tokenizer_gguf_corrupt) {
+    static const bad_case good[] = {{"llama", NULL, 8, 8, 8, -1, NULL, NULL, HC_OK},
+                                    {"gpt2", "llama-bpe", 8, -1, -1, 4, "a c", NULL, HC_OK}};
+    hc_error err;
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    size_t ok = 0, refused = 0;
+    for (size_t k = 0; k < 2; k++) {
+        uint8_t *img;
+        size_t len;
+        CHECK_OK(build_bad(&good[k], &img, &len, E(&err)), &err);
+        uint8_t *cp = malloc(len);
+        CHECK(cp);
+        if (!cp) {
+            free(img);
+            return;
+        }
+        for (size_t cut = 0; cut <= len + 1500; cut++) {
+            size_t n = cut <= len ? cut : len;
+            memcpy(cp, img, len);
+            if (cut > len) { /* 1-3 random byte flips of the whole image */
+                int flips = 1 + (int)(rng % 3);
+                for (int f = 0; f < flips; f++) {
+                    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+                    cp[rng % len] ^= (uint8_t)(1u << (rng >> 32) % 8);
+                }
+            }
+            uint8_t *exact = malloc(n ? n : 1); /* an exact-size copy, so ASan sees overreads */
+            CHECK(exact);
+            if (!exact) break;
+            memcpy(exact, cp, n);
+            hc_tkz *t = NULL;
+            hc_status s = hc_tkz_from_gguf_mem(exact, n, "corrupt.gguf", &t, E(&err));
+            if (s) {
+                refused++;
+                CHECKF(err.msg[0] && !t, "cut %zu: no message", cut);
+            } else {
+                ok++;
+                int *ids = NULL;
+                size_t m = 0;
+                if (hc_tkz_encode(t, "abc cab ba", 10, HC_TKZ_SPECIALS, &ids, &m, E(&err)) == HC_OK) free(ids);
+                hc_tkz_free(t);
+            }
+            free(exact);
+        }
+        free(cp);
+        free(img);
+    }
+    printf("    %zu images refused with a message, %zu built a tokenizer\n", refused, ok);
+    CHECK(refused > 1000 && ok > 2);
+}
