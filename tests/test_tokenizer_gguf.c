@@ -388,6 +388,32 @@ TEST(tokenizer_gguf_model_runs_alone) {
         CHECK(run_cli(args, 0, b, sizeof b) == 0);
         CHECKF(!strcmp(a, b) && strstr(a, "perplexity: "), "%s\nGGUF vocabulary:\n%.600s\ntok512.bin:\n%.600s", models[k], a, b);
     }
+    /* compress --calib FILE on a GGUF model: its vocabulary tokenizes the calibration text */
+    char c1[1024], c2[1024];
+    tmp_path(c1, sizeof c1, "calib_vocab.hyc");
+    tmp_path(c2, sizeof c2, "calib_bin.hyc");
+    snprintf(args, sizeof args, "compress -q -f '%s' -o '%s' --calib '%s' --calib-tokens 2000", gg, c1, text);
+    CHECKF(run_cli(args, 1, a, sizeof a) == 0, "%.600s", a);
+    snprintf(args, sizeof args, "compress -q -f '%s' -o '%s' --calib '%s' --calib-tokens 2000 --tokenizer '%s'", gg, c2, text, tok);
+    CHECKF(run_cli(args, 1, a, sizeof a) == 0, "%.600s", a);
+    size_t l1 = 0, l2 = 0;
+    uint8_t *h1 = hc_test_slurp(c1, &l1), *h2 = hc_test_slurp(c2, &l2);
+    CHECK(h1 && h2 && l1 > 1000);
+    /* the same tokens give the same coded tensors; the second file also stores tok512.bin */
+    hc_hyc *y1 = NULL, *y2 = NULL;
+    CHECK_OK(hc_hyc_open(c1, &y1, E(&err)), &err);
+    CHECK_OK(hc_hyc_open(c2, &y2, E(&err)), &err);
+    if (y1 && y2) {
+        CHECK(hc_hyc_count(y1) == hc_hyc_count(y2));
+        for (size_t i = 0; i < hc_hyc_count(y1) && i < hc_hyc_count(y2); i++)
+            CHECKF(hc_hyc_get(y1, i)->crc32c == hc_hyc_get(y2, i)->crc32c, "tensor %zu differs", i);
+    }
+    hc_hyc_close(y1);
+    hc_hyc_close(y2);
+    free(h1);
+    free(h2);
+    remove(c1);
+    remove(c2);
     /* --tokenizer X.gguf and --tokenizer X.hyc too */
     snprintf(args, sizeof args, "tokenize --tokenizer '%s' --ids --prompt 'Once upon a time, Lily'", hyc);
     CHECK(run_cli(args, 0, a, sizeof a) == 0);

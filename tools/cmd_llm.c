@@ -444,6 +444,12 @@ int cli_build_calib(const char *model_path, const char *source, const char *toke
         char *text = NULL;
         size_t len = 0;
         cli_tok tok = {0};
+        if (!tokenizer) { /* a GGUF model: its own vocabulary */
+            FILE *f = fopen(model_path, "rb");
+            char head[4] = {0};
+            if (f && fread(head, 1, 4, f) == 4 && !memcmp(head, "GGUF", 4)) tokenizer = model_path;
+            if (f) fclose(f);
+        }
         if (!tokenizer) {
             fprintf(stderr, "hyperc compress: --calib FILE needs --tokenizer (or use --calib self)\n");
             hc_llm_free(m);
