@@ -115,4 +115,37 @@ hc_status hc_tkz_decode(const hc_tkz *t, const int *ids, size_t n, int skip_spec
 /* 1 if id is a special token (control, or an added token marked special). */
 int hc_tkz_is_special(const hc_tkz *t, int id);
 
+/* ---- GGUF vocabularies and .hyc files (src/infer/tokenizer_gguf.c) ----
+ * hc_tkz_open takes these too, by content: a GGUF file (its tokenizer.ggml.*
+ * keys) and a .hyc (hc_tkz_from_hyc). GGUF mapping: tokenizer.ggml.model
+ * "llama" -> SPM merging by scores (scores required), "gpt2" -> byte-level
+ * BPE (merges required, each part a token); tokens (required), scores and
+ * token_type (one per token), bos/eos/unknown_token_id, add_bos_token,
+ * add_eos_token, add_space_prefix, with llama.cpp's defaults (llama: BOS 1,
+ * EOS 2, unk 0, BOS added, space prefix; gpt2: no BOS unless the pre-tokenizer
+ * is LLaMA-3's); tokenizer.ggml.pre (gpt2) must name a pre-tokenizer of the
+ * GPT-2, LLaMA-3 or Qwen2 kind, else HC_E_UNSUPPORTED. */
+hc_status hc_tkz_from_gguf_file(const char *path, hc_tkz **out, hc_error *err);
+/* A whole GGUF image in memory (not copied; only read during the call). */
+hc_status hc_tkz_from_gguf_mem(const void *buf, size_t len, const char *label, hc_tkz **out, hc_error *err);
+/* The GGUF header a .hyc made from a GGUF keeps as its metadata
+ * (hc_hyc_metadata; docs/FORMAT.md "GGUF files"). */
+hc_status hc_tkz_from_gguf_meta(const void *blob, size_t len, const char *label, hc_tkz **out, hc_error *err);
+/* Tokenizer bytes of any kind, by content: tokenizer.json (config: the text
+ * of tokenizer_config.json or NULL), GGUF, llama2.c tokenizer.bin; a name
+ * ending in .model (SentencePiece) is refused. */
+hc_status hc_tkz_from_bytes(const char *name, const void *buf, size_t len, const char *config, size_t config_len,
+                            const char *label, hc_tkz **out, hc_error *err);
+/* The attachment of h that holds its tokenizer: the one flagged
+ * HC_ATTACH_TOKENIZER (compress --tokenizer), else tokenizer.json, else
+ * tokenizer.bin; -1 if none. */
+long hc_tkz_hyc_attachment(const hc_hyc *h);
+/* 1 if h's metadata is a GGUF header (it may carry a tokenizer.ggml.* vocabulary). */
+int hc_tkz_hyc_has_gguf_vocab(const hc_hyc *h);
+/* The tokenizer a .hyc carries: its tokenizer attachment (a stored
+ * tokenizer.json takes a stored tokenizer_config.json), else the vocabulary
+ * of its GGUF metadata; HC_E_FORMAT if it carries none. path: for messages. */
+hc_status hc_tkz_from_hyc(const hc_hyc *h, const char *path, hc_tkz **out, hc_error *err);
+hc_status hc_tkz_open_hyc(const char *path, hc_tkz **out, hc_error *err);
+
 #endif

@@ -107,7 +107,14 @@ static hc_status check_json_vocab(cli_tok *t, const char *label, int vocab, hc_e
     return HC_OK;
 }
 
-/* l2c_vocab: tokens a llama2.c tokenizer must have (0: all in the file) */
+/* The one place that picks a tokenizer's reader for generate, perplexity and
+ * compress --calib (hyperc tokenize: hc_tkz_open, the same choice): a .hyc
+ * gives its stored tokenizer (hc_tkz_hyc_attachment: flagged, else
+ * tokenizer.json, else tokenizer.bin), else its GGUF vocabulary
+ * (hc_tkz_from_hyc); a GGUF file its tokenizer.ggml.* vocabulary; a
+ * tokenizer.json hc_tkz; anything else is a llama2.c tokenizer.bin, read by
+ * src/infer/tokenizer.c (also when stored in a .hyc) as before.
+ * l2c_vocab: tokens a llama2.c tokenizer must have (0: all in the file). */
 static hc_status cli_tok_open(const char *path, int l2c_vocab, int vocab, cli_tok *t, hc_error *err) {
     t->l2c = NULL;
     t->hf = NULL;
@@ -118,25 +125,30 @@ static hc_status cli_tok_open(const char *path, int l2c_vocab, int vocab, cli_to
         got = fread(head, 1, sizeof head, f);
         fclose(f);
     }
-    if (!hc_tkz_is_json(head, got)) return hc_tok_open(path, l2c_vocab, &t->l2c, err); /* it says why it cannot */
+    static const uint8_t hyc_magic[4] = {0x89, 'H', 'Y', 'C'};
+    if (got >= 4 && !memcmp(head, hyc_magic, 4)) {
+        hc_hyc *h;
+        hc_status s = hc_hyc_open(path, &h, err);
+        if (s) return s;
+        long k = hc_tkz_hyc_attachment(h);
+        const uint8_t *p = NULL;
+        const hc_hyc_attachment *a = k >= 0 ? hc_hyc_attachment_get(h, (size_t)k) : NULL;
+        size_t nl = a ? strlen(a->name) : 0;
+        if (a && (s = hc_hyc_attachment_data(h, (size_t)k, &p, err)) == HC_OK && !hc_tkz_is_json(p, (size_t)a->size) &&
+            !(a->size >= 4 && !memcmp(p, "GGUF", 4)) && !(nl >= 6 && !strcmp(a->name + nl - 6, ".model"))) {
+            char label[HC_ATTACH_NAME_MAX + 4200];
+            snprintf(label, sizeof label, "%s stored in %.4000s", a->name, path);
+            s = hc_tok_open_mem(p, (size_t)a->size, l2c_vocab, label, &t->l2c, err);
+        } else if (!s) {
+            s = hc_tkz_from_hyc(h, path, &t->hf, err);
+        }
+        hc_hyc_close(h);
+        return s ? s : t->hf ? check_json_vocab(t, path, vocab, err) : HC_OK;
+    }
+    if (!hc_tkz_is_json(head, got) && !(got >= 4 && !memcmp(head, "GGUF", 4)))
+        return hc_tok_open(path, l2c_vocab, &t->l2c, err); /* it says why it cannot */
     hc_status s = hc_tkz_open(path, &t->hf, err);
     return s ? s : check_json_vocab(t, path, vocab, err);
-}
-
-/* A tokenizer from bytes stored in a .hyc, chosen by content: the one place
- * where more tokenizer formats plug in (tokenizer.model is not read yet). */
-static hc_status tokenizer_from_bytes(const char *name, const uint8_t *p, size_t n, const char *label, int vocab,
-                                      cli_tok *t, hc_error *err) {
-    t->l2c = NULL;
-    t->hf = NULL;
-    size_t l = strlen(name);
-    if (hc_tkz_is_json(p, n)) {
-        hc_status s = hc_tkz_from_json((const char *)p, n, NULL, 0, label, &t->hf, err);
-        return s ? s : check_json_vocab(t, label, vocab, err);
-    }
-    if (l >= 6 && !strcmp(name + l - 6, ".model"))
-        return hc_fail(err, HC_E_UNSUPPORTED, "%s: SentencePiece tokenizer.model is not read yet", label);
-    return hc_tok_open_mem(p, n, 0, label, &t->l2c, err);
 }
 
 /* a document or prompt: BOS (llama2.c: always; tokenizer.json: as it says) + BPE */
@@ -144,35 +156,6 @@ static hc_status cli_tok_encode(void *user, const char *text, size_t len, int **
     const cli_tok *t = user;
     if (t->l2c) return hc_tok_encode(t->l2c, text, len, 1, 0, tokens, n, err);
     return hc_tkz_encode(t->hf, text, len, HC_TKZ_SPECIALS, tokens, n, err);
-}
-
-/* The tokenizer stored in a .hyc: the one given to `compress --tokenizer`,
- * else tokenizer.json or tokenizer.bin from the model folder. 0 when none. */
-static int open_stored_tokenizer(const char *model_path, int vocab, cli_tok *t, char *label, size_t label_cap) {
-    t->l2c = NULL;
-    t->hf = NULL;
-    hc_error err;
-    hc_error_clear(&err);
-    hc_hyc *h = NULL;
-    if (hc_hyc_open(model_path, &h, &err) != HC_OK) return 0; /* not a .hyc: nothing stored */
-    long pick = -1;
-    for (size_t i = 0; i < hc_hyc_attachment_count(h) && pick < 0; i++)
-        if (hc_hyc_attachment_get(h, i)->flags & HC_ATTACH_TOKENIZER) pick = (long)i;
-    if (pick < 0) pick = hc_hyc_attachment_find(h, "tokenizer.json");
-    if (pick < 0) pick = hc_hyc_attachment_find(h, "tokenizer.bin");
-    int ok = 0;
-    if (pick >= 0) {
-        const hc_hyc_attachment *a = hc_hyc_attachment_get(h, (size_t)pick);
-        const uint8_t *p;
-        snprintf(label, label_cap, "tokenizer '%s' stored in '%s'", a->name, model_path);
-        if (hc_hyc_attachment_data(h, (size_t)pick, &p, &err) == HC_OK &&
-            tokenizer_from_bytes(a->name, p, (size_t)a->size, label, vocab, t, &err) == HC_OK)
-            ok = 1;
-        else
-            fprintf(stderr, "hyperc: %s\n", err.msg);
-    }
-    hc_hyc_close(h);
-    return ok;
 }
 
 /* Opens model and tokenizer and checks that they belong together. The
@@ -188,11 +171,18 @@ static int open_model_and_tokenizer(const char *cmd, const char *model_path, con
     char stored_label[4400];
     int vocab = hc_llm_config_of(*m)->vocab_size;
     if (!tok_path) {
-        if (!open_stored_tokenizer(model_path, vocab, t, stored_label, sizeof stored_label)) {
+        /* a .hyc or GGUF model: the tokenizer it carries */
+        FILE *f = fopen(model_path, "rb");
+        uint8_t head[4] = {0};
+        int carries = f && fread(head, 1, 4, f) == 4 && (!memcmp(head, "GGUF", 4) || !memcmp(head, "\x89HYC", 4));
+        if (f) fclose(f);
+        if (!carries || cli_tok_open(model_path, 0, vocab, t, &err) != HC_OK) {
+            if (carries) fprintf(stderr, "hyperc %s: %s\n", cmd, err.msg);
             fprintf(stderr, "hyperc %s: --tokenizer is required: '%s' stores no usable tokenizer\n", cmd, model_path);
             hc_llm_free(*m);
             return 0;
         }
+        snprintf(stored_label, sizeof stored_label, "stored in '%.4300s'", model_path);
         tok_path = stored_label;
     } else if (cli_tok_open(tok_path, 0, vocab, t, &err) != HC_OK) {
         fprintf(stderr, "hyperc %s: %s\n", cmd, err.msg);
@@ -249,8 +239,8 @@ static void generate_usage(void) {
             "  MODEL       .hyc, safetensors or llama2.c .bin checkpoint\n"
             "  -n N        sequence length incl. the BOS and the prompt (default 256; 0: model's)\n"
             "  --temp T    0 = greedy (default 1.0); --topp P nucleus (default 0.9)\n"
-            "  --tokenizer T  llama2.c tokenizer.bin or Hugging Face tokenizer.json\n"
-            "              (default: the one stored in a .hyc)\n"
+            "  --tokenizer T  llama2.c tokenizer.bin, Hugging Face tokenizer.json, a GGUF or a .hyc\n"
+            "              (default: the one a .hyc stores, or a GGUF's vocabulary)\n"
             "  --config C  hyperparameters (config.json), overriding what the file stores\n");
 }
 
@@ -454,6 +444,12 @@ int cli_build_calib(const char *model_path, const char *source, const char *toke
         char *text = NULL;
         size_t len = 0;
         cli_tok tok = {0};
+        if (!tokenizer) { /* a GGUF model: its own vocabulary */
+            FILE *f = fopen(model_path, "rb");
+            char head[4] = {0};
+            if (f && fread(head, 1, 4, f) == 4 && !memcmp(head, "GGUF", 4)) tokenizer = model_path;
+            if (f) fclose(f);
+        }
         if (!tokenizer) {
             fprintf(stderr, "hyperc compress: --calib FILE needs --tokenizer (or use --calib self)\n");
             hc_llm_free(m);

@@ -105,4 +105,10 @@ int tkz_unmap_bytes(const char *s, size_t n, char *out, size_t *out_n);
  * sequences give U+FFFD and length 1 */
 uint32_t tkz_utf8(const unsigned char *s, size_t n, size_t *len);
 
+/* tokenizer_json.c: a llama2.c tokenizer.bin image (SPM with scores, BOS 1, EOS 2) */
+hc_status tkz_from_llama2c(const void *p, size_t len, const char *label, hc_tkz **out, hc_error *err);
+/* tokenizer_gguf.c: from an open GGUF's tokenizer.ggml.* keys (src/io/gguf.h) */
+struct hc_gguf;
+hc_status hc_tkz_from_gguf(const struct hc_gguf *g, const char *label, hc_tkz **out, hc_error *err);
+
 #endif

@@ -553,11 +553,22 @@ static hc_status from_llama2c(const uint8_t *p, size_t len, const char *label, h
     return s;
 }
 
+hc_status tkz_from_llama2c(const void *p, size_t len, const char *label, hc_tkz **out, hc_error *err) {
+    return from_llama2c(p, len, label, out, err);
+}
+
 hc_status hc_tkz_open(const char *path, hc_tkz **out, hc_error *err) {
     *out = NULL;
     hc_map m;
     hc_status s = hc_map_file(path, &m, err);
     if (s) return s;
+    /* a GGUF's tokenizer.ggml.* vocabulary; what a .hyc stores (tokenizer_gguf.c) */
+    static const uint8_t hyc_magic[4] = {0x89, 'H', 'Y', 'C'};
+    int gguf = m.len >= 4 && !memcmp(m.ptr, "GGUF", 4), hyc = m.len >= 4 && !memcmp(m.ptr, hyc_magic, 4);
+    if (gguf || hyc) {
+        hc_unmap(&m);
+        return gguf ? hc_tkz_from_gguf_file(path, out, err) : hc_tkz_open_hyc(path, out, err);
+    }
     if (!hc_tkz_is_json(m.ptr, (size_t)m.len)) {
         s = from_llama2c(m.ptr, (size_t)m.len, path, out, err);
         hc_unmap(&m);
