@@ -588,6 +588,10 @@ hc_status hc_hyc_open_st(const char *path, hc_safetensors **out, hc_error *err) 
     for (size_t i = 0; i < n; i++) infos[i] = hc_hyc_get(h, i)->info;
     size_t mlen = 0;
     const char *meta = hc_hyc_metadata(h, &mlen);
+    if (hc_gguf_is_gguf(meta, mlen)) { /* a GGUF header, not safetensors' JSON metadata: not carried */
+        meta = NULL;
+        mlen = 0;
+    }
     s = hc_st_image(infos, n, meta, mlen, path, fill_hyc, h, out, err);
     free(infos);
     hc_hyc_close(h);
