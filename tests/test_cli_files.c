@@ -456,7 +456,8 @@ TEST(cli_files_stdout_write_errors) {
     snprintf(out, sizeof out, "%s/out.hyc", d);
     snprintf(redir, sizeof redir, "> /dev/full 2> '%s'", err);
     const char *cmds[] = {"info '%s'", "info '%s' --verify", "compare '%s' '%s'", "--help", "help", "version",
-                          "compress --help", "decompress --help", "info --help", "compare --help"};
+                          "compress --help", "decompress --help", "info --help", "compare --help",
+                          "generate --help", "perplexity --help", "tokenize --help", "convert --help"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         const char *arg = i == 2 ? m : x;
         snprintf(args, sizeof args, cmds[i], arg, arg);

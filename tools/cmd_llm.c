@@ -232,8 +232,8 @@ static int llm_arg(const char *cmd, int argc, char **argv, int *i, const char *c
 }
 
 /* ---- generate --------------------------------------------------------------------- */
-static void generate_usage(void) {
-    fprintf(stderr,
+static void generate_usage(FILE *f) {
+    fprintf(f,
             "usage: hyperc generate MODEL [--tokenizer T] [--prompt P] [-n N] [--temp T] [--topp P]\n"
             "                       [--seed S] [--threads N] [--config C]\n"
             "  MODEL       .hyc, safetensors or llama2.c .bin checkpoint\n"
@@ -273,7 +273,7 @@ int cmd_generate(int argc, char **argv) {
         const char *a = argv[i], *v;
         int ok = 1;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            generate_usage();
+            generate_usage(stdout); /* asked for: standard output, checked at exit */
             return HC_EXIT_OK;
         }
         if (llm_arg("generate", argc, argv, &i, known, &model_path, &a, &v)) return HC_EXIT_USAGE;
@@ -297,13 +297,13 @@ int cmd_generate(int argc, char **argv) {
         }
         if (!ok) {
             fprintf(stderr, "hyperc generate: bad value for %s: '%s'\n", a, v);
-            generate_usage();
+            generate_usage(stderr);
             return HC_EXIT_USAGE;
         }
     }
     if (!model_path) {
         fprintf(stderr, "hyperc generate: %s is required\n", "MODEL");
-        generate_usage();
+        generate_usage(stderr);
         return HC_EXIT_USAGE;
     }
 
@@ -341,8 +341,8 @@ int cmd_generate(int argc, char **argv) {
 }
 
 /* ---- perplexity ----------------------------------------------------------------------- */
-static void perplexity_usage(void) {
-    fprintf(stderr,
+static void perplexity_usage(FILE *f) {
+    fprintf(f,
             "usage: hyperc perplexity MODEL [--tokenizer T] --text FILE [--ctx N] [--threads N]\n"
             "                         [--max-windows K] [--config C]\n"
             "  protocol: docs/PERPLEXITY.md (documents at blank lines, BOS + BPE each,\n"
@@ -358,7 +358,7 @@ int cmd_perplexity(int argc, char **argv) {
         const char *a = argv[i], *v;
         int ok = 1;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            perplexity_usage();
+            perplexity_usage(stdout); /* asked for: standard output, checked at exit */
             return HC_EXIT_OK;
         }
         if (llm_arg("perplexity", argc, argv, &i, known, &model_path, &a, &v)) return HC_EXIT_USAGE;
@@ -378,13 +378,13 @@ int cmd_perplexity(int argc, char **argv) {
         }
         if (!ok) {
             fprintf(stderr, "hyperc perplexity: bad value for %s: '%s'\n", a, v);
-            perplexity_usage();
+            perplexity_usage(stderr);
             return HC_EXIT_USAGE;
         }
     }
     if (!model_path || !text_path) {
         fprintf(stderr, "hyperc perplexity: %s is required\n", !model_path ? "MODEL" : "--text");
-        perplexity_usage();
+        perplexity_usage(stderr);
         return HC_EXIT_USAGE;
     }
     hc_llm_model *m;

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void tokenize_usage(void) {
-    fprintf(stderr,
+static void tokenize_usage(FILE *f) {
+    fprintf(f,
             "usage: hyperc tokenize --tokenizer T (--text FILE | --prompt P) [--ids] [--no-bos] [--stats]\n"
             "  T         tokenizer.json (tokenizer_config.json beside it is read too), llama2.c tokenizer.bin,\n"
             "            a GGUF (its tokenizer.ggml.* vocabulary) or a .hyc (the tokenizer it stores, else\n"
@@ -25,7 +25,7 @@ int cmd_tokenize(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            tokenize_usage();
+            tokenize_usage(stdout);
             return HC_EXIT_OK;
         } else if (!strcmp(a, "--ids")) {
             ids_only = 1;
@@ -41,13 +41,13 @@ int cmd_tokenize(int argc, char **argv) {
             prompt = argv[++i];
         } else {
             fprintf(stderr, "hyperc tokenize: bad or incomplete option '%s'\n", a);
-            tokenize_usage();
+            tokenize_usage(stderr);
             return HC_EXIT_USAGE;
         }
     }
     if (!tok_path || (!text_path == !prompt)) {
         fprintf(stderr, "hyperc tokenize: %s\n", !tok_path ? "--tokenizer is required" : "give one of --text and --prompt");
-        tokenize_usage();
+        tokenize_usage(stderr);
         return HC_EXIT_USAGE;
     }
     hc_error err;
