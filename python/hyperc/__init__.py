@@ -92,34 +92,16 @@ class CompressReport:
         return "CompressReport(%s: %.2fx, %.3f bpw, SNR %.1f dB)" % (self.path, self.ratio, self.bpw, self.snr_db)
 
 
-def _folder_input(path, tmpdir):
-    files = sorted(f for f in os.listdir(path) if f.endswith(".safetensors"))
-    if not files:
-        raise HypercError("%s: no .safetensors file in this folder" % path, 2, "io error")
-    if len(files) == 1:
-        return os.path.join(path, files[0])
-    items, meta = [], {}
-    seen = set()
-    for f in files:
-        its, m = _st.read(os.path.join(path, f))
-        for it in its:
-            if it[0] in seen:
-                raise HypercError("%s: tensor '%s' appears in two shards" % (path, it[0]), 3, "bad format")
-            seen.add(it[0])
-        items += its
-        meta.update(m or {})
-    out = os.path.join(tmpdir, "merged.safetensors")
-    _st.write(out, items, meta)
-    return out
-
-
 def compress(state_dict_or_path, out_path, bpw=None, codec=None, keep=None, threads=None, progress=False,
-             snr=None, preset=None, overwrite=True, metadata=None, **options):
+             snr=None, preset=None, overwrite=True, metadata=None, attach=None, tokenizer=None, **options):
     """Compresses a model's weights into a .hyc file and returns a CompressReport.
 
     state_dict_or_path: a mapping name -> torch tensor or numpy array (any
         device; moved to the CPU. F32/F16/BF16 tensors are coded, others kept
-        exactly), a .safetensors file, or a folder of .safetensors shards.
+        exactly), a .safetensors, GGUF or llama2.c file, or a Hugging Face
+        model folder (model.safetensors, or shards listed by
+        model.safetensors.index.json, checked against them; the folder's small
+        files, config.json and tokenizer files, are stored in the .hyc).
     out_path: the .hyc file to write (written to a temporary name, renamed).
     bpw: size budget, mean bits per coded weight (e.g. 4.5); None: codec default.
     codec: "hlat" (default), "paper", "qkm", "q8b", "q4b" or "raw".
@@ -129,7 +111,9 @@ def compress(state_dict_or_path, out_path, bpw=None, codec=None, keep=None, thre
         TensorReport as it is done.
     snr: quality target in dB instead of a size budget; preset: "paper-llm",
         "paper-vision" or "default"; overwrite: replace an existing out_path;
-        metadata: dict of strings stored with a state dict.
+        metadata: dict of strings stored with a state dict; attach: file
+        path(s) stored verbatim in the .hyc (read back by open().attachments);
+        tokenizer: a tokenizer file stored as the model's tokenizer.
     Further keyword options are passed to the library by name: bits, block,
     dim, min_elems, points, bands, loss_limit, rect_l_sigmas.
     Raises HypercError with the library's message on failure."""
@@ -151,9 +135,7 @@ def compress(state_dict_or_path, out_path, bpw=None, codec=None, keep=None, thre
     t0 = __import__("time").perf_counter()
     with tempfile.TemporaryDirectory(prefix="hyperc-") as tmp:
         if isinstance(state_dict_or_path, (str, os.PathLike)):
-            src = os.fspath(state_dict_or_path)
-            if os.path.isdir(src):
-                src = _folder_input(src, tmp)
+            src = os.fspath(state_dict_or_path)  # a folder too: the library reads its shards and files
         elif isinstance(state_dict_or_path, collections.abc.Mapping):
             items = []
             for name, value in state_dict_or_path.items():
@@ -193,7 +175,10 @@ def compress(state_dict_or_path, out_path, bpw=None, codec=None, keep=None, thre
         cb = _lib.PROGRESS(on_tensor)
         rep = ctypes.create_string_buffer(4096)
         err = _lib.Error()
-        s = _lib.hc_compress_file(os.fsencode(src), os.fsencode(out_path), obuf,
+        paths = [attach] if isinstance(attach, (str, os.PathLike)) else list(attach or [])
+        c_paths = (_lib.c_str * max(len(paths), 1))(*[os.fsencode(p) for p in paths])
+        extra = _lib.CompressExtra(os.fsencode(tokenizer) if tokenizer else None, c_paths, len(paths), None, None)
+        s = _lib.hc_compress_path(os.fsencode(src), os.fsencode(out_path), obuf, ctypes.byref(extra),
                                   int(threads) if threads else 0, 1 if overwrite else 0, cb, None, rep, err.ptr)
         del keepalive
         err.check(s)
@@ -329,6 +314,21 @@ class HycFile(collections.abc.Mapping):
             return v if isinstance(v, dict) else {"__metadata__": v}
         except ValueError:
             return {"__metadata__": text}
+
+    @property
+    def attachments(self):
+        """The files stored with the weights (config.json, tokenizer files,
+        --attach files) as a dict name -> bytes, each checked against its
+        CRC-32C when read; {} for a file without any."""
+        h = self._handle()
+        out = {}
+        for i in range(_lib.hc_hyc_attachment_count(h)):
+            a = _lib.hc_hyc_attachment_get(h, i).contents
+            p = _lib.c_ptr()
+            err = _lib.Error()
+            err.check(_lib.hc_hyc_attachment_data(h, i, ctypes.byref(p), err.ptr))
+            out[a.name.decode("utf-8", "replace")] = ctypes.string_at(p, a.size) if a.size else b""
+        return out
 
     @property
     def file_size(self):

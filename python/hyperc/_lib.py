@@ -83,6 +83,24 @@ hc_opts_set = _proto("hc_opts_set", c_int, c_ptr, c_str, c_str, c_ptr)
 PROGRESS = ctypes.CFUNCTYPE(None, c_ptr, c_ptr)
 hc_compress_file = _proto("hc_compress_file", c_int, c_str, c_str, c_ptr, c_int, c_int, PROGRESS, c_ptr, c_ptr, c_ptr)
 hc_decompress_file = _proto("hc_decompress_file", c_int, c_str, c_str, c_int, c_int, c_ptr)
+
+
+class CompressExtra(ctypes.Structure):
+    """hc_compress_extra (hyperc.h): files stored with the weights."""
+    _fields_ = [("tokenizer_path", c_str), ("attach_paths", P(c_str)), ("n_attach", c_size),
+                ("note", c_ptr), ("note_user", c_ptr)]
+
+
+class Attachment(ctypes.Structure):
+    """hc_hyc_attachment (hyperc.h)."""
+    _fields_ = [("name", ctypes.c_char * 256), ("size", c_u64), ("crc32c", c_u32), ("flags", c_u32)]
+
+
+hc_compress_path = _proto("hc_compress_path", c_int, c_str, c_str, c_ptr, P(CompressExtra), c_int, c_int, PROGRESS,
+                          c_ptr, c_ptr, c_ptr)
+hc_hyc_attachment_count = _proto("hc_hyc_attachment_count", c_size, c_ptr)
+hc_hyc_attachment_get = _proto("hc_hyc_attachment_get", P(Attachment), c_ptr, c_size)
+hc_hyc_attachment_data = _proto("hc_hyc_attachment_data", c_int, c_ptr, c_size, P(c_ptr), c_ptr)
 hc_tensor_report_get = _proto("hc_tensor_report_get", None, c_ptr, P(c_str), P(c_int), P(c_dbl), P(c_dbl),
                               P(c_dbl), P(c_u64), P(c_u64), P(c_dbl), P(c_str))
 hc_hyc_open = _proto("hc_hyc_open", c_int, c_str, P(c_ptr), c_ptr)

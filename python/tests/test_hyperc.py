@@ -1,6 +1,7 @@
 """Tests of the hyperc Python package: round trips for every codec and
 dtype, the lazy mapping, inputs (state dicts, numpy, safetensors, folders),
 and bad input (missing, truncated, flipped files; bad options)."""
+import json
 import os
 import shutil
 import sys
@@ -123,12 +124,33 @@ class RoundTrip(Base):
         with hyperc.open(self.path("one.hyc")) as f:
             self.assertEqual(f.metadata, {"source": "test"})
             self.assertIn("hyperc", f.writer_version)
-        folder = self.path("shards")
+        folder = self.path("shards")  # a Hugging Face folder: shards, their index, small files
         os.mkdir(folder)
-        _st.write(os.path.join(folder, "model-00001.safetensors"), items[:1])
-        _st.write(os.path.join(folder, "model-00002.safetensors"), items[1:])
-        rep = hyperc.compress(folder, self.path("f.hyc"), codec="q8b")
+        shards = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
+        _st.write(os.path.join(folder, shards[0]), items[:1])
+        _st.write(os.path.join(folder, shards[1]), items[1:])
+        index = json.dumps({"metadata": {"total_size": 12288},
+                            "weight_map": {"a.weight": shards[0], "b.weight": shards[1]}}).encode()
+        config = b'{"model_type": "test", "hidden_size": 64}\n'
+        with open(os.path.join(folder, "model.safetensors.index.json"), "wb") as f:
+            f.write(index)
+        with open(os.path.join(folder, "config.json"), "wb") as f:
+            f.write(config)
+        notes = self.path("notes.txt")
+        with open(notes, "wb") as f:
+            f.write(b"stored as it is\n")
+        rep = hyperc.compress(folder, self.path("f.hyc"), codec="q8b", attach=notes)
         self.assertEqual(sorted(t.name for t in rep.tensors), ["a.weight", "b.weight"])
+        with hyperc.open(self.path("f.hyc")) as f:
+            att = f.attachments
+        self.assertEqual(att["config.json"], config)
+        self.assertEqual(att["model.safetensors.index.json"], index)
+        self.assertEqual(att["notes.txt"], b"stored as it is\n")
+        with hyperc.open(self.path("one.hyc")) as f:
+            self.assertEqual(f.attachments, {})
+        with self.assertRaises(hyperc.HypercError):  # a folder whose index names a missing shard
+            os.remove(os.path.join(folder, shards[1]))
+            hyperc.compress(folder, self.path("g.hyc"))
         back = hyperc.load(self.path("f.hyc"))
         self.assertEqual(back["b.weight"].dtype, torch.float16)
         hyperc.decompress(self.path("f.hyc"), self.path("f.safetensors"))
