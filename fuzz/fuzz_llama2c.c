@@ -32,7 +32,7 @@ static void try_image(const uint8_t *img, size_t len) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    uint8_t *img = malloc(size ? size : 1);
+    uint8_t *img = calloc(1, size ? size : 1);
     if (!img) return 0;
     if (size) memcpy(img, data, size);
     try_image(img, size);
@@ -68,27 +68,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
 }
 
-#ifdef HC_FUZZ_MAIN
-#include <stdio.h>
-int main(int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
-        FILE *f = fopen(argv[i], "rb");
-        if (!f) {
-            perror(argv[i]);
-            return 1;
-        }
-        size_t cap = 1 << 16, n = 0, k;
-        uint8_t *b = malloc(cap);
-        while (b && (k = fread(b + n, 1, cap - n, f)) > 0) {
-            n += k;
-            if (n == cap) b = realloc(b, cap *= 2);
-        }
-        fclose(f);
-        if (!b) return 1;
-        LLVMFuzzerTestOneInput(b, n);
-        free(b);
-    }
-    printf("replayed %d inputs\n", argc - 1);
-    return 0;
-}
-#endif
+#include "fuzz_main.h" /* the replay main() of -DHC_FUZZ_MAIN builds */
