@@ -642,17 +642,8 @@ hc_status hc_hfdir_compress(const char *in_path, const char *out_path, const hc_
 
 /* ---- decompress into a folder -------------------------------------------------- */
 
-typedef struct dec_ctx {
-    const hc_decoder *d;
-    float *out;
-    uint64_t chunk;
-} dec_ctx;
-
-static void dec_chunk(void *p, uint64_t i, int tid) {
-    (void)tid;
-    dec_ctx *c = (dec_ctx *)p;
-    uint64_t s = i * c->chunk, k = c->d->n - s < c->chunk ? c->d->n - s : c->chunk;
-    c->d->decode(c->d, s, k, c->out + s);
+static hc_status put_st(void *user, size_t k, const void *data, hc_error *err) {
+    return hc_st_writer_put(user, k, data, err);
 }
 
 /* Writes tensors [first, first + count) of h as one safetensors file. */
@@ -660,52 +651,16 @@ static hc_status write_shard(const hc_hyc *h, size_t first, size_t count, const 
                              size_t mlen, int threads, int overwrite, hc_error *err) {
     hc_tensor_info *infos = calloc(count ? count : 1, sizeof *infos);
     if (!infos) return hc_fail(err, HC_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < count; i++) infos[i] = hc_hyc_get(h, first + i)->info;
+    for (size_t i = 0; i < count; i++) {
+        hc_hyc_entry e; /* filled on query */
+        hc_hyc_entry_at(h, first + i, &e);
+        infos[i] = e.info;
+    }
     hc_st_writer *w = NULL;
     hc_status s = hc_st_writer_open(path, infos, count, meta, mlen, overwrite, &w, err);
     free(infos);
     if (s) return s;
-    float *buf = NULL;
-    void *conv = NULL;
-    for (size_t i = 0; i < count && s == HC_OK; i++) {
-        const hc_hyc_entry *e = hc_hyc_get(h, first + i);
-        if (e->codec == HC_CODEC_RAW) {
-            const uint8_t *p;
-            s = hc_hyc_payload(h, first + i, &p, err);
-            if (s == HC_OK) s = hc_st_writer_put(w, i, p, err);
-            continue;
-        }
-        hc_decoder *d = NULL;
-        s = hc_hyc_decoder(h, first + i, &d, err);
-        if (s) break;
-        uint64_t bytes;
-        if (!hc_mul_ok(e->info.nelem, 4, &bytes) || (uint64_t)(size_t)bytes != bytes) {
-            hc_decoder_free(d);
-            s = hc_fail(err, HC_E_LIMIT, "tensor '%s' too large", e->info.name);
-            break;
-        }
-        free(buf);
-        free(conv);
-        conv = NULL;
-        buf = malloc(bytes ? (size_t)bytes : 1);
-        if (buf && e->info.dtype != HC_F32) conv = malloc(e->info.nbytes ? (size_t)e->info.nbytes : 1);
-        if (!buf || (e->info.dtype != HC_F32 && !conv)) {
-            hc_decoder_free(d);
-            s = hc_fail(err, HC_E_NOMEM, "tensor '%s': cannot allocate %llu bytes", e->info.name, (ull)bytes);
-            break;
-        }
-        dec_ctx dc = {d, buf, 1u << 18};
-        hc_parallel_for(threads, (e->info.nelem + dc.chunk - 1) / dc.chunk, dec_chunk, &dc);
-        hc_decoder_free(d);
-        if (e->info.dtype != HC_F32) {
-            hc_from_f32(e->info.dtype, buf, conv, e->info.nelem);
-            s = hc_st_writer_put(w, i, conv, err);
-        } else {
-            s = hc_st_writer_put(w, i, buf, err);
-        }
-    }
-    free(buf);
-    free(conv);
+    s = hc_hyc_decode_each(h, first, count, threads, put_st, w, err);
     if (s == HC_OK) return hc_st_writer_finish(w, err);
     hc_st_writer_abort(w);
     return s;

@@ -31,6 +31,12 @@ hc_status hyc_ext_w_build(const hyc_ext_w *x, size_t tensor_count, const char *p
 void hyc_ext_w_free(hyc_ext_w *x);
 
 /* ---- provided by pipeline.c ------------------------------------------------ */
+/* Decodes tensors [first, first + count) of h in order (each over threads)
+ * and hands tensor first + k to put as index k, as bytes of its dtype; raw
+ * tensors as stored. Stops at the first failure. */
+typedef hc_status (*hc_tensor_put_fn)(void *user, size_t k, const void *data, hc_error *err);
+hc_status hc_hyc_decode_each(const hc_hyc *h, size_t first, size_t count, int threads, hc_tensor_put_fn put,
+                             void *user, hc_error *err);
 /* Codes the tensors of st into w (appended after what w holds), with rate
  * planning (--bpw/--snr) over st alone. Progress reports number tensors from
  * index_base of count_total. sum_sq/sum_err accumulate the size-weighted

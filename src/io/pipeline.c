@@ -328,6 +328,64 @@ static void hyc_info_fill(const void *user, size_t i, hc_tensor_info *out) {
     *out = e.info;
 }
 
+typedef struct dest_writers {
+    hc_st_writer *st;
+    hc_gguf_writer *gguf;
+} dest_writers;
+
+static hc_status put_dest(void *user, size_t i, const void *data, hc_error *err) {
+    dest_writers *d = user;
+    return d->gguf ? hc_gguf_writer_put(d->gguf, i, data, err) : hc_st_writer_put(d->st, i, data, err);
+}
+
+hc_status hc_hyc_decode_each(const hc_hyc *h, size_t first, size_t count, int threads, hc_tensor_put_fn put,
+                             void *user, hc_error *err) {
+    const char *label = hyc_reader_label(h);
+    hc_status s = HC_OK;
+    float *buf = NULL;
+    void *conv = NULL;
+    for (size_t k = 0; k < count && s == HC_OK; k++) {
+        size_t i = first + k;
+        hc_hyc_entry ent; /* filled on query: no table of 1.4 KB records */
+        hc_hyc_entry_at(h, i, &ent);
+        const hc_hyc_entry *e = &ent;
+        if (e->codec == HC_CODEC_RAW) {
+            const uint8_t *p;
+            s = hc_hyc_payload(h, i, &p, err);
+            if (s == HC_OK) s = put(user, k, p, err);
+            continue;
+        }
+        hc_decoder *d = NULL;
+        s = hc_hyc_decoder(h, i, &d, err);
+        if (s) break;
+        uint64_t bytes;
+        if (!hc_mul_ok(e->info.nelem, 4, &bytes) || (uint64_t)(size_t)bytes != bytes) {
+            hc_decoder_free(d);
+            s = hc_fail(err, HC_E_LIMIT, "'%s': tensor '%s' too large", label, e->info.name);
+            break;
+        }
+        free(buf);
+        free(conv);
+        conv = NULL;
+        buf = malloc(bytes ? (size_t)bytes : 1);
+        if (buf && e->info.dtype != HC_F32) conv = malloc(e->info.nbytes ? (size_t)e->info.nbytes : 1);
+        if (!buf || (e->info.dtype != HC_F32 && !conv)) {
+            hc_decoder_free(d);
+            s = hc_fail(err, HC_E_NOMEM, "'%s': tensor '%s': cannot allocate %llu bytes", label, e->info.name,
+                        (unsigned long long)bytes);
+            break;
+        }
+        decode_ctx dc = {d, buf, 1u << 18};
+        hc_parallel_for(threads, (e->info.nelem + dc.chunk - 1) / dc.chunk, decode_chunk, &dc);
+        hc_decoder_free(d);
+        if (conv) hc_from_f32(e->info.dtype, buf, conv, e->info.nelem);
+        s = put(user, k, conv ? conv : (const void *)buf, err);
+    }
+    free(buf);
+    free(conv);
+    return s;
+}
+
 hc_status hc_decompress_file(const char *in_path, const char *out_path, int threads, int overwrite,
                              hc_error *err) {
     if (in_path && out_path && hc_hfdir_is_output(in_path, out_path)) /* rebuild the model folder (hfdir.c) */
@@ -364,50 +422,8 @@ hc_status hc_decompress_file(const char *in_path, const char *out_path, int thre
         hc_hyc_close(h);
         return s;
     }
-    float *buf = NULL;
-    void *conv = NULL;
-    for (size_t i = 0; i < n && s == HC_OK; i++) {
-        hc_hyc_entry ent; /* filled on query: no table of 1.4 KB records */
-        hc_hyc_entry_at(h, i, &ent);
-        const hc_hyc_entry *e = &ent;
-        if (e->codec == HC_CODEC_RAW) {
-            const uint8_t *p;
-            s = hc_hyc_payload(h, i, &p, err);
-            if (s == HC_OK) s = gw ? hc_gguf_writer_put(gw, i, p, err) : hc_st_writer_put(w, i, p, err);
-            continue;
-        }
-        hc_decoder *d = NULL;
-        s = hc_hyc_decoder(h, i, &d, err);
-        if (s) break;
-        uint64_t bytes;
-        if (!hc_mul_ok(e->info.nelem, 4, &bytes) || (uint64_t)(size_t)bytes != bytes) {
-            hc_decoder_free(d);
-            s = hc_fail(err, HC_E_LIMIT, "'%s': tensor '%s' too large", in_path, e->info.name);
-            break;
-        }
-        free(buf);
-        free(conv);
-        conv = NULL;
-        buf = malloc(bytes ? (size_t)bytes : 1);
-        if (buf && e->info.dtype != HC_F32) conv = malloc(e->info.nbytes ? (size_t)e->info.nbytes : 1);
-        if (!buf || (e->info.dtype != HC_F32 && !conv)) {
-            hc_decoder_free(d);
-            s = hc_fail(err, HC_E_NOMEM, "'%s': tensor '%s': cannot allocate %llu bytes", in_path, e->info.name,
-                        (unsigned long long)bytes);
-            break;
-        }
-        decode_ctx dc = {d, buf, 1u << 18};
-        hc_parallel_for(threads, (e->info.nelem + dc.chunk - 1) / dc.chunk, decode_chunk, &dc);
-        hc_decoder_free(d);
-        if (e->info.dtype != HC_F32) {
-            hc_from_f32(e->info.dtype, buf, conv, e->info.nelem);
-            s = gw ? hc_gguf_writer_put(gw, i, conv, err) : hc_st_writer_put(w, i, conv, err);
-        } else {
-            s = gw ? hc_gguf_writer_put(gw, i, buf, err) : hc_st_writer_put(w, i, buf, err);
-        }
-    }
-    free(buf);
-    free(conv);
+    dest_writers dw = {w, gw};
+    s = hc_hyc_decode_each(h, 0, n, threads, put_dest, &dw, err);
     if (gw) {
         if (s == HC_OK) s = hc_gguf_writer_finish(gw, err);
         else hc_gguf_writer_abort(gw);
