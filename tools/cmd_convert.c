@@ -8,14 +8,21 @@
 #include "cli.h"
 #include "commands.h"
 #include "hyperc.h"
+#include "../src/io/gguf.h"
+#include "../src/io/hyc_ext.h"
 #include "../src/io/llama2c_io.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct convert_opts {
     int overwrite;
     int l2c_version; /* -1: as recorded in the metadata, else legacy */
+    const void *gguf_blob; /* the GGUF header of the input (a GGUF, or a .hyc made from one), or NULL */
+    size_t gguf_blob_len;
 } convert_opts;
 
 typedef struct model_format {
@@ -49,11 +56,110 @@ static int detect_l2c(const uint8_t *p, uint64_t len, const char *path) {
     return 1;
 }
 
+static int detect_gguf(const uint8_t *p, uint64_t len, const char *path) {
+    (void)path;
+    return hc_gguf_is_gguf(p, len);
+}
+
+static int is_dir(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* A temporary file name (created empty) in $TMPDIR or /tmp; malloc'd. */
+static hc_status temp_name(char **out, hc_error *err) {
+    const char *d = getenv("TMPDIR");
+    if (!d || !*d) d = "/tmp";
+    size_t n = strlen(d) + 40;
+    char *p = malloc(n);
+    if (!p) return hc_fail(err, HC_E_NOMEM, "out of memory");
+    snprintf(p, n, "%s/hyperc-convert-XXXXXX", d);
+    int fd = mkstemp(p);
+    if (fd < 0) {
+        hc_status s = hc_fail(err, HC_E_IO, "cannot create a temporary file in '%s': %s", d, strerror(errno));
+        free(p);
+        return s;
+    }
+    close(fd);
+    *out = p;
+    return HC_OK;
+}
+
+/* A Hugging Face folder (or its index.json) as a raw .hyc at tmp (shards,
+ * index and small files kept). */
+static hc_status folder_to_hyc(const char *in, const char *out, int overwrite, hc_error *err) {
+    hc_opts o;
+    hc_opts_default(&o);
+    o.codec = HC_CODEC_RAW;
+    hc_model_report rep;
+    memset(&rep, 0, sizeof rep);
+    return hc_compress_path(in, out, &o, NULL, 1, overwrite, NULL, NULL, &rep, err);
+}
+
+/* A folder's tensors, in memory: through a temporary raw .hyc. */
+static hc_status read_folder(const char *path, hc_safetensors **out, hc_error *err) {
+    *out = NULL;
+    char *tmp = NULL;
+    hc_status s = temp_name(&tmp, err);
+    if (s) return s;
+    s = folder_to_hyc(path, tmp, 1, err);
+    if (!s) s = hc_hyc_open_st(tmp, out, err);
+    unlink(tmp);
+    free(tmp);
+    return s;
+}
+
+static hc_status write_gguf(const hc_safetensors *st, const char *path, const convert_opts *o, hc_error *err) {
+    size_t n = hc_st_count(st);
+    hc_tensor_info *infos = calloc(n ? n : 1, sizeof *infos);
+    if (!infos) return hc_fail(err, HC_E_NOMEM, "'%s': out of memory", path);
+    for (size_t i = 0; i < n; i++) infos[i] = *hc_st_info(st, i);
+    hc_gguf_writer *w = NULL;
+    hc_status s = hc_gguf_writer_open(path, o->gguf_blob, o->gguf_blob_len, infos, n, o->overwrite, &w, err);
+    free(infos);
+    if (s) return s;
+    for (size_t i = 0; i < n && !s; i++) s = hc_gguf_writer_put(w, i, hc_st_data(st, i), err);
+    if (s) {
+        hc_gguf_writer_abort(w);
+        return s;
+    }
+    return hc_gguf_writer_finish(w, err);
+}
+
+static hc_status write_folder(const hc_safetensors *st, const char *path, const convert_opts *o, hc_error *err) {
+    if (!is_dir(path) && mkdir(path, 0777) != 0)
+        return hc_fail(err, HC_E_IO, "'%s': cannot create the folder: %s", path, strerror(errno));
+    size_t n = strlen(path) + 32;
+    char *p = malloc(n);
+    if (!p) return hc_fail(err, HC_E_NOMEM, "out of memory");
+    snprintf(p, n, "%s%smodel.safetensors", path, path[strlen(path) - 1] == '/' ? "" : "/");
+    hc_status s = hc_st_write_all(st, p, o->overwrite, err);
+    free(p);
+    return s;
+}
+
 static hc_status write_st(const hc_safetensors *st, const char *path, const convert_opts *o, hc_error *err) {
     return hc_st_write_all(st, path, o->overwrite, err);
 }
 static hc_status write_hyc(const hc_safetensors *st, const char *path, const convert_opts *o, hc_error *err) {
-    return hc_hyc_write_raw(st, path, o->overwrite, err);
+    size_t mlen = 0;
+    const char *meta = hc_st_metadata(st, &mlen);
+    if (!o->gguf_blob || hc_gguf_is_gguf(meta, mlen)) return hc_hyc_write_raw(st, path, o->overwrite, err);
+    /* a .hyc made from a GGUF, decoded: its GGUF header goes back into the new .hyc */
+    hc_hyc_writer *w = NULL;
+    hc_status s = hc_hyc_writer_open(path, o->overwrite, &w, err);
+    for (size_t i = 0; i < hc_st_count(st) && !s; i++) {
+        hc_hyc_entry e;
+        memset(&e, 0, sizeof e);
+        e.info = *hc_st_info(st, i);
+        e.codec = HC_CODEC_RAW;
+        s = hc_hyc_writer_add(w, &e, hc_st_data(st, i), e.info.nbytes, err);
+    }
+    if (s) {
+        if (w) hc_hyc_writer_abort(w);
+        return s;
+    }
+    return hc_hyc_writer_finish(w, o->gguf_blob, o->gguf_blob_len, err);
 }
 static hc_status write_l2c(const hc_safetensors *st, const char *path, const convert_opts *o, hc_error *err) {
     return hc_l2c_write(st, path, o->l2c_version, o->overwrite, err);
@@ -62,8 +168,11 @@ static hc_status write_l2c(const hc_safetensors *st, const char *path, const con
 static const model_format formats[] = {
     /* in the order of detection */
     {"hyc", {".hyc"}, ".hyc container", detect_hyc, hc_hyc_open_st, write_hyc, 0},
+    {"gguf", {".gguf"}, "GGUF file", detect_gguf, hc_gguf_open_st, write_gguf, 0},
     {"llama2c", {".bin"}, "llama2.c checkpoint", detect_l2c, hc_l2c_open_st, write_l2c, 1},
     {"safetensors", {".safetensors"}, "safetensors file", detect_st, hc_st_open, write_st, 0},
+    /* a folder is recognised by hc_hfdir_is_input (a folder or *.index.json), never by content */
+    {"folder", {"/"}, "Hugging Face folder", NULL, read_folder, write_folder, 0},
 };
 #define N_FORMATS (sizeof formats / sizeof formats[0])
 
@@ -85,14 +194,18 @@ static const model_format *format_by_ext(const char *path) {
 
 static hc_status format_of_file(const char *path, const model_format **out, hc_error *err) {
     *out = NULL;
+    if (hc_hfdir_is_input(path)) {
+        *out = format_named("folder");
+        return HC_OK;
+    }
     hc_map m;
     hc_status s = hc_map_file(path, &m, err);
     if (s) return s;
     for (size_t i = 0; i < N_FORMATS && !*out; i++)
-        if (formats[i].detect(m.ptr, m.len, path)) *out = &formats[i];
+        if (formats[i].detect && formats[i].detect(m.ptr, m.len, path)) *out = &formats[i];
     hc_unmap(&m);
     if (!*out)
-        return hc_fail(err, HC_E_FORMAT, "'%s' is not a .hyc container, a safetensors file or a llama2.c checkpoint",
+        return hc_fail(err, HC_E_FORMAT, "'%s' is not a .hyc container, a GGUF file, a safetensors file, a llama2.c checkpoint or a folder",
                        path);
     return HC_OK;
 }
@@ -178,8 +291,14 @@ static void convert_usage(FILE *f) {
             "                      [--config config.json] [-f] [-q]\n"
             "\nConverts a model between formats without loss: every tensor keeps its bits\n"
             "(a .hyc is written with the raw codec; a lossy .hyc is decoded).\n"
-            "  FORMAT       hyc, safetensors or llama2c; default: from OUT's extension\n"
-            "               (.hyc, .safetensors, .bin). IN's format is recognised by content.\n"
+            "  FORMAT       hyc, gguf, safetensors, llama2c or folder; default: from OUT's extension\n"
+            "               (.hyc, .gguf, .safetensors, .bin; a name ending in '/' or an existing folder:\n"
+            "               a Hugging Face folder). IN's format is recognised by content; IN may be a\n"
+            "               Hugging Face folder (model.safetensors or shards + index) or its index.json.\n"
+            "               folder -> .hyc keeps shards, index and small files; .hyc or folder -> folder\n"
+            "               is `hyperc decompress IN -o OUT/`; other inputs give OUT/model.safetensors.\n"
+            "               A GGUF (or a .hyc made from one) written as GGUF keeps its header; other\n"
+            "               tensors become a fresh GGUF (ggml types from the dtypes, no keys).\n"
             "  --naming     rename llama tensors to Hugging Face names (model.layers.N.self_attn.q_proj.weight,\n"
             "               ...) or Meta/llama2.c names (layers.N.attention.wq.weight, ...), permuting the\n"
             "               q/k rows between the two RoPE layouts (needs n_heads, n_kv_heads in the metadata).\n"
@@ -194,7 +313,7 @@ static void convert_usage(FILE *f) {
 
 int cmd_convert(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *to = NULL, *naming = NULL, *config = NULL;
-    convert_opts o = {0, -1};
+    convert_opts o = {0, -1, NULL, 0};
     int quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -238,10 +357,10 @@ int cmd_convert(int argc, char **argv) {
         convert_usage(stderr);
         return HC_EXIT_USAGE;
     }
-    const model_format *ofmt = to ? format_named(to) : format_by_ext(out);
+    const model_format *ofmt = to ? format_named(to) : is_dir(out) ? format_named("folder") : format_by_ext(out);
     if (!ofmt) {
-        if (to) fprintf(stderr, "hyperc convert: --to: unknown format '%s' (hyc, safetensors, llama2c)\n", to);
-        else fprintf(stderr, "hyperc convert: cannot tell the format of '%s' from its name: give --to hyc|safetensors|llama2c\n", out);
+        if (to) fprintf(stderr, "hyperc convert: --to: unknown format '%s' (hyc, gguf, safetensors, llama2c, folder)\n", to);
+        else fprintf(stderr, "hyperc convert: cannot tell the format of '%s' from its name: give --to hyc|gguf|safetensors|llama2c|folder\n", out);
         return HC_EXIT_USAGE;
     }
     if (naming && !strcmp(naming, "hf") && ofmt->meta_names) {
@@ -254,7 +373,71 @@ int cmd_convert(int argc, char **argv) {
     const model_format *ifmt;
     hc_safetensors *st = NULL;
     hc_status s = format_of_file(in, &ifmt, &err);
+    int plain = !naming && !config;
+    uint8_t *hyc_blob = NULL; /* the GGUF header kept in a .hyc input */
+    size_t hyc_blob_len = 0;
+    if (!s && !strcmp(ifmt->name, "hyc")) {
+        hc_hyc *h = NULL;
+        s = hc_hyc_open(in, &h, &err);
+        size_t mlen = 0;
+        const char *meta = s ? NULL : hc_hyc_metadata(h, &mlen);
+        if (meta && hc_gguf_is_gguf(meta, mlen) && plain) {
+            hyc_blob = malloc(mlen ? mlen : 1);
+            if (!hyc_blob) s = hc_fail(&err, HC_E_NOMEM, "out of memory");
+            else memcpy(hyc_blob, meta, mlen);
+            hyc_blob_len = mlen;
+        }
+        if (h) hc_hyc_close(h);
+    }
+    /* direct routes that keep a folder's shards, index and small files */
+    int direct = 0;
+    if (!s && plain && !strcmp(ifmt->name, "folder") && !strcmp(ofmt->name, "hyc")) {
+        direct = 1;
+        s = folder_to_hyc(in, out, o.overwrite, &err);
+    } else if (!s && plain && !strcmp(ofmt->name, "folder") && !hyc_blob &&
+               (!strcmp(ifmt->name, "folder") || !strcmp(ifmt->name, "hyc"))) {
+        direct = 1; /* exactly `hyperc decompress IN -o OUT/` */
+        char *tmp = NULL;
+        if (!strcmp(ifmt->name, "folder")) {
+            s = temp_name(&tmp, &err);
+            if (!s) s = folder_to_hyc(in, tmp, 1, &err);
+        }
+        if (!s) s = hc_hfdir_decompress(tmp ? tmp : in, out, 0, o.overwrite, &err);
+        if (tmp) unlink(tmp);
+        free(tmp);
+    }
+    if (direct) {
+        free(hyc_blob);
+        if (s) {
+            fprintf(stderr, "hyperc convert: %s\n", err.msg);
+            return HC_EXIT_FAIL;
+        }
+        if (!quiet) printf("%s (%s) -> %s (%s) (%.3f s)\n", in, ifmt->name, out, ofmt->name, cli_now() - t0);
+        return HC_EXIT_OK;
+    }
     if (!s) s = ifmt->read(in, &st, &err);
+    if (!s) {
+        size_t mlen = 0;
+        const char *meta = hc_st_metadata(st, &mlen);
+        int gguf_meta = hc_gguf_is_gguf(meta, mlen);
+        if (gguf_meta && plain && (!strcmp(ofmt->name, "gguf") || !strcmp(ofmt->name, "hyc"))) {
+            o.gguf_blob = meta; /* valid while st is open */
+            o.gguf_blob_len = mlen;
+        } else if (gguf_meta) { /* a GGUF header is no safetensors/llama2.c metadata: dropped */
+            size_t nt = hc_st_count(st);
+            hc_tensor_info *infos = calloc(nt ? nt : 1, sizeof *infos);
+            hc_safetensors *bare = NULL;
+            if (!infos) s = hc_fail(&err, HC_E_NOMEM, "out of memory");
+            for (size_t i = 0; i < nt && infos; i++) infos[i] = *hc_st_info(st, i);
+            if (!s) s = hc_st_image(infos, nt, NULL, 0, in, fill_copy, st, &bare, &err);
+            free(infos);
+            hc_st_close(st);
+            st = bare;
+        } else if (hyc_blob) {
+            o.gguf_blob = hyc_blob;
+            o.gguf_blob_len = hyc_blob_len;
+        }
+    }
     char beside[4200];
     if (!s && !config && (naming || ofmt->meta_names) && !meta_has_hparams(st) && config_beside(in, beside, sizeof beside))
         config = beside;
@@ -273,6 +456,7 @@ int cmd_convert(int argc, char **argv) {
     if (!s) s = ofmt->write(st, out, &o, &err);
     size_t n = hc_st_count(st);
     hc_st_close(st);
+    free(hyc_blob);
     if (s) {
         fprintf(stderr, "hyperc convert: %s\n", err.msg);
         return HC_EXIT_FAIL;
