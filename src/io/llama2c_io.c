@@ -574,6 +574,64 @@ static hc_status fill_hyc(void *user, size_t i, uint8_t *dst, hc_error *err) {
     return HC_OK;
 }
 
+/* A .hyc made from a Hugging Face folder keeps its hyperparameters in the
+ * stored config.json, not in the metadata. When the metadata has none, they
+ * are added to it in its own form ("dim": "64", ...), so the tensors can be
+ * written as a llama2.c checkpoint or renamed. NULL: nothing to add. */
+static char *config_metadata(const hc_hyc *h, const char *meta, size_t mlen, size_t *out_len) {
+    hc_llm_config c;
+    hc_error e;
+    hc_error_clear(&e);
+    if (meta && hc_llm_config_parse(meta, mlen, "metadata", &c, &e) == HC_OK) return NULL;
+    long ai = hc_hyc_attachment_find(h, "config.json");
+    const uint8_t *p;
+    if (ai < 0 || hc_hyc_attachment_data(h, (size_t)ai, &p, &e) != HC_OK ||
+        hc_llm_config_parse((const char *)p, (size_t)hc_hyc_attachment_get(h, (size_t)ai)->size, "config.json", &c,
+                            &e) != HC_OK)
+        return NULL;
+    char keys[512];
+    int k = snprintf(keys, sizeof keys,
+                     "\"dim\":\"%d\",\"hidden_dim\":\"%d\",\"n_layers\":\"%d\",\"n_heads\":\"%d\","
+                     "\"n_kv_heads\":\"%d\",\"vocab_size\":\"%d\",\"seq_len\":\"%d\",\"norm_eps\":\"%g\","
+                     "\"rope_theta\":\"%g\"%s",
+                     c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.seq_len,
+                     (double)c.norm_eps, (double)c.rope_theta,
+                     c.shared_classifier < 0 ? "" : c.shared_classifier ? ",\"shared_classifier\":\"True\""
+                                                                         : ",\"shared_classifier\":\"False\"");
+    if (k <= 0 || (size_t)k >= sizeof keys) return NULL;
+    /* meta is a JSON object (or absent): its members, then these */
+    size_t body = 0;
+    const char *open = meta ? memchr(meta, '{', mlen) : NULL;
+    const char *close = NULL;
+    for (size_t i = mlen; meta && i > 0; i--)
+        if (meta[i - 1] == '}') {
+            close = meta + i - 1;
+            break;
+        }
+    if (open && close && close > open) {
+        body = (size_t)(close - open - 1);
+        int empty = 1;
+        for (size_t i = 0; i < body; i++)
+            if (!strchr(" \t\r\n", open[1 + i])) empty = 0;
+        if (empty) body = 0;
+    }
+    char *m = malloc(body + (size_t)k + 4);
+    if (!m) return NULL;
+    size_t at = 0;
+    m[at++] = '{';
+    if (body) {
+        memcpy(m + at, open + 1, body);
+        at += body;
+        m[at++] = ',';
+    }
+    memcpy(m + at, keys, (size_t)k);
+    at += (size_t)k;
+    m[at++] = '}';
+    m[at] = 0;
+    *out_len = at;
+    return m;
+}
+
 hc_status hc_hyc_open_st(const char *path, hc_safetensors **out, hc_error *err) {
     *out = NULL;
     hc_hyc *h = NULL;
@@ -592,7 +650,10 @@ hc_status hc_hyc_open_st(const char *path, hc_safetensors **out, hc_error *err) 
         meta = NULL;
         mlen = 0;
     }
+    char *with_cfg = config_metadata(h, meta, mlen, &mlen);
+    if (with_cfg) meta = with_cfg;
     s = hc_st_image(infos, n, meta, mlen, path, fill_hyc, h, out, err);
+    free(with_cfg);
     free(infos);
     hc_hyc_close(h);
     if (s) hc_error_context(err, s, "decoding '%s'", path);
