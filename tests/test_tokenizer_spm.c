@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 /* ---- a tiny protobuf writer ---- */
 typedef struct wbuf {
@@ -375,4 +377,66 @@ TEST(tokenizer_spm_corrupt) {
     printf("    corrupt small tokenizer.model: %zu refused, %zu built\n", refused, built);
     CHECK(refused > 0 && built > 0);
     free(m);
+}
+
+/* runs `hyperc ARGS` (stdout) into out; the exit status */
+static int run_cli(const char *args, char *out, size_t cap) {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "( '%s' %s ) 2>/dev/null", getenv("HYPERC_BIN"), args);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* a .hyc carrying tokenizer.model (compress --tokenizer) runs on its own:
+ * tokenize / perplexity / generate equal what tok512.bin gives */
+TEST(tokenizer_spm_hyc_cli) {
+    const char *tp = hc_test_shared("models/tok512.bin"), *mp = hc_test_shared("models/stories260K.safetensors");
+    const char *xp = hc_test_shared("data/tinystories_val.txt");
+    if (!tp || !mp || !xp) return;
+    if (!getenv("HYPERC_BIN")) {
+        hc_test_skip("hyperc binary not built (HYPERC_BIN)");
+        return;
+    }
+    size_t ml, tl;
+    uint8_t *m = model_from_l2c(tp, &ml);
+    uint8_t *text = hc_test_slurp(xp, &tl);
+    CHECK(m && text);
+    if (!m || !text) return;
+    char dir[1024], mod[1100], hyc[1100], txt[1100], args[8192];
+    snprintf(dir, sizeof dir, "%s/spmcli", hc_test_tmpdir());
+    mkdir(dir, 0700);
+    snprintf(mod, sizeof mod, "%s/tokenizer.model", dir);
+    snprintf(hyc, sizeof hyc, "%s/s.hyc", dir);
+    snprintf(txt, sizeof txt, "%s/x.txt", dir);
+    FILE *f = fopen(mod, "wb");
+    CHECK(f && fwrite(m, 1, ml, f) == ml);
+    if (f) fclose(f);
+    f = fopen(txt, "wb");
+    CHECK(f && fwrite(text, 1, tl < 3000 ? tl : 3000, f) > 0);
+    if (f) fclose(f);
+    static char a[65536], b[65536];
+    snprintf(args, sizeof args, "compress '%s' -o '%s' --tokenizer '%s'", mp, hyc, mod);
+    CHECK(run_cli(args, a, sizeof a) == 0);
+    snprintf(args, sizeof args, "tokenize --ids --tokenizer '%s' --text '%s'", hyc, txt);
+    CHECK(run_cli(args, a, sizeof a) == 0);
+    snprintf(args, sizeof args, "tokenize --ids --tokenizer '%s' --text '%s'", tp, txt);
+    CHECK(run_cli(args, b, sizeof b) == 0);
+    CHECK(strlen(a) > 100 && !strcmp(a, b));
+    snprintf(args, sizeof args, "perplexity '%s' --text '%s' | grep '^perplexity'", hyc, txt);
+    CHECK(run_cli(args, a, sizeof a) == 0);
+    snprintf(args, sizeof args, "perplexity '%s' --tokenizer '%s' --text '%s' | grep '^perplexity'", hyc, tp, txt);
+    CHECK(run_cli(args, b, sizeof b) == 0);
+    CHECK(strlen(a) > 10 && !strcmp(a, b));
+    snprintf(args, sizeof args, "generate '%s' --temp 0 -n 40 --prompt 'Once upon a time' | head -1", hyc);
+    CHECK(run_cli(args, a, sizeof a) == 0);
+    snprintf(args, sizeof args, "generate '%s' --tokenizer '%s' --temp 0 -n 40 --prompt 'Once upon a time' | head -1", hyc, tp);
+    CHECK(run_cli(args, b, sizeof b) == 0);
+    CHECK(strlen(a) > 20 && !strcmp(a, b));
+    printf("    .hyc with tokenizer.model: tokenize/perplexity/generate equal tok512.bin's\n");
+    free(m);
+    free(text);
 }
