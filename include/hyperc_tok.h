@@ -133,12 +133,12 @@ hc_status hc_tkz_from_gguf_mem(const void *buf, size_t len, const char *label, h
 hc_status hc_tkz_from_gguf_meta(const void *blob, size_t len, const char *label, hc_tkz **out, hc_error *err);
 /* Tokenizer bytes of any kind, by content: tokenizer.json (config: the text
  * of tokenizer_config.json or NULL), GGUF, llama2.c tokenizer.bin; a name
- * ending in .model (SentencePiece) is refused. */
+ * ending in .model or bytes that parse as one: SentencePiece (hc_tkz_from_spm). */
 hc_status hc_tkz_from_bytes(const char *name, const void *buf, size_t len, const char *config, size_t config_len,
                             const char *label, hc_tkz **out, hc_error *err);
 /* The attachment of h that holds its tokenizer: the one flagged
  * HC_ATTACH_TOKENIZER (compress --tokenizer), else tokenizer.json, else
- * tokenizer.bin; -1 if none. */
+ * tokenizer.model, else tokenizer.bin; -1 if none. */
 long hc_tkz_hyc_attachment(const hc_hyc *h);
 /* 1 if h's metadata is a GGUF header (it may carry a tokenizer.ggml.* vocabulary). */
 int hc_tkz_hyc_has_gguf_vocab(const hc_hyc *h);
@@ -147,5 +147,23 @@ int hc_tkz_hyc_has_gguf_vocab(const hc_hyc *h);
  * of its GGUF metadata; HC_E_FORMAT if it carries none. path: for messages. */
 hc_status hc_tkz_from_hyc(const hc_hyc *h, const char *path, hc_tkz **out, hc_error *err);
 hc_status hc_tkz_open_hyc(const char *path, hc_tkz **out, hc_error *err);
+
+/* ---- SentencePiece tokenizer.model (src/infer/tokenizer_spm.c) ----
+ * A serialized sentencepiece.ModelProto: pieces (string, score, type),
+ * trainer_spec (model_type, byte_fallback, unk/bos/eos ids,
+ * treat_whitespace_as_suffix), normalizer_spec (name, add_dummy_prefix,
+ * remove_extra_whitespaces, escape_whitespaces). Accepted: model_type BPE
+ * with normalizer 'identity' (LLaMA-2, Mistral, TinyLlama): an SPM
+ * vocabulary merging by score, BOS added when bos_id is a piece; UNIGRAM,
+ * WORD, CHAR, other normalizers (nmt_nfkc, ...) and removed/unescaped
+ * whitespace are refused by name (HC_E_UNSUPPORTED). hc_tkz_open takes such
+ * a file by name (*.model) or content; hc_tkz_from_bytes and .hyc
+ * attachments (tokenizer.model) too. */
+hc_status hc_tkz_from_spm(const void *buf, size_t len, const char *label, hc_tkz **out, hc_error *err);
+hc_status hc_tkz_open_spm(const char *path, hc_tkz **out, hc_error *err);
+/* 1 if the bytes parse as a ModelProto with at least one piece. */
+int hc_tkz_is_spm(const void *buf, size_t len);
+/* 1 if path ends in .model or its content is a ModelProto (hc_tkz_is_spm). */
+int hc_tkz_file_is_spm(const char *path);
 
 #endif

@@ -135,7 +135,8 @@ static hc_status cli_tok_open(const char *path, int l2c_vocab, int vocab, cli_to
         const hc_hyc_attachment *a = k >= 0 ? hc_hyc_attachment_get(h, (size_t)k) : NULL;
         size_t nl = a ? strlen(a->name) : 0;
         if (a && (s = hc_hyc_attachment_data(h, (size_t)k, &p, err)) == HC_OK && !hc_tkz_is_json(p, (size_t)a->size) &&
-            !(a->size >= 4 && !memcmp(p, "GGUF", 4)) && !(nl >= 6 && !strcmp(a->name + nl - 6, ".model"))) {
+            !(a->size >= 4 && !memcmp(p, "GGUF", 4)) && !(nl >= 6 && !strcmp(a->name + nl - 6, ".model")) &&
+            !hc_tkz_is_spm(p, (size_t)a->size)) {
             char label[HC_ATTACH_NAME_MAX + 4200];
             snprintf(label, sizeof label, "%s stored in %.4000s", a->name, path);
             s = hc_tok_open_mem(p, (size_t)a->size, l2c_vocab, label, &t->l2c, err);
@@ -145,7 +146,7 @@ static hc_status cli_tok_open(const char *path, int l2c_vocab, int vocab, cli_to
         hc_hyc_close(h);
         return s ? s : t->hf ? check_json_vocab(t, path, vocab, err) : HC_OK;
     }
-    if (!hc_tkz_is_json(head, got) && !(got >= 4 && !memcmp(head, "GGUF", 4)))
+    if (!hc_tkz_is_json(head, got) && !(got >= 4 && !memcmp(head, "GGUF", 4)) && !hc_tkz_file_is_spm(path))
         return hc_tok_open(path, l2c_vocab, &t->l2c, err); /* it says why it cannot */
     hc_status s = hc_tkz_open(path, &t->hf, err);
     return s ? s : check_json_vocab(t, path, vocab, err);

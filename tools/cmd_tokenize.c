@@ -11,7 +11,8 @@
 static void tokenize_usage(FILE *f) {
     fprintf(f,
             "usage: hyperc tokenize --tokenizer T (--text FILE | --prompt P) [--ids] [--no-bos] [--stats]\n"
-            "  T         tokenizer.json (tokenizer_config.json beside it is read too), llama2.c tokenizer.bin,\n"
+            "  T         tokenizer.json (tokenizer_config.json beside it is read too), SentencePiece tokenizer.model (BPE),\n"
+            "            llama2.c tokenizer.bin,\n"
             "            a GGUF (its tokenizer.ggml.* vocabulary) or a .hyc (the tokenizer it stores, else\n"
             "            the vocabulary of the GGUF it was made from)\n"
             "  --ids     the ids alone, space-separated, on one line\n"

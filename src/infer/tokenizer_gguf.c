@@ -302,6 +302,7 @@ long hc_tkz_hyc_attachment(const hc_hyc *h) {
     for (size_t i = 0; i < hc_hyc_attachment_count(h); i++)
         if (hc_hyc_attachment_get(h, i)->flags & HC_ATTACH_TOKENIZER) return (long)i;
     long k = hc_hyc_attachment_find(h, "tokenizer.json");
+    if (k < 0) k = hc_hyc_attachment_find(h, "tokenizer.model");
     return k >= 0 ? k : hc_hyc_attachment_find(h, "tokenizer.bin");
 }
 
@@ -317,8 +318,8 @@ hc_status hc_tkz_from_bytes(const char *name, const void *buf, size_t len, const
     size_t l = name ? strlen(name) : 0;
     if (hc_tkz_is_json(buf, len)) return hc_tkz_from_json(buf, len, config, config_len, label, out, err);
     if (hc_gguf_is_gguf(buf, len)) return hc_tkz_from_gguf_mem(buf, len, label, out, err);
-    if (l >= 6 && !strcmp(name + l - 6, ".model"))
-        return hc_fail(err, HC_E_UNSUPPORTED, "tokenizer '%s': SentencePiece tokenizer.model is not read yet", label);
+    if ((l >= 6 && !strcmp(name + l - 6, ".model")) || hc_tkz_is_spm(buf, len))
+        return hc_tkz_from_spm(buf, len, label, out, err);
     return tkz_from_llama2c(buf, len, label, out, err);
 }
 

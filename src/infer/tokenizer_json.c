@@ -569,6 +569,12 @@ hc_status hc_tkz_open(const char *path, hc_tkz **out, hc_error *err) {
         hc_unmap(&m);
         return gguf ? hc_tkz_from_gguf_file(path, out, err) : hc_tkz_open_hyc(path, out, err);
     }
+    size_t pl = strlen(path);
+    if ((pl >= 6 && !strcmp(path + pl - 6, ".model")) || hc_tkz_is_spm(m.ptr, (size_t)m.len)) {
+        s = hc_tkz_from_spm(m.ptr, (size_t)m.len, path, out, err); /* SentencePiece (tokenizer_spm.c) */
+        hc_unmap(&m);
+        return s;
+    }
     if (!hc_tkz_is_json(m.ptr, (size_t)m.len)) {
         s = from_llama2c(m.ptr, (size_t)m.len, path, out, err);
         hc_unmap(&m);
