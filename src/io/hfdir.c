@@ -166,17 +166,15 @@ static char *json_cstr(hc_json *j, const char **why) {
     return c;
 }
 
-static hc_status parse_index(hf_model *m, const char *path, hc_error *err) {
-    hc_map map;
-    hc_status s = hc_map_file(path, &map, err);
-    if (s) return s;
-    if (map.len > HF_INDEX_MAX) {
-        hc_unmap(&map);
-        return hc_fail(err, HC_E_LIMIT, "'%s': index of %llu bytes is larger than %llu", path, (ull)map.len,
+/* Parses an index (model.safetensors.index.json) of len bytes; path names it
+ * in messages. Fills m->idx, m->shards (sorted, distinct), each entry's shard. */
+static hc_status parse_index_mem(hf_model *m, const char *buf, size_t len, const char *path, hc_error *err) {
+    if (len > HF_INDEX_MAX)
+        return hc_fail(err, HC_E_LIMIT, "'%s': index of %llu bytes is larger than %llu", path, (ull)len,
                        (ull)HF_INDEX_MAX);
-    }
+    hc_status s;
     hc_json j;
-    hc_json_init(&j, (const char *)map.ptr, (size_t)map.len);
+    hc_json_init(&j, buf, len);
     int r, have_map = 0;
     hc_json_str key;
     size_t cap = 0;
@@ -302,7 +300,28 @@ out:
     if (shard_of)
         for (size_t i = 0; i < m->n_idx; i++) free(shard_of[i]);
     free(shard_of);
+    return s;
+}
+
+static hc_status parse_index(hf_model *m, const char *path, hc_error *err) {
+    hc_map map;
+    hc_status s = hc_map_file(path, &map, err);
+    if (s) return s;
+    s = parse_index_mem(m, (const char *)map.ptr, (size_t)map.len, path, err);
     hc_unmap(&map);
+    return s;
+}
+
+hc_status hc_hfdir_index_parse(const void *buf, size_t len, const char *label, size_t *n_tensors, size_t *n_shards,
+                               hc_error *err) {
+    hf_model m;
+    memset(&m, 0, sizeof m);
+    hc_status s = parse_index_mem(&m, buf, len, label ? label : "<index>", err);
+    if (s == HC_OK) {
+        if (n_tensors) *n_tensors = m.n_idx;
+        if (n_shards) *n_shards = m.n_shards;
+    }
+    hf_free(&m);
     return s;
 }
 

@@ -30,6 +30,13 @@ hc_status hyc_ext_w_build(const hyc_ext_w *x, size_t tensor_count, const char *p
                           size_t *len, hc_error *err);
 void hyc_ext_w_free(hyc_ext_w *x);
 
+/* ---- provided by hfdir.c --------------------------------------------------- */
+/* Parses and checks a model.safetensors.index.json image on its own (names,
+ * shard file names, duplicates, limits): what compress does before it opens
+ * the shards. For tests and the fuzzer. */
+hc_status hc_hfdir_index_parse(const void *buf, size_t len, const char *label, size_t *n_tensors, size_t *n_shards,
+                               hc_error *err);
+
 /* ---- provided by pipeline.c ------------------------------------------------ */
 /* Decodes tensors [first, first + count) of h in order (each over threads)
  * and hands tensor first + k to put as index k, as bytes of its dtype; raw
