@@ -145,7 +145,7 @@ static int write_seeds(const char *dir) {
             if (k == 1) hc_gguf_build_tensor(b, "q", 1, ne, 8, q, &err);
         }
         char path[4096];
-        snprintf(path, sizeof path, "%s/seed%d.gguf", dir, k);
+        snprintf(path, sizeof path, "%s/seed%d.ggufseed", dir, k);
         hc_status s = err.code ? err.code : hc_gguf_build_write(b, path, 1, &err);
         hc_gguf_build_free(b);
         if (s) {
