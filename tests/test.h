@@ -58,6 +58,19 @@ uint8_t *hc_test_slurp(const char *path, size_t *len);
 /* A fresh temporary directory for this run (removed at exit). */
 const char *hc_test_tmpdir(void);
 
+/* The hyperc binary under test: $HYPERC_BIN, else build/hyperc. */
+const char *hc_test_bin(void);
+
+/* Runs `hyperc ARGS` through the shell (ARGS pasted as is: quote paths);
+ * stdout to out_path, stderr to err_path (NULL: /dev/null; the same path for
+ * both: one file). Returns the exit status, -1 if it did not exit. */
+int hc_test_run(const char *args, const char *out_path, const char *err_path);
+
+/* Runs `hyperc ARGS`; its stdout (and stderr when with_stderr, else stderr
+ * is dropped) into out[cap], NUL-terminated, cut at cap - 1 bytes. Returns
+ * the exit status, -1 if it did not exit. */
+int hc_test_run_capture(const char *args, int with_stderr, char *out, size_t cap);
+
 /* Deterministic random numbers for tests. */
 typedef struct hc_rng { uint64_t s; } hc_rng;
 static inline uint64_t hc_rng_next(hc_rng *r) {

@@ -257,13 +257,7 @@ TEST(llm_calibration_stories260k) {
 
 /* ---- the command line ------------------------------------------------------------- */
 
-static int run_cli(const char *args, const char *log) {
-    const char *b = getenv("HYPERC_BIN");
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s > '%s' 2>&1", b ? b : "build/hyperc", args, log);
-    int s = system(cmd);
-    return WIFEXITED(s) ? WEXITSTATUS(s) : -1;
-}
+static int run_cli(const char *args, const char *log) { return hc_test_run(args, log, log); }
 
 static double slice_perplexity(const char *model, const char *tok, const char *text) {
     hc_llm_model *m;

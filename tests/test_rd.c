@@ -174,12 +174,13 @@ TEST(rd_resnet20_q8b_consistent) {
 /* ---- the command ------------------------------------------------------------------- */
 
 static int run_rd(const char *args, const char *log) {
-    const char *bin = getenv("HYPERC_BIN");
-    if (!bin) bin = "build/hyperc";
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s rd %s > '%s' 2>&1", bin, args, log);
-    int s = system(cmd);
-    return WIFEXITED(s) ? WEXITSTATUS(s) : -1;
+    size_t cap = strlen(args) + 4;
+    char *a = malloc(cap);
+    if (!a) return -1;
+    snprintf(a, cap, "rd %s", args);
+    int s = hc_test_run(a, log, log);
+    free(a);
+    return s;
 }
 
 static char *slurp(const char *path) {

@@ -39,14 +39,7 @@ static const char *bin_or_skip(void) {
 
 /* runs `hyperc ARGS`, stdout (and stderr if want_err) into out; the exit status */
 static int run_cli(const char *args, int want_err, char *out, size_t cap) {
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "'%s' %s %s", getenv("HYPERC_BIN"), args, want_err ? "2>&1" : "2>/dev/null");
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return hc_test_run_capture(args, want_err, out, cap);
 }
 
 static void tmp_path(char *buf, size_t cap, const char *name) { snprintf(buf, cap, "%s/%s", hc_test_tmpdir(), name); }

@@ -515,15 +515,7 @@ static int write_json_from_bin(const char *bin, const char *out) {
     return fclose(f) == 0;
 }
 
-static int run_out(const char *args, char *out, size_t cap) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>/dev/null", getenv("HYPERC_BIN"), args);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    return pclose(p);
-}
+static int run_out(const char *args, char *out, size_t cap) { return hc_test_run_capture(args, 0, out, cap); }
 
 TEST(tokenizer_json_cli_generate_perplexity) {
     const char *bin = hc_test_shared("models/tok512.bin"), *model = hc_test_shared("models/stories260K.bin");

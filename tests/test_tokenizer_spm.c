@@ -380,16 +380,7 @@ TEST(tokenizer_spm_corrupt) {
 }
 
 /* runs `hyperc ARGS` (stdout) into out; the exit status */
-static int run_cli(const char *args, char *out, size_t cap) {
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "( '%s' %s ) 2>/dev/null", getenv("HYPERC_BIN"), args);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+static int run_cli(const char *args, char *out, size_t cap) { return hc_test_run_capture(args, 0, out, cap); }
 
 /* a .hyc carrying tokenizer.model (compress --tokenizer) runs on its own:
  * tokenize / perplexity / generate equal what tok512.bin gives */

@@ -205,8 +205,7 @@ typedef struct level_kernels {
 /* First of entries [lo, hi) whose offset is >= key (hi if none). A row's
  * tile holds about 5% of its pairs, so a scan four at a time, whose loads do
  * not wait on each other, ends sooner than a binary search: that one's
- * chain of dependent loads held up the next row's pass (4096x4096 from
- * memory: 1.15 ms against 0.83 with the scan). */
+ * chain of dependent loads held up the next row's pass (docs/RESULTS.md). */
 static uint64_t first_at_or_after(const uint16_t *off, uint64_t lo, uint64_t hi, uint32_t key) {
     while (lo + 4 <= hi && off[lo + 3] < key) lo += 4;
     while (lo < hi && off[lo] < key) lo++;
@@ -249,10 +248,8 @@ static uint64_t next_start(const hc_paper_linear *l, uint64_t e, uint64_t j0) {
  * U, Z and the constant part once; per row the fast pass, which carries the
  * previous row's corrections. Those read an index and x at random places
  * and run mostly on the load and integer units, the fast pass on the vector
- * ones, so interleaved they overlap: 4096x4096 from memory took 1.03-1.07
- * ms with the corrections after each row's pass (indices from a row buffer
- * the pass wrote; 1.15 ms reading them from the payload), 0.83-0.86 ms
- * interleaved. A row whose corrections cross a block, or whose indices
+ * ones, so interleaved they overlap (either change alone gains nothing:
+ * docs/RESULTS.md). A row whose corrections cross a block, or whose indices
  * reach the end of the payload (the kernels read 8 bytes per index), has
  * them done after its own pass instead. Sums stay in double until the row
  * is complete. */
@@ -501,11 +498,11 @@ __attribute__((target("avx2,fma"))) static float arith_dot_avx2(const hc_paper_d
 
 /* ---- linear path (paper.h) --------------------------------------------- */
 /* Software prefetch of the index stream, 1 KB ahead into L1 and 8 KB ahead
- * into L2. The hardware prefetcher alone falls behind this loop: streaming
- * from memory (a working set past the last-level cache, as in inference) the
- * 4096x4096 product took 2.1 ms without and 1.0 ms with these (about 1.5 ms
- * with the L1 one alone), against 1.0 ms with the indices in cache. The raw
- * float32 product, already at memory bandwidth, gained nothing from the same. */
+ * into L2. The hardware prefetcher alone falls behind this loop when the
+ * indices stream from memory (a working set past the last-level cache, as in
+ * inference): without these the product runs at half its in-cache speed. The
+ * raw float32 product, already at memory bandwidth, gains nothing from the
+ * same (docs/RESULTS.md). */
 #define PREFETCH_L1 1024
 #define PREFETCH_L2 8192
 
@@ -749,8 +746,7 @@ __attribute__((target("avx512f,avx512bw"))) static float arith_dot_avx512(const 
 /* With VBMI one byte permute brings every index its 4 bytes (the group's
  * 2u + 1 <= 33 bytes lie in the 64 loaded). Without VBMI the level takes
  * the AVX2 linear kernel. For u <= 15 a group loads 32 bytes only: a load
- * then crosses a cache line half as often, which out of cache took the
- * 4096x4096 product from about 1.12 to 0.97 ms. */
+ * then crosses a cache line half as often, which counts out of cache. */
 typedef struct group16_cache {
     group16 g[8];     /* per start bit offset                    */
     uint8_t ready[8];

@@ -111,4 +111,14 @@ hc_status tkz_from_llama2c(const void *p, size_t len, const char *label, hc_tkz 
 struct hc_gguf;
 hc_status hc_tkz_from_gguf(const struct hc_gguf *g, const char *label, hc_tkz **out, hc_error *err);
 
+
+/* the merge table's hash of a (left, right) symbol pair (tokenizer_core.c,
+   tokenizer_bpe.c) */
+static inline uint32_t hash_pair(uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    return (uint32_t)k;
+}
+
 #endif
