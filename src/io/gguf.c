@@ -1,7 +1,9 @@
 /* gguf.c — GGUF reader (zero-copy, fully validated) and the mapping of GGUF
- * files onto .hyc containers; the writers are in gguf_write.c, llama hyperparameters in
+ * files onto .hyc containers; the writers are in gguf_write.c, metadata lookups
+ * in gguf_meta.c (parsed state in gguf_int.h), llama hyperparameters in
  * gguf_config.c. See gguf.h. */
 #include "gguf.h"
+#include "gguf_int.h"
 #include "hyperc_llm.h"
 #include "../common/util.h"
 #include <stdlib.h>
@@ -18,17 +20,6 @@ static const char *const type_names[HC_GGUF_TYPE_COUNT] = {
     "bool", "string", "array", "uint64", "int64", "float64"};
 
 const char *hc_gguf_type_name(uint32_t t) { return t < HC_GGUF_TYPE_COUNT ? type_names[t] : "?"; }
-
-/* bytes of a scalar value; 0 for string/array/unknown */
-static uint64_t scalar_size(uint32_t t) {
-    switch (t) {
-    case HC_GGUF_UINT8: case HC_GGUF_INT8: case HC_GGUF_BOOL: return 1;
-    case HC_GGUF_UINT16: case HC_GGUF_INT16: return 2;
-    case HC_GGUF_UINT32: case HC_GGUF_INT32: case HC_GGUF_FLOAT32: return 4;
-    case HC_GGUF_UINT64: case HC_GGUF_INT64: case HC_GGUF_FLOAT64: return 8;
-    default: return 0;
-    }
-}
 
 /* The ggml types (ggml.h numbering; block sizes from ggml-common.h). */
 static const hc_ggml_type ggml_types[] = {
@@ -75,30 +66,6 @@ static const char *removed_type(uint32_t id) {
 /* ===================================================================== */
 /* Reading                                                                */
 /* ===================================================================== */
-
-typedef struct gg_kv {
-    const uint8_t *key;
-    uint32_t key_len, type;
-    const uint8_t *val;  /* value bytes (after the type field)               */
-    uint64_t val_len;
-    uint32_t arr_type;   /* arrays: element type and count                   */
-    uint64_t arr_n;
-    uint64_t *str_off;   /* arrays of strings: offset of element k from val  */
-} gg_kv;
-
-struct hc_gguf {
-    hc_map map;
-    const uint8_t *buf;
-    uint64_t len;
-    int header_only;
-    uint32_t version;
-    uint64_t alignment, header_end, data_start;
-    gg_kv *kv;
-    size_t n_kv;
-    hc_gguf_tensor *t;
-    size_t n_t;
-    char *names; /* arena of NUL-terminated tensor names */
-};
 
 /* A name made safe for a one-line message. */
 typedef struct pname { char s[100]; } pname;
@@ -210,11 +177,6 @@ static hc_status skip_value(cur *c, uint32_t t, int depth, const char *key) {
     if ((s = need(c, sz, "value"))) return s;
     c->pos += sz;
     return HC_OK;
-}
-
-static int key_eq(const gg_kv *kv, const char *key) {
-    size_t n = strlen(key);
-    return kv->key_len == n && memcmp(kv->key, key, n) == 0;
 }
 
 static hc_status parse_kv(hc_gguf *g, cur *c, uint64_t n_kv) {
@@ -561,118 +523,6 @@ long hc_gguf_find_tensor(const hc_gguf *g, const char *name) {
     for (size_t i = 0; g && name && i < g->n_t; i++)
         if (!strcmp(g->t[i].name, name)) return (long)i;
     return -1;
-}
-
-/* ---- metadata lookup ---------------------------------------------------- */
-
-size_t hc_gguf_kv_count(const hc_gguf *g) { return g ? g->n_kv : 0; }
-
-const char *hc_gguf_kv_key(const hc_gguf *g, size_t i, size_t *len, uint32_t *type) {
-    if (!g || i >= g->n_kv) return NULL;
-    if (len) *len = g->kv[i].key_len;
-    if (type) *type = g->kv[i].type;
-    return (const char *)g->kv[i].key;
-}
-
-long hc_gguf_find_key(const hc_gguf *g, const char *key) {
-    for (size_t i = 0; g && key && i < g->n_kv; i++)
-        if (key_eq(&g->kv[i], key)) return (long)i;
-    return -1;
-}
-
-static const gg_kv *kv_of(const hc_gguf *g, const char *key) {
-    long k = hc_gguf_find_key(g, key);
-    return k < 0 ? NULL : &g->kv[k];
-}
-
-/* A scalar of type t at p as int64 / double; 0 if not numeric. */
-static int scalar_int(uint32_t t, const uint8_t *p, int64_t *v) {
-    switch (t) {
-    case HC_GGUF_UINT8: case HC_GGUF_BOOL: *v = p[0]; return 1;
-    case HC_GGUF_INT8: *v = (int8_t)p[0]; return 1;
-    case HC_GGUF_UINT16: *v = hc_get_u16(p); return 1;
-    case HC_GGUF_INT16: *v = (int16_t)hc_get_u16(p); return 1;
-    case HC_GGUF_UINT32: *v = hc_get_u32(p); return 1;
-    case HC_GGUF_INT32: *v = (int32_t)hc_get_u32(p); return 1;
-    case HC_GGUF_UINT64: if (hc_get_u64(p) > INT64_MAX) return 0; *v = (int64_t)hc_get_u64(p); return 1;
-    case HC_GGUF_INT64: *v = (int64_t)hc_get_u64(p); return 1;
-    default: return 0;
-    }
-}
-
-static int scalar_float(uint32_t t, const uint8_t *p, double *v) {
-    int64_t i;
-    if (t == HC_GGUF_FLOAT32) { *v = hc_get_f32(p); return 1; }
-    if (t == HC_GGUF_FLOAT64) { *v = hc_get_f64(p); return 1; }
-    if (t == HC_GGUF_UINT64) { *v = (double)hc_get_u64(p); return 1; }
-    if (scalar_int(t, p, &i)) { *v = (double)i; return 1; }
-    return 0;
-}
-
-int hc_gguf_get_str(const hc_gguf *g, const char *key, const char **s, size_t *len) {
-    const gg_kv *kv = kv_of(g, key);
-    if (!kv || kv->type != HC_GGUF_STRING) return 0;
-    if (s) *s = (const char *)kv->val + 8;
-    if (len) *len = (size_t)hc_get_u64(kv->val);
-    return 1;
-}
-
-int hc_gguf_get_int(const hc_gguf *g, const char *key, int64_t *v) {
-    const gg_kv *kv = kv_of(g, key);
-    int64_t x;
-    if (!kv || !scalar_int(kv->type, kv->val, &x)) return 0;
-    if (v) *v = x;
-    return 1;
-}
-
-int hc_gguf_get_float(const hc_gguf *g, const char *key, double *v) {
-    const gg_kv *kv = kv_of(g, key);
-    double x;
-    if (!kv || !scalar_float(kv->type, kv->val, &x)) return 0;
-    if (v) *v = x;
-    return 1;
-}
-
-int hc_gguf_get_array(const hc_gguf *g, const char *key, uint32_t *elem_type, uint64_t *n) {
-    const gg_kv *kv = kv_of(g, key);
-    if (!kv || kv->type != HC_GGUF_ARRAY) return 0;
-    if (elem_type) *elem_type = kv->arr_type;
-    if (n) *n = kv->arr_n;
-    return 1;
-}
-
-int hc_gguf_array_str(const hc_gguf *g, const char *key, uint64_t i, const char **s, size_t *len) {
-    const gg_kv *kv = kv_of(g, key);
-    if (!kv || kv->type != HC_GGUF_ARRAY || kv->arr_type != HC_GGUF_STRING || i >= kv->arr_n) return 0;
-    const uint8_t *p = kv->val + kv->str_off[i];
-    if (s) *s = (const char *)p + 8;
-    if (len) *len = (size_t)hc_get_u64(p);
-    return 1;
-}
-
-static const uint8_t *arr_elem(const hc_gguf *g, const char *key, uint64_t i, uint32_t *t) {
-    const gg_kv *kv = kv_of(g, key);
-    if (!kv || kv->type != HC_GGUF_ARRAY || i >= kv->arr_n || !scalar_size(kv->arr_type)) return NULL;
-    *t = kv->arr_type;
-    return kv->val + 12 + i * scalar_size(kv->arr_type);
-}
-
-int hc_gguf_array_int(const hc_gguf *g, const char *key, uint64_t i, int64_t *v) {
-    uint32_t t;
-    const uint8_t *p = arr_elem(g, key, i, &t);
-    int64_t x;
-    if (!p || !scalar_int(t, p, &x)) return 0;
-    if (v) *v = x;
-    return 1;
-}
-
-int hc_gguf_array_float(const hc_gguf *g, const char *key, uint64_t i, double *v) {
-    uint32_t t;
-    const uint8_t *p = arr_elem(g, key, i, &t);
-    double x;
-    if (!p || !scalar_float(t, p, &x)) return 0;
-    if (v) *v = x;
-    return 1;
 }
 
 /* ===================================================================== */
