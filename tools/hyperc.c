@@ -240,6 +240,10 @@ int cmd_compress(int argc, char **argv) {
         fprintf(stderr, "hyperc compress: %s\n", err.msg);
         return HC_EXIT_USAGE;
     }
+    if (calib_src && (o.prune > 0 || o.prune_m > 0)) {
+        fprintf(stderr, "hyperc compress: --prune with --calib is not supported (pruned tensors are coded without error feedback)\n");
+        return HC_EXIT_USAGE;
+    }
     hc_error_clear(&err);
     if (cli_check_output("compress", in, out, &quiet)) return HC_EXIT_FAIL;
     hc_calib *calib = NULL;
