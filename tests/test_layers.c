@@ -5,6 +5,7 @@
 #include "../src/infer/layers.h"
 #include <math.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static const int toks[] = {1, 403, 407, 261, 378, 284, 410, 338, 343, 299, 262, 270, 306, 325, 402, 356,
                            291, 260, 431, 289, 276, 436, 270, 416, 349, 265, 271, 312, 409, 301, 259, 340};
@@ -59,4 +60,33 @@ TEST(layers_coded_model_positive) {
     hc_layers_result_free(&r);
     hc_llm_free(f);
     hc_llm_free(c);
+}
+
+TEST(layers_cli) {
+    const char *p = hc_test_shared("models/stories260K.safetensors");
+    if (!p) return;
+    const char *b = getenv("HYPERC_BIN") ? getenv("HYPERC_BIN") : "build/hyperc";
+    char cmd[8192], log[1024];
+    snprintf(log, sizeof log, "%s/layers_cli.txt", hc_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "'%s' layers '%s' '%s' --tokens 64 --ctx 32 --threads 1 > '%s' 2>&1", b, p, p, log);
+    CHECK(system(cmd) == 0);
+    size_t len;
+    char *t = (char *)hc_test_slurp(log, &len);
+    CHECK(t);
+    CHECKF(strstr(t, "64 tokens") && strstr(t, "2 windows") && strstr(t, "embed    0.0000e+00") &&
+               strstr(t, "\n4        0.0000e+00   0.0000e+00   0.0000e+00") && strstr(t, "top-1 agreement 100.00%"),
+           "%s", t);
+    free(t);
+    static const char *const bad[] = {"", "'%s'", "'%s' '%s' '%s'", "'%s' '%s' --tokens 0", "'%s' '%s' --bogus 1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char args[1024];
+        snprintf(args, sizeof args, bad[i], p, p, p);
+        snprintf(cmd, sizeof cmd, "'%s' layers %s > /dev/null 2>&1", b, args);
+        int st = system(cmd);
+        CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 2, "layers %s: exit %d", args, WEXITSTATUS(st));
+    }
+    /* a missing model: a failure, not a usage error */
+    snprintf(cmd, sizeof cmd, "'%s' layers '%s' /nonexistent.hyc > /dev/null 2>&1", b, p);
+    int st = system(cmd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
 }
