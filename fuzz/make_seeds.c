@@ -75,6 +75,7 @@ static void seeds_codec(void) {
             codec_seed("seed_raw_bf16", HC_CODEC_RAW, HC_BF16, rows, cols, NULL, 0, bf, n * 2);
         }
         for (int c = 1; c < HC_CODEC_COUNT; c++) {
+            if (!strcmp(hc_codec_name((hc_codec_id)c), "?")) continue; /* an id this build lacks */
             for (int variant = 0; variant < 2; variant++) {
                 hc_opts o;
                 hc_opts_default(&o);
@@ -84,6 +85,8 @@ static void seeds_codec(void) {
                 o.min_elems = 0;
                 if (variant && c == HC_CODEC_QKM) o.bits = 3;
                 if (variant && c == HC_CODEC_HLAT) o.bits = 6;
+                if (variant && c == HC_CODEC_SPARSE) o.prune_n = 2, o.prune_m = 4; /* the 2:4 pattern mask */
+                if (!variant && c == HC_CODEC_SPARSE) o.prune = 0.5;                /* a bitmap */
                 hc_encoded e;
                 hc_error_clear(&err);
                 if (hc_encode(w, n, &o, &e, &err) != HC_OK) {

@@ -160,6 +160,7 @@ typedef enum hc_codec_id {
     HC_CODEC_Q4B = 3,    /* baseline: 4-bit absmax round-to-nearest, 32/blk */
     HC_CODEC_QKM = 4,    /* baseline: b-bit scale+min per block (k-quant-like) */
     HC_CODEC_HLAT = 5,   /* block-scaled K-dim winding lattice (hyperfunction) */
+    HC_CODEC_SPARSE = 7, /* zero mask + the kept weights by another codec (pruning) */
     HC_CODEC_COUNT
 } hc_codec_id;
 
@@ -196,6 +197,12 @@ typedef struct hc_opts {
        NULL. Matrices found in it are coded with error feedback
        (hc_encode_matrix); not owned, must outlive the call. */
     const struct hc_calib *calib;
+    /* pruning before coding (src/codec/sparse.h; the zeros stored exactly by
+       HC_CODEC_SPARSE): prune > 0 zeroes that fraction of each coded tensor,
+       smallest magnitudes first; prune_m > 0 keeps the prune_n largest of
+       every prune_m consecutive weights (2:4) */
+    double prune;
+    uint32_t prune_n, prune_m;
 } hc_opts;
 
 void hc_opts_default(hc_opts *o);

@@ -150,10 +150,10 @@ TEST(cli_option_conflicts_refused) {
         {"--codec qkm --bits 5 --bpw 4", {"--bits 5", "--bpw 4", "contradicts"}},
         {"--codec hlat --snr 30 --bits 20", {"--bits 20", "--snr 30", "contradicts"}},
         {"--codec paper --points 256 --bpw 4", {"--points 256", "--bpw 4", "contradicts"}},
-        {"--bpw 0.5", {"--bpw 0.5", "codec hlat", "2.438..7.688"}},
+        {"--bpw 0.5", {"--bpw 0.5", "codec hlat", "1.688..7.688"}},
         {"--bpw 32", {"--bpw 32", "codec hlat", "outside the rates"}},
-        {"--codec qkm --bpw 9", {"--bpw 9", "codec qkm", "2.500..8.500"}},
-        {"--codec paper --bpw 2", {"--bpw 2", "codec paper", "outside the rates"}},
+        {"--codec qkm --bpw 9", {"--bpw 9", "codec qkm", "2.062..8.500"}},
+        {"--codec paper --bpw 1", {"--bpw 1", "codec paper", "outside the rates"}},
         {"--codec qkm --bits 9", {"--bits 9", "2..8", "qkm"}},
         {"--codec qkm --bits 1", {"--bits 1", "2..8", "qkm"}},
         {"--bits 33", {"--bits 33", "1..32", "hlat"}},
@@ -225,7 +225,7 @@ TEST(cli_rd_settings_share_the_table) {
     /* the rate range of the ladder */
     double lo, hi;
     hc_opts_default(&oa);
-    CHECK(hc_opts_rate_range(&oa, &lo, &hi) == 0 && lo > 2.43 && lo < 2.44 && hi > 7.68 && hi < 7.69);
+    CHECK(hc_opts_rate_range(&oa, &lo, &hi) == 0 && lo > 1.68 && lo < 1.69 && hi > 7.68 && hi < 7.69);
     oa.codec = HC_CODEC_Q8B;
     CHECK(hc_opts_rate_range(&oa, &lo, &hi) != 0);
     /* the help lines come from the table */

@@ -486,3 +486,41 @@ int cli_build_calib(const char *model_path, const char *source, const char *toke
     hc_llm_free(m);
     return rc;
 }
+
+/* ---- tokens of a text file for `hyperc layers` ------------------------------- */
+int cli_text_tokens(const char *cmd, const char *model_path, const char *tok_path, const char *text_path, int vocab,
+                    size_t max_tokens, int **tokens, size_t *n) {
+    *tokens = NULL;
+    *n = 0;
+    hc_error err;
+    hc_error_clear(&err);
+    cli_tok t = {0};
+    const char *tp = tok_path ? tok_path : model_path; /* a .hyc or GGUF carries its tokenizer */
+    if (cli_tok_open(tp, 0, vocab, &t, &err) != HC_OK) {
+        fprintf(stderr, "hyperc %s: %s%s\n", cmd, err.msg, tok_path ? "" : " (give --tokenizer)");
+        return 0;
+    }
+    if (t.l2c && hc_tok_vocab_size(t.l2c) != vocab) {
+        fprintf(stderr, "hyperc %s: tokenizer '%s' has %d tokens, the model %d\n", cmd, tp, hc_tok_vocab_size(t.l2c),
+                vocab);
+        cli_tok_free(&t);
+        return 0;
+    }
+    char *text;
+    size_t len;
+    if (!read_file(text_path, &text, &len)) {
+        cli_tok_free(&t);
+        return 0;
+    }
+    /* a token is rarely shorter than one byte: 64 bytes a token is plenty */
+    if (max_tokens > 0 && max_tokens < ((size_t)1 << 40) && len > max_tokens * 64) len = max_tokens * 64;
+    hc_status s = cli_tok_encode(&t, text, len, tokens, n, &err);
+    free(text);
+    cli_tok_free(&t);
+    if (s) {
+        fprintf(stderr, "hyperc %s: '%s': %s\n", cmd, text_path, err.msg);
+        return 0;
+    }
+    if (max_tokens > 0 && *n > max_tokens) *n = max_tokens;
+    return 1;
+}

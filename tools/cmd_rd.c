@@ -438,6 +438,59 @@ static void print_targets(FILE *f, const rd_row *rows, size_t n) {
         }
 }
 
+/* ---- the low end: 2 and 2.5 bits per weight --------------------------------------------- */
+
+/* For each model and codec measured (plain settings: no preset, budget or
+ * pruning), the SNR interpolated at 2 and 2.5 bits per coded weight, or
+ * that the codec cannot go that low, with the lowest rate it reached. */
+static void print_low_rates(FILE *f, const rd_row *rows, size_t n) {
+    static const double at[2] = {2.0, 2.5};
+    int header = 0;
+    for (size_t m0 = 0; m0 < n; m0++) {
+        int first_of_model = 1;
+        for (size_t q = 0; q < m0; q++)
+            if (!strcmp(rows[q].model, rows[m0].model)) first_of_model = 0;
+        if (!first_of_model) continue;
+        for (int c = 0; c < HC_CODEC_COUNT; c++) {
+            double bpw[RD_MAX_SETTINGS], snr[RD_MAX_SETTINGS];
+            int k = 0;
+            for (size_t i = 0; i < n; i++) {
+                const hc_rd_setting *st = rows[i].setting;
+                if (strcmp(rows[i].model, rows[m0].model) || (int)st->opts.codec != c || c == HC_CODEC_RAW ||
+                    strstr(st->text, "preset=") || st->opts.target_bpw > 0 || st->opts.target_snr > 0 ||
+                    st->opts.prune > 0 || st->opts.prune_m > 0 || !isfinite(rows[i].r.snr_db))
+                    continue;
+                int j = k++;
+                while (j > 0 && bpw[j - 1] > rows[i].r.bpw_coded) {
+                    bpw[j] = bpw[j - 1];
+                    snr[j] = snr[j - 1];
+                    j--;
+                }
+                bpw[j] = rows[i].r.bpw_coded;
+                snr[j] = rows[i].r.snr_db;
+            }
+            if (k == 0) continue;
+            if (!header) {
+                fprintf(f, "\nLow rates: SNR (dB) interpolated at 2 and 2.5 bits per coded weight (all-inclusive)\n");
+                fprintf(f, "%-18s %-6s %9s %14s %14s\n", "model", "codec", "lowest", "2.00 bpw", "2.50 bpw");
+                header = 1;
+            }
+            fprintf(f, "%-18s %-6s %9.3f", rows[m0].model, hc_codec_name((hc_codec_id)c), bpw[0]);
+            for (int b = 0; b < 2; b++) {
+                double y = NAN;
+                if (bpw[0] == at[b]) y = snr[0];
+                for (int j = 0; j + 1 < k; j++)
+                    if (bpw[j] <= at[b] && at[b] <= bpw[j + 1] && bpw[j + 1] > bpw[j])
+                        y = snr[j] + (snr[j + 1] - snr[j]) * (at[b] - bpw[j]) / (bpw[j + 1] - bpw[j]);
+                if (!isnan(y)) fprintf(f, " %14.2f", y);
+                else if (at[b] < bpw[0]) fprintf(f, " %14s", "cannot reach");
+                else fprintf(f, " %14s", "not measured");
+            }
+            fprintf(f, "\n");
+        }
+    }
+}
+
 /* ---- the command ---------------------------------------------------------------------- */
 
 int cmd_rd(int argc, char **argv) {
@@ -544,6 +597,7 @@ int cmd_rd(int argc, char **argv) {
         hc_st_close(st);
     }
     if (nrows) print_targets(table, rows, nrows);
+    if (nrows) print_low_rates(table, rows, nrows);
     if (nrows && write_csv(csv, rows, nrows) != 0) rc = HC_EXIT_FAIL;
     int png_rc = nrows && png ? write_png(png, rows, nrows, models, nmodels) : 1;
     if (png_rc < 0) rc = HC_EXIT_FAIL;

@@ -5,6 +5,8 @@
 #ifndef HC_COMMANDS_H
 #define HC_COMMANDS_H
 
+#include <stddef.h>
+
 int cmd_compress(int argc, char **argv);   /* tools/hyperc.c   */
 int cmd_decompress(int argc, char **argv); /* tools/hyperc.c   */
 int cmd_info(int argc, char **argv);       /* tools/hyperc.c   */
@@ -39,5 +41,12 @@ struct hc_calib;
 struct hc_opts;
 int cli_build_calib(const char *model_path, const char *source, const char *tokenizer, long n_tokens, int threads,
                     int quiet, const struct hc_opts *o, struct hc_calib **out);
+
+int cmd_layers(int argc, char **argv);     /* tools/cmd_layers.c */
+/* The first max_tokens tokens of text_path (all: 0) with tokenizer tok_path,
+ * else the one model_path carries; prints why and returns 0 on failure
+ * (tools/cmd_llm.c). *tokens is malloc'd. */
+int cli_text_tokens(const char *cmd, const char *model_path, const char *tok_path, const char *text_path, int vocab,
+                    size_t max_tokens, int **tokens, size_t *n);
 
 #endif

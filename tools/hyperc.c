@@ -240,6 +240,10 @@ int cmd_compress(int argc, char **argv) {
         fprintf(stderr, "hyperc compress: %s\n", err.msg);
         return HC_EXIT_USAGE;
     }
+    if (calib_src && (o.prune > 0 || o.prune_m > 0)) {
+        fprintf(stderr, "hyperc compress: --prune with --calib is not supported (pruned tensors are coded without error feedback)\n");
+        return HC_EXIT_USAGE;
+    }
     hc_error_clear(&err);
     if (cli_check_output("compress", in, out, &quiet)) return HC_EXIT_FAIL;
     hc_calib *calib = NULL;
@@ -569,6 +573,7 @@ static void usage(FILE *f) {
             "  rd          [--shared DIR]                rate-distortion curves of every codec\n"
             "  tokenize    --tokenizer T --prompt P      token ids of a text (tokenizer.json, tokenizer.bin)\n"
             "  convert     IN -o OUT [--to F]            lossless format conversion (safetensors, llama2.c, .hyc)\n"
+            "  layers      FLOAT MODEL                   per-layer error of a compressed model against its float one\n"
             "  version                                   print the version\n",
             HC_VERSION_STRING);
 }
@@ -583,7 +588,7 @@ static int run_command(int argc, char **argv) {
         {"compress", cmd_compress}, {"decompress", cmd_decompress}, {"info", cmd_info},
         {"compare", cmd_compare},   {"generate", cmd_generate},     {"perplexity", cmd_perplexity},
         {"rd", cmd_rd},             {"extract", cmd_extract},       {"tokenize", cmd_tokenize},
-        {"convert", cmd_convert},
+        {"convert", cmd_convert},   {"layers", cmd_layers},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(c, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

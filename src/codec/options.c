@@ -5,6 +5,7 @@
 #include "codec.h"
 #include "hlat.h"
 #include "paper.h"
+#include "sparse.h"
 #include "../io/plan.h"
 #include <errno.h>
 #include <math.h>
@@ -54,6 +55,8 @@ const hc_opt_def hc_opt_table[] = {
      "N", "smaller tensors stay lossless (1024)"},
     {HC_OPTF_KEEP, "--keep", NULL, NULL, HC_OPT_ALL_LOSSY, HC_OPTK_TEXT, 0, 0, 0, "GLOB[,GLOB]",
      "tensors whose names match stay lossless"},
+    {HC_OPTF_PRUNE, "--prune", "prune", NULL, HC_OPT_ALL_LOSSY, HC_OPTK_TEXT, 0, 0, 0, "P|N:M",
+     "zero the fraction P of smallest weights, or all but N of every M (2:4); zeros kept exact"},
     {HC_OPTF_COUNT, NULL, NULL, NULL, 0, HC_OPTK_TEXT, 0, 0, 0, NULL, NULL},
 };
 
@@ -212,6 +215,7 @@ static hc_status apply(const hc_opt_def *d, const char *name, const char *v, hc_
     case HC_OPTF_SNR: o->target_snr = x; break;
     case HC_OPTF_MIN_ELEMS: o->min_elems = u; break;
     case HC_OPTF_KEEP: o->keep = v; break;
+    case HC_OPTF_PRUNE: return hc_prune_parse(name, v, o, err); /* sparse.c */
     default: break;
     }
     return HC_OK;

@@ -17,12 +17,17 @@ const char *const hc_rd_default_settings[] = {
      * (index bits 9, 11, 13 with 3 bands: 4.5, 5.5, 6.5 bits per weight) */
     "paper:preset=paper-llm",
     "paper:preset=paper-vision",
+    "paper:n=3,C=1", /* down to 2 bits per weight: 3, 4 and 5 index bits a pair */
+    "paper:n=7,C=1",
+    "paper:n=15,C=1",
     "paper:n=64",
     "paper:n=256",
     "paper:n=1600",
     /* scalar baselines */
     "q8b",
     "q4b",
+    "qkm:bits=2,block=256", /* about 2 bits per weight */
+    "qkm:bits=2",
     "qkm:bits=3",
     "qkm:bits=4",
     "qkm:bits=5",
@@ -30,6 +35,9 @@ const char *const hc_rd_default_settings[] = {
     /* the hyperfunction lattice codec */
     /* the hyperfunction lattice codec (the default): m index bits per group
      * of 4 weights + a 6-bit scale per 32, i.e. m/4 + 0.1875 bits per weight */
+    "hlat:bits=6", /* down to 2 bits per weight */
+    "hlat:bits=7",
+    "hlat:bits=8",
     "hlat:bits=9",
     "hlat:bits=10",
     "hlat:bits=11",

@@ -1,6 +1,7 @@
 /* registry.c — the table of codecs, options and presets, and the generic
  * entry points that dispatch through it. */
 #include "codec.h"
+#include "sparse.h"
 #include "../common/util.h"
 #include <fnmatch.h>
 #include <math.h>
@@ -13,11 +14,13 @@ static const hc_codec_vt *const codecs[HC_CODEC_COUNT] = {
     [HC_CODEC_PAPER] = &hc_codec_paper_vt,
     [HC_CODEC_Q8B] = &hc_codec_q8b_vt, [HC_CODEC_Q4B] = &hc_codec_q4b_vt, [HC_CODEC_QKM] = &hc_codec_qkm_vt,
     [HC_CODEC_HLAT] = &hc_codec_hlat_vt,
+    [HC_CODEC_SPARSE] = &hc_codec_sparse_vt,
 };
 
 static const char *const codec_names[HC_CODEC_COUNT] = {
     [HC_CODEC_RAW] = "raw", [HC_CODEC_PAPER] = "paper", [HC_CODEC_Q8B] = "q8b",
     [HC_CODEC_Q4B] = "q4b", [HC_CODEC_QKM] = "qkm",     [HC_CODEC_HLAT] = "hlat",
+    [HC_CODEC_SPARSE] = "sparse",
 };
 
 const hc_codec_vt *hc_codec_get(hc_codec_id id) {
@@ -196,11 +199,12 @@ float hc_abs_max(const float *w, uint64_t n) {
 
 hc_status hc_encode(const float *w, uint64_t n, const hc_opts *o, hc_encoded *out, hc_error *err) {
     memset(out, 0, sizeof *out);
-    const hc_codec_vt *vt = hc_codec_get(o->codec);
+    /* pruning: the sparse codec keeps the zeros, o->codec codes the rest (sparse.c) */
+    const hc_codec_vt *vt = hc_prune_active(o) && o->codec != HC_CODEC_RAW ? &hc_codec_sparse_vt : hc_codec_get(o->codec);
     if (!vt || !vt->encode)
         return hc_fail(err, HC_E_UNSUPPORTED, "codec %d (%s) is not available in this build", (int)o->codec,
                        hc_codec_name(o->codec));
-    out->codec = o->codec;
+    out->codec = vt->id;
     if (o->codec != HC_CODEC_RAW) {
         /* NaN/Inf (e.g. a -inf attention mask) cannot be coded: kept exactly */
         uint64_t bad = hc_first_nonfinite(w, n);

@@ -57,6 +57,13 @@ typedef enum llm_site {
 /* Called with every batch of inputs x (n, width) of a site. */
 typedef void (*llm_observe_fn)(void *user, int layer, llm_site site, const float *x, int n, int width);
 void hc_llm_state_observe(hc_llm_state *s, llm_observe_fn fn, void *user);
+/* What a trace sees (layers.c): per layer the attention block's output and
+ * the feed-forward block's output before they are added to the residual
+ * stream, and the residual stream after the layer (layer -1: the embedding);
+ * each (n, dim). */
+typedef enum llm_trace_kind { LLM_TRACE_ATT = 0, LLM_TRACE_FFN, LLM_TRACE_HIDDEN, LLM_TRACES } llm_trace_kind;
+typedef void (*llm_trace_fn)(void *user, int layer, llm_trace_kind kind, const float *x, int n, int dim);
+void hc_llm_state_trace(hc_llm_state *s, llm_trace_fn fn, void *user);
 
 /* Name of the tensor of a layer's weight in the model's naming convention
  * ("wq", "wk", "wv", "wo", "w1", "w2", "w3"; layer -1 with "embed" or

@@ -42,7 +42,19 @@ struct hc_llm_state {
     float *value_cache;   /* (n_layers, ctx, kv_dim)                          */
     llm_observe_fn observe; /* NULL, or sees the inputs of every product (calibration) */
     void *observe_user;
+    llm_trace_fn trace;   /* NULL, or sees each layer's block outputs and hidden state (layers.c) */
+    void *trace_user;
 };
+
+void hc_llm_state_trace(hc_llm_state *s, llm_trace_fn fn, void *user) {
+    s->trace = fn;
+    s->trace_user = user;
+}
+
+#define TRACE(layer, kind, x, n) \
+    do { \
+        if (s->trace) s->trace(s->trace_user, (layer), (kind), (x), (n), dim); \
+    } while (0)
 
 void hc_llm_state_observe(hc_llm_state *s, llm_observe_fn fn, void *user) {
     s->observe = fn;
@@ -255,6 +267,7 @@ static void forward_batch(hc_llm_state *s, const int *tokens, int n, int pos, fl
     /* token embedding: one decoded row per token */
     for (int t = 0; t < n; t++)
         m->tok_emb->decode(m->tok_emb, (uint64_t)tokens[t] * (uint64_t)dim, (uint64_t)dim, s->x + (size_t)t * dim);
+    TRACE(-1, LLM_TRACE_HIDDEN, s->x, n);
 
     /* RoPE angles of this batch's positions, shared by all heads and layers */
     for (int t = 0; t < n; t++)
@@ -294,6 +307,7 @@ static void forward_batch(hc_llm_state *s, const int *tokens, int n, int pos, fl
         /* output projection and residual */
         OBSERVE(l, LLM_SITE_ATT_OUT, s->xb, n, dim);
         matmul(s, w->wo, dim, dim, s->xb, n, s->xb2);
+        TRACE(l, LLM_TRACE_ATT, s->xb2, n);
         for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb2[i];
 
         /* ffn rmsnorm */
@@ -307,8 +321,11 @@ static void forward_batch(hc_llm_state *s, const int *tokens, int n, int pos, fl
         OBSERVE(l, LLM_SITE_FFN_OUT, s->hb, n, hidden);
         matmul(s, w->w2, dim, hidden, s->hb, n, s->xb2);
 
+        TRACE(l, LLM_TRACE_FFN, s->xb2, n);
+
         /* residual */
         for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb2[i];
+        TRACE(l, LLM_TRACE_HIDDEN, s->x, n);
     }
     if (!logits) return;
 

@@ -7,6 +7,7 @@
  * be written); a worker does not start tensor i before tensor i - window has
  * been written. */
 #include "../codec/codec.h"
+#include "../codec/sparse.h"
 #include "../common/util.h"
 #include "hyc_ext.h"
 #include "llama2c_io.h"
@@ -104,7 +105,7 @@ out:
 
 hc_status hc_encode_tensor(const hc_tensor_info *ti, const float *w, const hc_opts *o, hc_encoded *out,
                            hc_error *err) {
-    if (o->calib && ti->ndim == 2)
+    if (o->calib && ti->ndim == 2 && !hc_prune_active(o)) /* pruned: plain coding (sparse.c) */
         return hc_encode_calibrated(o->calib, ti->name, w, ti->shape[0], ti->shape[1], o, out, err);
     return hc_encode(w, ti->nelem, o, out, err);
 }
