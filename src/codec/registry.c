@@ -1,5 +1,5 @@
-/* registry.c — the table of codecs, options and presets, and the generic
- * entry points that dispatch through it. */
+/* registry.c — the table of codecs, the default options and presets, and
+ * the generic entry points that dispatch through the codec tables. */
 #include "codec.h"
 #include "../common/util.h"
 #include <fnmatch.h>
@@ -8,33 +8,63 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const hc_codec_vt *const codecs[HC_CODEC_COUNT] = {
-    [HC_CODEC_RAW] = &hc_codec_raw_vt,
-    [HC_CODEC_PAPER] = &hc_codec_paper_vt,
-    [HC_CODEC_Q8B] = &hc_codec_q8b_vt, [HC_CODEC_Q4B] = &hc_codec_q4b_vt, [HC_CODEC_QKM] = &hc_codec_qkm_vt,
-    [HC_CODEC_HLAT] = &hc_codec_hlat_vt,
-};
+/* The registry: one line per codec, in id order; the table X names is
+ * defined in the codec's own file (codec.h says what it holds). */
+#define HC_CODEC_LIST(X)                                                                                         \
+    X(hc_codec_raw_vt)   /* raw.c    */                                                                          \
+    X(hc_codec_paper_vt) /* paper.c  */                                                                          \
+    X(hc_codec_q8b_vt)   /* blockq.c */                                                                          \
+    X(hc_codec_q4b_vt)   /* blockq.c */                                                                          \
+    X(hc_codec_qkm_vt)   /* qkm.c    */                                                                          \
+    X(hc_codec_hlat_vt)  /* hlat.c   */
 
-static const char *const codec_names[HC_CODEC_COUNT] = {
-    [HC_CODEC_RAW] = "raw", [HC_CODEC_PAPER] = "paper", [HC_CODEC_Q8B] = "q8b",
-    [HC_CODEC_Q4B] = "q4b", [HC_CODEC_QKM] = "qkm",     [HC_CODEC_HLAT] = "hlat",
-};
+#define HC_CODEC_DECLARE(vt) extern const hc_codec_vt vt;
+#define HC_CODEC_ENTRY(vt) &vt,
+HC_CODEC_LIST(HC_CODEC_DECLARE)
+static const hc_codec_vt *const registry[] = {HC_CODEC_LIST(HC_CODEC_ENTRY)};
+#define N_REGISTERED (sizeof registry / sizeof registry[0])
 
 const hc_codec_vt *hc_codec_get(hc_codec_id id) {
-    return ((unsigned)id < HC_CODEC_COUNT) ? codecs[id] : NULL;
+    for (size_t i = 0; i < N_REGISTERED; i++)
+        if (registry[i]->id == id) return registry[i];
+    return NULL;
 }
 
+const hc_codec_vt *hc_codec_at(size_t i) { return i < N_REGISTERED ? registry[i] : NULL; }
+
 const char *hc_codec_name(hc_codec_id c) {
-    return ((unsigned)c < HC_CODEC_COUNT && codec_names[c]) ? codec_names[c] : "?";
+    const hc_codec_vt *vt = hc_codec_get(c);
+    return vt && vt->name ? vt->name : "?";
 }
 
 int hc_codec_parse(const char *name, hc_codec_id *out) {
-    for (int i = 0; i < HC_CODEC_COUNT; i++)
-        if (codecs[i] && codec_names[i] && strcmp(codec_names[i], name) == 0) {
-            *out = (hc_codec_id)i;
+    for (size_t i = 0; i < N_REGISTERED; i++)
+        if (registry[i]->name && strcmp(registry[i]->name, name) == 0) {
+            *out = registry[i]->id;
             return 0;
         }
     return -1;
+}
+
+hc_codec_id hc_codec_default(void) {
+    hc_opts o;
+    hc_opts_default(&o);
+    return o.codec;
+}
+
+size_t hc_codec_ladder(const hc_opts *base, hc_opts *out, size_t max) {
+    const hc_codec_vt *vt = hc_codec_get(base->codec);
+    if (vt && vt->ladder) return vt->ladder(base, out, max);
+    if (!max) return 0;
+    out[0] = *base;
+    return 1;
+}
+
+void hc_codec_probe_setting(const hc_opts *o, hc_opts *probe) {
+    *probe = *o;
+    probe->target_bpw = probe->target_snr = 0;
+    const hc_codec_vt *vt = hc_codec_get(o->codec);
+    if (vt && vt->probe_setting) vt->probe_setting(probe);
 }
 
 void hc_opts_default(hc_opts *o) {
