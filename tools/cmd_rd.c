@@ -396,8 +396,8 @@ static void print_targets(FILE *f, const rd_row *rows, size_t n) {
     size_t nfams = 0;
     const hc_codec_vt *def = hc_codec_get(hc_codec_default());
     if (def && def->rd_targets) fams[nfams++] = def->id;
-    for (size_t i = 0; hc_codec_at(i); i++)
-        if (hc_codec_at(i)->rd_targets && hc_codec_at(i) != def && nfams < HC_CODEC_COUNT) fams[nfams++] = hc_codec_at(i)->id;
+    for (size_t i = 0; hc_codec_at(i) && nfams < HC_CODEC_COUNT; i++)
+        if (hc_codec_at(i)->rd_targets && hc_codec_at(i) != def) fams[nfams++] = hc_codec_at(i)->id;
     int header = 0;
     for (size_t m = 0; m < sizeof ref_snr / sizeof ref_snr[0]; m++)
         for (size_t fi = 0; fi < nfams; fi++) {

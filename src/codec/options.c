@@ -177,7 +177,9 @@ static hc_status parse_uint(const char *v, double lo, double hi, uint64_t *out) 
     char *end;
     errno = 0;
     unsigned long long x = strtoull(v, &end, 10);
-    if (errno || *end || (double)x < lo || (double)x > hi) return HC_E_ARG;
+    /* compared as integers: (double)x rounds above 2^53 (the bounds are
+     * integers of at most 2^53, exact as doubles) */
+    if (errno || *end || x < (unsigned long long)lo || x > (unsigned long long)hi) return HC_E_ARG;
     *out = x;
     return HC_OK;
 }
