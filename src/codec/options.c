@@ -13,10 +13,20 @@
 
 /* ---- the generic rows ------------------------------------------------- */
 
-static void set_bpw(hc_opts *o, const hc_opt_value *v) { o->target_bpw = v->x; }
-static void set_snr(hc_opts *o, const hc_opt_value *v) { o->target_snr = v->x; }
-static void set_min_elems(hc_opts *o, const hc_opt_value *v) { o->min_elems = v->u; }
-static void set_keep(hc_opts *o, const hc_opt_value *v) { o->keep = v->text; }
+HC_OPT_SETTER_REAL(set_bpw, target_bpw)
+HC_OPT_SETTER_REAL(set_snr, target_snr)
+
+static hc_status set_min_elems(hc_opts *o, const hc_opt_value *v, hc_error *err) {
+    (void)err;
+    o->min_elems = v->u;
+    return HC_OK;
+}
+
+static hc_status set_keep(hc_opts *o, const hc_opt_value *v, hc_error *err) {
+    (void)err;
+    o->keep = v->text;
+    return HC_OK;
+}
 
 /* Before the codecs' rows in the help text ... */
 static const hc_opt_def generic_head[] = {
@@ -207,15 +217,16 @@ static hc_status apply(const hc_opt_def *d, const char *name, const char *v, hc_
     hc_opt_value val;
     memset(&val, 0, sizeof val);
     val.text = v;
+    val.spelled = spelled(name, v, sp, sizeof sp);
     switch (d->kind) {
     case HC_OPTK_UINT:
         if (parse_uint(v, d->lo, d->hi, &val.u))
-            return hc_fail(err, HC_E_ARG, "%s is not an integer in %.0f..%.0f%s", spelled(name, v, sp, sizeof sp), d->lo,
+            return hc_fail(err, HC_E_ARG, "%s is not an integer in %.0f..%.0f%s", val.spelled, d->lo,
                            d->hi, for_codec(d, fc, sizeof fc));
         break;
     case HC_OPTK_REAL:
         if (parse_real(v, d->lo, d->hi, &val.x))
-            return hc_fail(err, HC_E_ARG, "%s is not a number in [%g, %g]%s", spelled(name, v, sp, sizeof sp), d->lo,
+            return hc_fail(err, HC_E_ARG, "%s is not a number in [%g, %g]%s", val.spelled, d->lo,
                            d->hi, for_codec(d, fc, sizeof fc));
         break;
     case HC_OPTK_LIST: {
@@ -244,13 +255,12 @@ static hc_status apply(const hc_opt_def *d, const char *name, const char *v, hc_
         }
         if (!ok)
             return hc_fail(err, HC_E_ARG, "%s is not a list of sizes like 256,1600 or 256/1600 (1..%d sizes, each %.0f..%.0f)",
-                           spelled(name, v, sp, sizeof sp), HC_MAX_POINT_SIZES, d->lo, d->hi);
+                           val.spelled, HC_MAX_POINT_SIZES, d->lo, d->hi);
         break;
     }
     default: break;
     }
-    if (d->set) d->set(o, &val);
-    return HC_OK;
+    return d->set ? d->set(o, &val, err) : HC_OK;
 }
 
 /* The row of option `opt` for codec c, or NULL; *all_codecs: the codecs

@@ -42,17 +42,20 @@ typedef enum hc_opt_kind {
 
 /* A value parsed and checked against its row: u (UINT), x (REAL), list/n
  * (LIST), text (every kind: the value as written; it must outlive the
- * hc_opts, as o->keep points into it). */
+ * hc_opts, as o->keep points into it); spelled: the option as the user
+ * wrote it ("--effort 13" or "effort=13"), for messages. */
 typedef struct hc_opt_value {
     uint64_t u;
     double x;
     uint32_t list[HC_MAX_POINT_SIZES];
     uint32_t n;
     const char *text;
+    const char *spelled;
 } hc_opt_value;
 
-/* Stores a checked value into the options. */
-typedef void (*hc_opt_setter)(hc_opts *o, const hc_opt_value *v);
+/* Stores a value into the options. A setter of a TEXT row checks it too:
+ * HC_E_ARG with a message naming v->spelled when it refuses it. */
+typedef hc_status (*hc_opt_setter)(hc_opts *o, const hc_opt_value *v, hc_error *err);
 
 /* Which codecs a generic row applies to (a codec's own rows: its codec). */
 typedef enum hc_opt_scope {
@@ -82,12 +85,20 @@ typedef struct hc_opt_def {
 } hc_opt_def;
 
 /* Setters for the fields of hc_opts, for codec tables:
- * HC_OPT_SETTER_U32(set_bits, bits) defines
- * static void set_bits(hc_opts *o, const hc_opt_value *v). */
+ * HC_OPT_SETTER_U32(set_bits, bits) defines a static set_bits storing a
+ * UINT row's value into o->bits; HC_OPT_SETTER_REAL a REAL row's. */
 #define HC_OPT_SETTER_U32(fn, member)                                                                             \
-    static void fn(hc_opts *o, const hc_opt_value *v) { o->member = (uint32_t)v->u; }
+    static hc_status fn(hc_opts *o, const hc_opt_value *v, hc_error *err) {                                      \
+        (void)err;                                                                                                \
+        o->member = (uint32_t)v->u;                                                                               \
+        return HC_OK;                                                                                             \
+    }
 #define HC_OPT_SETTER_REAL(fn, member)                                                                            \
-    static void fn(hc_opts *o, const hc_opt_value *v) { o->member = v->x; }
+    static hc_status fn(hc_opts *o, const hc_opt_value *v, hc_error *err) {                                      \
+        (void)err;                                                                                                \
+        o->member = v->x;                                                                                         \
+        return HC_OK;                                                                                             \
+    }
 
 /* Every row, generic and of every registered codec, with `codecs` filled,
  * in the order of the help text (--preset, --codec, the codecs' rows

@@ -819,9 +819,11 @@ HC_OPT_SETTER_REAL(set_loss_target, loss_target)
 HC_OPT_SETTER_REAL(set_loss_max, loss_max)
 HC_OPT_SETTER_REAL(set_loss_limit, loss_limit)
 
-static void set_points(hc_opts *o, const hc_opt_value *v) {
+static hc_status set_points(hc_opts *o, const hc_opt_value *v, hc_error *err) {
+    (void)err;
     for (uint32_t i = 0; i < v->n; i++) o->points[i] = v->list[i];
     o->n_points = v->n;
+    return HC_OK;
 }
 
 static const hc_opt_def paper_options[] = {
