@@ -6,8 +6,9 @@
  * optional error-feedback encoder, the rate ladder that --bpw / --snr
  * choose from, the option rows the CLI, rd settings and help text are made
  * from, the setting sensitivity passes probe with, and the constants of
- * the tools (rd's built-in settings, its chart colour). Nothing outside
- * the codec's file switches on its id.
+ * the tools (rd's built-in settings, its chart colour). Outside the
+ * codec's files only the default options and the presets (registry.c)
+ * name a codec; nothing switches on its id.
  *
  * Adding a codec = one file under src/codec/, one id, one registry line:
  *  1. include/hyperc.h: a new id in hc_codec_id, before HC_CODEC_COUNT
