@@ -306,3 +306,47 @@ TEST(codec_registry_probe_and_rd_settings) {
     hc_codec_probe_setting(&o, &p);
     CHECK(p.codec == HC_CODEC_HLAT && p.bits == 17);
 }
+
+/* Presets belong to their codec's table: each gives that codec, is taken by
+ * it, by rd's preset= and listed by --preset's help; names are unique. */
+TEST(codec_registry_presets) {
+    hc_error err = {0};
+    const char *out = NULL;
+    static char help[32768];
+    int tool = have_tool();
+    if (tool && run("compress --help", &out) == 0) snprintf(help, sizeof help, "%s", out);
+    const char *line = strstr(help, "--preset NAME"), *eol = line ? strchr(line, '\n') : NULL;
+    CHECK(!tool || (line && eol));
+    size_t count = 0;
+    for (size_t i = 0; hc_codec_at(i); i++) {
+        const hc_codec_vt *vt = hc_codec_at(i);
+        for (const hc_codec_preset *p = vt->presets; p && p->name; p++, count++) {
+            CHECKF(strcmp(p->name, "default") != 0 && p->apply, "%s: preset '%s'", vt->name, p->name);
+            for (size_t j = 0; j <= i; j++)
+                for (const hc_codec_preset *q = hc_codec_at(j)->presets; q && q->name && q != p; q++)
+                    CHECKF(strcmp(q->name, p->name) != 0, "preset '%s' twice", p->name);
+            hc_opts o;
+            CHECK_OK(hc_opts_preset(&o, p->name, &err), &err);
+            CHECK(o.codec == vt->id);
+            CHECKF(hc_opts_probe(&o, &err) == HC_OK, "preset %s refused by %s: %s", p->name, vt->name, err.msg);
+            char text[128];
+            snprintf(text, sizeof text, "%s:preset=%s", vt->name, p->name);
+            hc_rd_setting s;
+            CHECK_OK(hc_rd_parse_setting(text, 1, &s, &err), &err);
+            o.min_elems = s.opts.min_elems;
+            CHECKF(memcmp(&o, &s.opts, sizeof o) == 0, "%s differs from --preset %s", text, p->name);
+            if (line && eol) {
+                const char *hit = strstr(line, p->name);
+                CHECKF(hit && hit < eol, "--preset help lacks %s", p->name);
+            }
+        }
+    }
+    CHECK(count >= 2);
+    /* an unknown name names them all and leaves the options alone */
+    hc_opts o, before;
+    hc_opts_default(&o);
+    o.bits = 7;
+    before = o;
+    CHECK(hc_opts_preset(&o, "nope", &err) == HC_E_ARG && strstr(err.msg, "default, paper-llm, paper-vision"));
+    CHECK(memcmp(&o, &before, sizeof o) == 0);
+}

@@ -1,7 +1,7 @@
 /* cli_options.c — the encoder options on the command line (cli.h): which
  * flags they are, how they are recorded, and their help lines, all from the
- * option rows of the codec table (src/codec/options.h: the generic rows and
- * each codec's own). */
+ * codec table (the option rows of src/codec/options.h, generic and each
+ * codec's own; the codecs and their presets for --codec and --preset). */
 #include "cli.h"
 #include "../src/codec/codec.h"
 #include <string.h>
@@ -35,6 +35,17 @@ static const char *codec_choices(char *buf, size_t n) {
     return buf;
 }
 
+/* "default | paper-llm | paper-vision": the codecs' presets. */
+static const char *preset_choices(char *buf, size_t n) {
+    size_t pos = (size_t)snprintf(buf, n, "default");
+    for (size_t i = 0; hc_codec_at(i); i++)
+        for (const hc_codec_preset *p = hc_codec_at(i)->presets; p && p->name && pos < n; p++) {
+            int k = snprintf(buf + pos, n - pos, " | %s", p->name);
+            if (k > 0) pos += (size_t)k;
+        }
+    return buf;
+}
+
 void cli_print_codec_options(FILE *f) {
     const hc_opt_def *rows = hc_opt_rows();
     for (const hc_opt_def *r = rows; r->cli || r->key; r++) {
@@ -44,6 +55,9 @@ void cli_print_codec_options(FILE *f) {
         snprintf(head, sizeof head, "%s %s", r->cli, r->arg);
         if (r->kind == HC_OPTK_CODEC) {
             codec_choices(text, sizeof text);
+        } else if (r->kind == HC_OPTK_PRESET) {
+            char list[200];
+            snprintf(text, sizeof text, "%s %s", preset_choices(list, sizeof list), r->help);
         } else {
             hc_opt_for_whom(r, whom, sizeof whom);
             snprintf(text, sizeof text, "%s%s%s", whom, whom[0] ? ": " : "", r->help);

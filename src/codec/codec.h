@@ -6,9 +6,9 @@
  * optional error-feedback encoder, the rate ladder that --bpw / --snr
  * choose from, the option rows the CLI, rd settings and help text are made
  * from, the setting sensitivity passes probe with, and the constants of
- * the tools (rd's built-in settings, its chart colour). Outside the
- * codec's files only the default options and the presets (registry.c)
- * name a codec; nothing switches on its id.
+ * the tools (rd's built-in settings, its chart colour), its presets.
+ * Outside the codec's files only the default options (registry.c) name a
+ * codec; nothing switches on its id.
  *
  * Adding a codec = one file under src/codec/, one id, one registry line:
  *  1. include/hyperc.h: a new id in hc_codec_id, before HC_CODEC_COUNT
@@ -17,7 +17,8 @@
  *  2. src/codec/NAME.c (helpers in NAME_*.c if it grows): the encoder and
  *     opener, then at its end the option rows (hc_opt_def, options.h,
  *     setters made with HC_OPT_SETTER_U32/REAL), the ladder and its bpw,
- *     the rd settings, and `const hc_codec_vt hc_codec_NAME_vt = {...}`
+ *     presets if any, the rd settings, and
+ *     `const hc_codec_vt hc_codec_NAME_vt = {...}`
  *     (hlat.c and qkm.c show the whole shape; raw.c the least one).
  *  3. src/codec/registry.c: one line X(hc_codec_NAME_vt) in HC_CODEC_LIST.
  * The Makefile builds every src/SUBDIR/NAME.c; tests/test_codec_registry.c
@@ -31,6 +32,13 @@
 #include "hyperc.h"
 
 struct hc_opt_def; /* options.h */
+
+/* A preset of a codec: hc_opts_preset(o, name) is hc_opts_default, the
+ * codec, then apply(o). */
+typedef struct hc_codec_preset {
+    const char *name; /* "paper-llm"; unique over the registry, not "default" */
+    void (*apply)(hc_opts *o);
+} hc_codec_preset;
 
 typedef struct hc_codec_vt {
     hc_codec_id id;
@@ -68,6 +76,9 @@ typedef struct hc_codec_vt {
      * setting, to one near the middle of the codec's range. NULL: the
      * user's setting as it is. */
     void (*probe_setting)(hc_opts *o);
+    /* Its presets (--preset NAME, rd's preset=NAME), ending with a NULL
+     * name, or NULL. */
+    const hc_codec_preset *presets;
 
     /* ---- the tools ---- */
     /* `hyperc rd`'s built-in settings of this codec ("qkm:bits=3", ...),

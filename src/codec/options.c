@@ -30,8 +30,7 @@ static hc_status set_keep(hc_opts *o, const hc_opt_value *v, hc_error *err) {
 
 /* Before the codecs' rows in the help text ... */
 static const hc_opt_def generic_head[] = {
-    {"--preset", "preset", NULL, HC_OPTK_PRESET, 0, 0, 0, NULL, "NAME",
-     "default | paper-llm | paper-vision (defaults only)", HC_OPT_FOR_ANY, 0},
+    {"--preset", "preset", NULL, HC_OPTK_PRESET, 0, 0, 0, NULL, "NAME", "(defaults only)", HC_OPT_FOR_ANY, 0},
     {"--codec", NULL, NULL, HC_OPTK_CODEC, 0, 0, 0, NULL, "NAME", "the codec (the registered ones)", HC_OPT_FOR_ANY,
      0},
     {NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0},

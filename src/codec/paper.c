@@ -871,6 +871,33 @@ static const char *const paper_rd_settings[] = {
     "paper:preset=paper-llm", "paper:preset=paper-vision", "paper:n=64", "paper:n=256", "paper:n=1600", NULL,
 };
 
+/* The paper's operating points (hc_opts_preset: from the defaults). */
+static void preset_llm(hc_opts *o) {
+    o->rect_l = 0.1;
+    o->points[0] = 1600;
+    o->n_points = 1;
+    o->bands_max = 3;
+    o->loss_target = 0.001;
+    o->loss_max = 0.001;
+    o->loss_limit = 0.006;
+}
+
+static void preset_vision(hc_opts *o) {
+    o->rect_l = 0.8;
+    o->points[0] = 1600;
+    o->n_points = 1;
+    o->bands_max = 4;
+    o->loss_target = 0.001;
+    o->loss_max = 0.001;
+    o->loss_limit = 0;
+}
+
+static const hc_codec_preset paper_presets[] = {
+    {"paper-llm", preset_llm},
+    {"paper-vision", preset_vision},
+    {NULL, NULL},
+};
+
 const hc_codec_vt hc_codec_paper_vt = {
     .id = HC_CODEC_PAPER,
     .name = "paper",
@@ -879,6 +906,7 @@ const hc_codec_vt hc_codec_paper_vt = {
     .ladder = paper_ladder,
     .ladder_bpw = paper_ladder_bpw,
     .options = paper_options,
+    .presets = paper_presets,
     .rd_settings = paper_rd_settings,
     .rd_colour = "#1b9e77",
 };

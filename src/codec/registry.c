@@ -102,36 +102,26 @@ int hc_opts_codes_tensor(const hc_opts *o, const hc_tensor_info *ti) {
     return 1;
 }
 
+/* "default", or a codec's preset (hc_codec_vt.presets); o is left as it
+ * was for an unknown name. */
 hc_status hc_opts_preset(hc_opts *o, const char *name, hc_error *err) {
     if (strcmp(name, "default") == 0) {
         hc_opts_default(o);
         return HC_OK;
     }
-    if (strcmp(name, "paper-llm") == 0) {
-        hc_opts_default(o);
-        o->codec = HC_CODEC_PAPER;
-        o->rect_l = 0.1;
-        o->points[0] = 1600;
-        o->n_points = 1;
-        o->bands_max = 3;
-        o->loss_target = 0.001;
-        o->loss_max = 0.001;
-        o->loss_limit = 0.006;
-        return HC_OK;
-    }
-    if (strcmp(name, "paper-vision") == 0) {
-        hc_opts_default(o);
-        o->codec = HC_CODEC_PAPER;
-        o->rect_l = 0.8;
-        o->points[0] = 1600;
-        o->n_points = 1;
-        o->bands_max = 4;
-        o->loss_target = 0.001;
-        o->loss_max = 0.001;
-        o->loss_limit = 0;
-        return HC_OK;
-    }
-    return hc_fail(err, HC_E_ARG, "unknown preset '%s' (known: default, paper-llm, paper-vision)", name);
+    char known[256] = "default";
+    for (size_t i = 0; i < N_REGISTERED; i++)
+        for (const hc_codec_preset *p = registry[i]->presets; p && p->name; p++) {
+            if (strcmp(name, p->name) == 0) {
+                hc_opts_default(o);
+                o->codec = registry[i]->id;
+                p->apply(o);
+                return HC_OK;
+            }
+            size_t l = strlen(known);
+            snprintf(known + l, sizeof known - l, ", %s", p->name);
+        }
+    return hc_fail(err, HC_E_ARG, "unknown preset '%s' (known: %s)", name, known);
 }
 
 void hc_encoded_free(hc_encoded *e) {
