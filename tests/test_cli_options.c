@@ -230,7 +230,7 @@ TEST(cli_rd_settings_share_the_table) {
     CHECK(hc_opts_rate_range(&oa, &lo, &hi) != 0);
     /* the help lines come from the table */
     size_t rows = 0;
-    for (const hc_opt_def *r = hc_opt_table; r->cli || r->key; r++) rows += r->help != NULL && r->lo <= r->hi;
+    for (const hc_opt_def *r = hc_opt_rows(); r->cli || r->key; r++) rows += r->help != NULL && r->lo <= r->hi;
     CHECK(rows >= 15);
 }
 
@@ -278,9 +278,9 @@ TEST(cli_operands_and_unknown_flags) {
  * is accepted by the codec (a trial encoding), one beyond it refused. */
 TEST(cli_table_bounds_match_the_codecs) {
     hc_error err = {0};
-    for (const hc_opt_def *r = hc_opt_table; r->cli || r->key; r++) {
+    for (const hc_opt_def *r = hc_opt_rows(); r->cli || r->key; r++) {
         if (r->kind != HC_OPTK_UINT && r->kind != HC_OPTK_LIST) continue;
-        if (r->field == HC_OPTF_MIN_ELEMS) continue; /* not a codec setting */
+        if (hc_opt_is(r, "min_elems")) continue; /* not a codec setting */
         for (int c = 0; c < HC_CODEC_COUNT; c++) {
             if (!(r->codecs & (1u << c))) continue;
             for (int end = 0; end < 3; end++) {
@@ -293,11 +293,11 @@ TEST(cli_table_bounds_match_the_codecs) {
                 s.codec = (hc_codec_id)c;
                 CHECK_OK(hc_optset_add(&s, r->key, val, &err), &err);
                 /* the settings the extreme needs from the others */
-                if (c == HC_CODEC_HLAT && (r->field == HC_OPTF_BITS || r->field == HC_OPTF_BLOCK) && end == 0)
+                if (c == HC_CODEC_HLAT && (hc_opt_is(r, "bits") || hc_opt_is(r, "block")) && end == 0)
                     hc_optset_add(&s, "dim", "1", &err);
-                if (c == HC_CODEC_PAPER && r->field == HC_OPTF_POINTS && end > 0) hc_optset_add(&s, "C", "1", &err);
+                if (c == HC_CODEC_PAPER && hc_opt_is(r, "points") && end > 0) hc_optset_add(&s, "C", "1", &err);
                 /* hlat's default bits (5 dim + 1) exceed 32 from dim 7 on */
-                if (c == HC_CODEC_HLAT && r->field == HC_OPTF_DIM && end > 0) hc_optset_add(&s, "bits", "30", &err);
+                if (c == HC_CODEC_HLAT && hc_opt_is(r, "dim") && end > 0) hc_optset_add(&s, "bits", "30", &err);
                 hc_opts o;
                 hc_status st = hc_optset_finish(&s, &o, &err);
                 if (end == 2) {

@@ -35,10 +35,10 @@ TEST(rd_parse_good_settings) {
     CHECK(s.opts.rect_l_sigmas == 2.5 && s.opts.loss_limit == 0.01 && s.opts.min_elems == 100);
     /* the built-in list parses (entries of codecs this build lacks are refused
      * as unsupported, nothing else) */
-    for (size_t i = 0; hc_rd_default_settings[i]; i++) {
+    for (size_t i = 0; hc_rd_default_settings()[i]; i++) {
         hc_error_clear(&err);
-        hc_status st = hc_rd_parse_setting(hc_rd_default_settings[i], 0, &s, &err);
-        CHECKF(st == HC_OK || st == HC_E_UNSUPPORTED, "%s: %s", hc_rd_default_settings[i], err.msg);
+        hc_status st = hc_rd_parse_setting(hc_rd_default_settings()[i], 0, &s, &err);
+        CHECKF(st == HC_OK || st == HC_E_UNSUPPORTED, "%s: %s", hc_rd_default_settings()[i], err.msg);
     }
 }
 

@@ -21,10 +21,11 @@ TEST(rd_low_ladders_reach_2bpw) {
     }
     /* the built-in rd list has settings near 2 bpw of each of them */
     int near2[HC_CODEC_COUNT] = {0};
-    for (size_t i = 0; hc_rd_default_settings[i]; i++) {
+    const char *const *defaults = hc_rd_default_settings();
+    for (size_t i = 0; defaults[i]; i++) {
         hc_rd_setting s;
         hc_error err = {0};
-        CHECK_OK(hc_rd_parse_setting(hc_rd_default_settings[i], 0, &s, &err), &err);
+        CHECK_OK(hc_rd_parse_setting(defaults[i], 0, &s, &err), &err);
         if (strstr(s.text, "hlat:bits=7") || strstr(s.text, "paper:n=7,C=1") || strstr(s.text, "qkm:bits=2,block=256"))
             near2[s.opts.codec] = 1;
     }

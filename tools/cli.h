@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* Parse a whole string as an integer in [lo, hi] / a finite double; 0 on success. */
+/* tools/cli_util.c: parse a whole string as an integer in [lo, hi] / a finite double; 0 on success. */
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double *out);
 /* "64x172", "scalar" */
@@ -18,12 +18,12 @@ const char *cli_bytes_str(uint64_t b, char *buf, size_t n);
 double cli_snr_db(double nmse);
 /* monotonic seconds */
 double cli_now(void);
-/* The encoder options of the table in src/codec/options.h (--preset,
- * --codec, --points, --rect-l, --bands, --loss-*, --bits, --block, --dim,
- * --bpw, --snr, --min-elems, --keep): cli_is_codec_option says whether opt
- * is one; cli_parse_codec_option records it in set (applied later, in any
- * order, by hc_optset_finish). Returns 0 if recorded, 1 if opt is not a codec
- * option, -1 on an error (err says why). */
+/* tools/cli_options.c: the encoder options, the rows of src/codec/
+ * options.h (--preset, --codec, --bpw, --snr, --min-elems, --keep and each
+ * codec's own: --points, --bits, --dim, ...): cli_is_codec_option says
+ * whether opt is one; cli_parse_codec_option records it in set (applied
+ * later, in any order, by hc_optset_finish). Returns 0 if recorded, 1 if
+ * opt is not a codec option, -1 on an error (err says why). */
 int cli_is_codec_option(const char *opt);
 int cli_parse_codec_option(hc_optset *set, const char *opt, const char *val, hc_error *err);
 /* The help lines of those options, from the table. */

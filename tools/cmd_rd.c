@@ -7,6 +7,7 @@
 #include "hyperc.h"
 #include "../src/codec/rd.h"
 #include "../src/codec/options.h"
+#include "../src/codec/codec.h"
 #include "../src/common/util.h"
 #include <dirent.h>
 #include <errno.h>
@@ -49,7 +50,8 @@ static void rd_usage(FILE *f) {
             "those of hyperc compress (bounds and rules in its --help), as key=value:\n");
     char keys[256];
     fprintf(f, "%s (n is a list a/b/c).\n\nThe built-in list:", hc_opt_rd_keys(keys, sizeof keys));
-    for (size_t i = 0; hc_rd_default_settings[i]; i++) fprintf(f, " %s", hc_rd_default_settings[i]);
+    const char *const *defaults = hc_rd_default_settings();
+    for (size_t i = 0; defaults[i]; i++) fprintf(f, " %s", defaults[i]);
     fprintf(f, "\n");
 }
 
@@ -254,16 +256,10 @@ static void gp_string(FILE *f, const char *s) {
     fputc('\'', f);
 }
 
-/* One colour per codec, the same in every panel. */
+/* One colour per codec (its table's), the same in every panel. */
 static const char *codec_colour(hc_codec_id c) {
-    switch (c) {
-    case HC_CODEC_PAPER: return "#1b9e77";
-    case HC_CODEC_HLAT: return "#d62728";
-    case HC_CODEC_Q8B: return "#1f77b4";
-    case HC_CODEC_Q4B: return "#ff7f0e";
-    case HC_CODEC_QKM: return "#7b3fb0";
-    default: return "#808080";
-    }
+    const hc_codec_vt *vt = hc_codec_get(c);
+    return vt && vt->rd_colour ? vt->rd_colour : "#808080";
 }
 
 /* A curve's family: the codec, with preset settings apart (they are single
@@ -395,10 +391,16 @@ static int write_png(const char *png, const rd_row *rows, size_t n, char **model
  * several rates, the family's SNR interpolated (linearly in bpw) at the
  * reference budgets, against the k-quant figures + 1 dB. */
 static void print_targets(FILE *f, const rd_row *rows, size_t n) {
-    const hc_codec_id fams[] = {HC_CODEC_HLAT, HC_CODEC_QKM};
+    /* the codecs whose table asks for it: the default codec first */
+    hc_codec_id fams[HC_CODEC_COUNT];
+    size_t nfams = 0;
+    const hc_codec_vt *def = hc_codec_get(hc_codec_default());
+    if (def && def->rd_targets) fams[nfams++] = def->id;
+    for (size_t i = 0; hc_codec_at(i) && nfams < HC_CODEC_COUNT; i++)
+        if (hc_codec_at(i)->rd_targets && hc_codec_at(i) != def) fams[nfams++] = hc_codec_at(i)->id;
     int header = 0;
     for (size_t m = 0; m < sizeof ref_snr / sizeof ref_snr[0]; m++)
-        for (size_t fi = 0; fi < sizeof fams / sizeof fams[0]; fi++) {
+        for (size_t fi = 0; fi < nfams; fi++) {
             double bpw[64], snr[64];
             int k = 0;
             for (size_t i = 0; i < n && k < 64; i++) {
@@ -545,7 +547,8 @@ int cmd_rd(int argc, char **argv) {
     } else if (settings_arg && strcmp(settings_arg, "default") != 0) {
         rc = read_settings_file(&list, settings_arg);
     } else {
-        for (size_t i = 0; hc_rd_default_settings[i] && !rc; i++) rc = add_setting(&list, hc_rd_default_settings[i], 1);
+        const char *const *defaults = hc_rd_default_settings();
+        for (size_t i = 0; defaults[i] && !rc; i++) rc = add_setting(&list, defaults[i], 1);
     }
     for (int i = 0; i < nadd && !rc; i++) rc = add_setting(&list, adds[i], 0);
     if (!rc && list.n == 0) {

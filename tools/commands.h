@@ -7,10 +7,10 @@
 
 #include <stddef.h>
 
-int cmd_compress(int argc, char **argv);   /* tools/hyperc.c   */
-int cmd_decompress(int argc, char **argv); /* tools/hyperc.c   */
-int cmd_info(int argc, char **argv);       /* tools/hyperc.c   */
-int cmd_compare(int argc, char **argv);    /* tools/hyperc.c   */
+int cmd_compress(int argc, char **argv);   /* tools/cmd_compress.c */
+int cmd_decompress(int argc, char **argv); /* tools/cmd_decompress.c */
+int cmd_info(int argc, char **argv);       /* tools/cmd_info.c */
+int cmd_compare(int argc, char **argv);    /* tools/cmd_compare.c */
 int cmd_generate(int argc, char **argv);   /* tools/cmd_llm.c  */
 int cmd_perplexity(int argc, char **argv); /* tools/cmd_llm.c  */
 int cmd_rd(int argc, char **argv);         /* tools/cmd_rd.c   */

@@ -265,5 +265,23 @@ static hc_status q4b_open(const uint8_t *params, uint32_t params_len, const uint
     return qb_open(&q4b_kind, params, params_len, payload, payload_len, n, out, err);
 }
 
-const hc_codec_vt hc_codec_q8b_vt = {HC_CODEC_Q8B, "q8b", q8b_encode, q8b_open, NULL};
-const hc_codec_vt hc_codec_q4b_vt = {HC_CODEC_Q4B, "q4b", q4b_encode, q4b_open, NULL};
+/* Single-rate codecs without options of their own; rd measures each once. */
+static const char *const q8b_rd_settings[] = {"q8b", NULL};
+static const char *const q4b_rd_settings[] = {"q4b", NULL};
+
+const hc_codec_vt hc_codec_q8b_vt = {
+    .id = HC_CODEC_Q8B,
+    .name = "q8b",
+    .encode = q8b_encode,
+    .open = q8b_open,
+    .rd_settings = q8b_rd_settings,
+    .rd_colour = "#1f77b4",
+};
+const hc_codec_vt hc_codec_q4b_vt = {
+    .id = HC_CODEC_Q4B,
+    .name = "q4b",
+    .encode = q4b_encode,
+    .open = q4b_open,
+    .rd_settings = q4b_rd_settings,
+    .rd_colour = "#ff7f0e",
+};

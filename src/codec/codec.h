@@ -1,19 +1,48 @@
-/* codec.h — the internal codec interface.
+/* codec.h — the internal codec interface: one table per codec.
  *
- * Every codec is one table of functions (as ggml does per quant type): an
- * encoder from float32 weights to (params, payload), and an opener that
- * validates a stored payload and returns an hc_decoder whose decode() and
- * matvec() serve decompression and inference. The container, the I/O and the
- * CLI only see this table, so a new codec plugs in by adding one entry to
- * the registry (registry.c) and one id to hc_codec_id. */
+ * Everything the library, the CLI and `hyperc rd` know about a codec is its
+ * hc_codec_vt (as ggml keeps one traits entry per quant type): name and id,
+ * the encoder, the opener whose hc_decoder serves decode and matvec, the
+ * optional error-feedback encoder, the rate ladder that --bpw / --snr
+ * choose from, the option rows the CLI, rd settings and help text are made
+ * from, the setting sensitivity passes probe with, and the constants of
+ * the tools (rd's built-in settings, its chart colour), its presets.
+ * Outside the codec's files only the default options (registry.c) name a
+ * codec; nothing switches on its id.
+ *
+ * Adding a codec = one file under src/codec/, one id, one registry line:
+ *  1. include/hyperc.h: a new id in hc_codec_id, before HC_CODEC_COUNT
+ *     (ids are part of the file format: never renumber; a codec needing a
+ *     setting hc_opts lacks adds that field there too).
+ *  2. src/codec/NAME.c (helpers in NAME_*.c if it grows): the encoder and
+ *     opener, then at its end the option rows (hc_opt_def, options.h,
+ *     setters made with HC_OPT_SETTER_U32/REAL), the ladder and its bpw,
+ *     presets if any, the rd settings, and
+ *     `const hc_codec_vt hc_codec_NAME_vt = {...}`
+ *     (hlat.c and qkm.c show the whole shape; raw.c the least one).
+ *  3. src/codec/registry.c: one line X(hc_codec_NAME_vt) in HC_CODEC_LIST.
+ * The Makefile builds every src/SUBDIR/NAME.c; tests/test_codec_registry.c
+ * and tests/test_codec_contract.c then check the new codec with all the
+ * others (names, ladder, option bounds through the CLI and rd, help text,
+ * encode/decode/matvec/open contract). docs/FORMAT.md documents its
+ * params and payload. */
 #ifndef HC_CODEC_H
 #define HC_CODEC_H
 
 #include "hyperc.h"
 
+struct hc_opt_def; /* options.h */
+
+/* A preset of a codec: hc_opts_preset(o, name) is hc_opts_default, the
+ * codec, then apply(o). */
+typedef struct hc_codec_preset {
+    const char *name; /* "paper-llm"; unique over the registry, not "default" */
+    void (*apply)(hc_opts *o);
+} hc_codec_preset;
+
 typedef struct hc_codec_vt {
     hc_codec_id id;
-    const char *name;
+    const char *name; /* as in --codec NAME, rd settings, hyperc info */
     /* Must fill out->params/params_len/payload/payload_len and the error
      * statistics (mae, mse, max_abs_err, sum_sq); may set out->codec to
      * HC_CODEC_RAW to keep the tensor lossless. */
@@ -28,13 +57,52 @@ typedef struct hc_codec_vt {
      * H^-1 = U^T U (feedback.c). Same duties as encode. */
     hc_status (*encode_matrix)(const float *w, uint64_t rows, uint64_t cols, const float *U, const hc_opts *o,
                                hc_encoded *out, hc_error *err);
+
+    /* ---- settings ---- */
+    /* Optional (NULL: a single rate; --bpw/--snr do not apply): the rate
+     * ladder, settings of base's codec from low to high rate (at most max,
+     * returns how many), each a copy of base with the fields the budget
+     * chooses changed (those of the rows marked `rate`). */
+    size_t (*ladder)(const hc_opts *base, hc_opts *out, size_t max);
+    /* With a ladder: bits per weight of setting o, payload only, on a large
+     * tensor; of its lowest-rate alternative when `lowest` (a setting may
+     * let the encoder choose among several). Increasing along the ladder. */
+    double (*ladder_bpw)(const hc_opts *o, int lowest);
+    /* The codec's own options (options.h), ending with a row whose cli and
+     * key are both NULL; NULL: none. */
+    const struct hc_opt_def *options;
+    /* Optional: the setting of a sensitivity pass (hc_llm_sensitivity, for
+     * rate allocation with calibration): changes o, a copy of the user's
+     * setting, to one near the middle of the codec's range. NULL: the
+     * user's setting as it is. */
+    void (*probe_setting)(hc_opts *o);
+    /* Its presets (--preset NAME, rd's preset=NAME), ending with a NULL
+     * name, or NULL. */
+    const hc_codec_preset *presets;
+
+    /* ---- the tools ---- */
+    /* `hyperc rd`'s built-in settings of this codec ("qkm:bits=3", ...),
+     * NULL-terminated, or NULL; the built-in list is those of every codec
+     * in id order. */
+    const char *const *rd_settings;
+    const char *rd_colour; /* its curve in rd's chart ("#d62728"), or NULL: grey */
+    int rd_targets;        /* 1: rd compares its curve with the k-quant reference points */
 } hc_codec_vt;
 
-extern const hc_codec_vt hc_codec_raw_vt;
-extern const hc_codec_vt hc_codec_paper_vt;
-extern const hc_codec_vt hc_codec_q8b_vt, hc_codec_q4b_vt, hc_codec_qkm_vt; /* blockq.c, qkm.c */
-extern const hc_codec_vt hc_codec_hlat_vt; /* hlat.c */
-extern const hc_codec_vt hc_codec_sparse_vt; /* sparse.c */
+/* The codec table entry for an id, or NULL if this build does not know it. */
+const hc_codec_vt *hc_codec_get(hc_codec_id id);
+/* The i-th registered codec in id order (i from 0), or NULL past the last. */
+const hc_codec_vt *hc_codec_at(size_t i);
+/* The codec of the default options (hc_opts_default): listed first where
+ * codecs are listed for people (--codec help, rd's target table). */
+hc_codec_id hc_codec_default(void);
+
+/* The rate ladder of base's codec (vt->ladder), or base alone (count 1)
+ * for a codec with a single rate. */
+size_t hc_codec_ladder(const hc_opts *base, hc_opts *out, size_t max);
+/* The setting of a sensitivity pass for the user's setting o: o without
+ * budget, changed by the codec's probe_setting. */
+void hc_codec_probe_setting(const hc_opts *o, hc_opts *probe);
 
 /* The codec table entry for an id, or NULL if this build does not know it. */
 const hc_codec_vt *hc_codec_get(hc_codec_id id);

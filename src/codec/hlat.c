@@ -14,6 +14,7 @@
  * Payload: the block scale codes (sbits each, LSB-first bit stream), padded
  * to a byte, then the group indices (m bits each, same bit order). */
 #include "hlat.h"
+#include "options.h"
 #include "../common/util.h"
 #include <float.h>
 #include <stdlib.h>
@@ -178,20 +179,6 @@ static double setting_bpw(uint32_t K, uint32_t m, uint32_t B, uint32_t sbits, ui
     return n ? 8.0 * (double)(bytes + params) / (double)n : 0;
 }
 
-size_t hc_hlat_ladder(hc_opts *out, size_t max) {
-    size_t count = 0;
-    for (uint32_t m = 9; m <= 30; m++, count++) { /* m <= 30: the SIMD search */
-        if (count >= max) continue;
-        hc_opts_default(&out[count]);
-        out[count].codec = HC_CODEC_HLAT;
-        out[count].dim = HLAT_DEF_K;
-        out[count].bits = m;
-        out[count].block = HLAT_DEF_BLOCK;
-        out[count].target_bpw = 0;
-    }
-    return count;
-}
-
 /* Resolves opts into (K, m, B): zero fields take the defaults; a target
  * rate picks the largest m whose bits per weight stay within it. */
 static hc_status resolve_settings(const hc_opts *o, uint64_t n, uint32_t *K, uint32_t *m, uint32_t *B,
@@ -347,4 +334,68 @@ static hc_status hlat_open(const uint8_t *params, uint32_t params_len, const uin
     return HC_OK;
 }
 
-const hc_codec_vt hc_codec_hlat_vt = {HC_CODEC_HLAT, "hlat", hlat_encode, hlat_open, hlat_encode_matrix};
+/* ===================================================================== */
+/* Settings: options, rate ladder, the tools' constants (codec.h)         */
+/* ===================================================================== */
+
+HC_OPT_SETTER_U32(set_bits, bits)
+HC_OPT_SETTER_U32(set_block, block)
+HC_OPT_SETTER_U32(set_dim, dim)
+
+static const hc_opt_def hlat_options[] = {
+    {"--bits", "bits", NULL, HC_OPTK_UINT, 1, HLAT_MMAX, 1, set_bits, "B",
+     "index bits per group of K weights (5K+1), K..32", 0, 0},
+    {"--block", "block", NULL, HC_OPTK_UINT, 1, HLAT_BLOCK_MAX, 0, set_block, "N",
+     "weights per scale block (32), multiple of K, <= 4096", 0, 0},
+    {"--dim", "dim", NULL, HC_OPTK_UINT, 1, HLAT_KMAX, 0, set_dim, "K", "weights per trajectory point (4), 1..8", 0, 0},
+    {NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0},
+};
+
+/* Index bits per group of K: from ~1.7 to ~7.7 bits per weight at K = 4
+ * (m <= 30 keeps the vectorised search). */
+static size_t hlat_ladder(const hc_opts *base, hc_opts *out, size_t max) {
+    size_t k = 0;
+    uint32_t K = base->dim ? base->dim : HLAT_DEF_K, lo = (3 * K + 1) / 2, hi = 8 * K < 30 ? 8 * K : 30;
+    for (uint32_t m = lo; m <= hi && k < max; m++) {
+        out[k] = *base;
+        out[k].dim = K;
+        out[k].bits = m;
+        k++;
+    }
+    return k;
+}
+
+static double hlat_ladder_bpw(const hc_opts *o, int lowest) {
+    (void)lowest;
+    hc_opts t = *o;
+    t.target_bpw = t.target_snr = 0;
+    return hc_hlat_bpw(&t, (uint64_t)1 << 24);
+}
+
+/* Sensitivity passes probe near the middle of the ladder. */
+static void hlat_probe_setting(hc_opts *o) { o->bits = 17; }
+
+/* m index bits per group of 4 weights + a 6-bit scale per 32, i.e.
+ * m/4 + 0.1875 bits per weight */
+static const char *const hlat_rd_settings[] = {
+    "hlat:bits=6",  "hlat:bits=7",  "hlat:bits=8", /* down to 2 bits per weight */
+    "hlat:bits=9",  "hlat:bits=10", "hlat:bits=11", "hlat:bits=12", "hlat:bits=13", "hlat:bits=14",
+    "hlat:bits=15", "hlat:bits=16", "hlat:bits=17", "hlat:bits=18", "hlat:bits=19", "hlat:bits=20",
+    "hlat:bits=21", "hlat:bits=22", "hlat:bits=23", "hlat:bits=24", "hlat:bits=25", "hlat:bits=26",
+    "hlat:bits=27", "hlat:bits=28", "hlat:bits=29", "hlat:bits=30", NULL,
+};
+
+const hc_codec_vt hc_codec_hlat_vt = {
+    .id = HC_CODEC_HLAT,
+    .name = "hlat",
+    .encode = hlat_encode,
+    .open = hlat_open,
+    .encode_matrix = hlat_encode_matrix,
+    .ladder = hlat_ladder,
+    .ladder_bpw = hlat_ladder_bpw,
+    .options = hlat_options,
+    .probe_setting = hlat_probe_setting,
+    .rd_settings = hlat_rd_settings,
+    .rd_colour = "#d62728",
+    .rd_targets = 1,
+};

@@ -214,9 +214,8 @@ hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *pay
                         hc_error *err);
 
 /* ---- settings ---------------------------------------------------------- */
-/* The codec's settings from about 2.5 to 8 bits per weight, in increasing
- * rate, for rate allocation; returns how many exist (fills at most max). */
-size_t hc_hlat_ladder(hc_opts *out, size_t max);
+/* (The rate ladder, from about 2.5 to 8 bits per weight, is the codec
+ * table's: hc_codec_ladder, codec.h.) */
 /* Bits per weight of setting o on a tensor of n weights (params included). */
 double hc_hlat_bpw(const hc_opts *o, uint64_t n);
 

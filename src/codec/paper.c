@@ -5,6 +5,7 @@
  * parameters, codebook, search, bands and the encoder; paper_dec.c decodes. */
 #include "paper.h"
 #include "bitpack.h"
+#include "options.h"
 #include "../common/util.h"
 #include <float.h>
 #include <math.h>
@@ -807,4 +808,118 @@ static hc_status paper_encode(const float *w, uint64_t nw, const hc_opts *o, hc_
     return s;
 }
 
-const hc_codec_vt hc_codec_paper_vt = {HC_CODEC_PAPER, "paper", paper_encode, hc_paper_open, NULL};
+/* ===================================================================== */
+/* Settings: options, rate ladder, the tools' constants (codec.h)         */
+/* ===================================================================== */
+
+HC_OPT_SETTER_REAL(set_rect_l, rect_l)
+HC_OPT_SETTER_REAL(set_sigmas, rect_l_sigmas)
+HC_OPT_SETTER_U32(set_bands, bands_max)
+HC_OPT_SETTER_REAL(set_loss_target, loss_target)
+HC_OPT_SETTER_REAL(set_loss_max, loss_max)
+HC_OPT_SETTER_REAL(set_loss_limit, loss_limit)
+
+static hc_status set_points(hc_opts *o, const hc_opt_value *v, hc_error *err) {
+    (void)err;
+    for (uint32_t i = 0; i < v->n; i++) o->points[i] = v->list[i];
+    o->n_points = v->n;
+    return HC_OK;
+}
+
+static const hc_opt_def paper_options[] = {
+    {"--rect-l", "L", "rect_l", HC_OPTK_REAL, 0, 1e12, 0, set_rect_l, "L",
+     "side of the square (0: from each tensor's spread)", 0, 0},
+    {NULL, "sigmas", NULL, HC_OPTK_REAL, 1e-3, 1e3, 0, set_sigmas, "S", "automatic L = S standard deviations", 0, 0},
+    {"--points", "n", "points", HC_OPTK_LIST, 1, (1 << 21) - 1, 1, set_points, "N[,N...]",
+     "codebook sizes tried in order (1600), 1..2097151", 0, 0},
+    {"--bands", "C", "bands", HC_OPTK_UINT, 1, HC_PAPER_MAX_BANDS, 0, set_bands, "C",
+     "largest number of distance bands (3), 1..64", 0, 0},
+    {"--loss-target", "loss_target", NULL, HC_OPTK_REAL, 0, 1e12, 0, set_loss_target, "X",
+     "stop trying bands once MAE <= X", 0, 0},
+    {"--loss-max", "loss_max", NULL, HC_OPTK_REAL, 0, 1e12, 0, set_loss_max, "X",
+     "next codebook size while MAE > X", 0, 0},
+    {"--loss-limit", "loss_limit", NULL, HC_OPTK_REAL, 0, 1e12, 1, set_loss_limit, "X",
+     "keep a tensor lossless if MAE > X", 0, 0},
+    {NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0},
+};
+
+/* Codebook sizes n = s^2 (one size per setting, no loss limit), below
+ * them down to 2 bits per weight: one band, n = 7 and 15 (4 and 5 index
+ * bits a pair). */
+static size_t paper_ladder(const hc_opts *base, hc_opts *out, size_t max) {
+    static const uint32_t low[] = {7, 15};
+    static const uint32_t pts[] = {49, 100, 225, 400, 900, 1600, 3600, 6400, 14400, 25600, 57600};
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof low / sizeof low[0] && k < max; i++) {
+        out[k] = *base;
+        out[k].points[0] = low[i];
+        out[k].n_points = 1;
+        out[k].bands_max = 1;
+        out[k].loss_limit = 0;
+        k++;
+    }
+    for (size_t i = 0; i < sizeof pts / sizeof pts[0] && k < max; i++) {
+        out[k] = *base;
+        out[k].points[0] = pts[i];
+        out[k].n_points = 1;
+        out[k].loss_limit = 0;
+        k++;
+    }
+    return k;
+}
+
+/* One index of u bits per pair; no band when no pair is outside S. */
+static double paper_ladder_bpw(const hc_opts *o, int lowest) {
+    uint32_t n = o->points[0];
+    for (uint32_t i = 1; i < o->n_points; i++)
+        if (lowest ? o->points[i] < n : o->points[i] > n) n = o->points[i];
+    return 0.5 * (double)hc_paper_index_bits(n, lowest ? 0 : o->bands_max);
+}
+
+/* its presets, and codebook sizes n at the automatic L (index bits 9, 11,
+ * 13 with 3 bands: 4.5, 5.5, 6.5 bits per weight) */
+static const char *const paper_rd_settings[] = {
+    "paper:preset=paper-llm", "paper:preset=paper-vision",
+    "paper:n=3,C=1", "paper:n=7,C=1", "paper:n=15,C=1", /* down to 2 bits per weight: 3, 4, 5 index bits a pair */
+    "paper:n=64", "paper:n=256", "paper:n=1600", NULL,
+};
+
+/* The paper's operating points (hc_opts_preset: from the defaults). */
+static void preset_llm(hc_opts *o) {
+    o->rect_l = 0.1;
+    o->points[0] = 1600;
+    o->n_points = 1;
+    o->bands_max = 3;
+    o->loss_target = 0.001;
+    o->loss_max = 0.001;
+    o->loss_limit = 0.006;
+}
+
+static void preset_vision(hc_opts *o) {
+    o->rect_l = 0.8;
+    o->points[0] = 1600;
+    o->n_points = 1;
+    o->bands_max = 4;
+    o->loss_target = 0.001;
+    o->loss_max = 0.001;
+    o->loss_limit = 0;
+}
+
+static const hc_codec_preset paper_presets[] = {
+    {"paper-llm", preset_llm},
+    {"paper-vision", preset_vision},
+    {NULL, NULL},
+};
+
+const hc_codec_vt hc_codec_paper_vt = {
+    .id = HC_CODEC_PAPER,
+    .name = "paper",
+    .encode = paper_encode,
+    .open = hc_paper_open,
+    .ladder = paper_ladder,
+    .ladder_bpw = paper_ladder_bpw,
+    .options = paper_options,
+    .presets = paper_presets,
+    .rd_settings = paper_rd_settings,
+    .rd_colour = "#1b9e77",
+};

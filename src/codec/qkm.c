@@ -16,6 +16,7 @@
  * the codes it assigns; then, once the 6-bit grids are fixed, a local search
  * over the neighbouring grid values of sc[j] and mn[j]. */
 #include "codec.h"
+#include "options.h"
 #include "../common/util.h"
 #include <assert.h>
 #include <math.h>
@@ -353,4 +354,53 @@ static hc_status qkm_encode(const float *w, uint64_t n, const hc_opts *o, hc_enc
     return hc_encoded_measure(w, n, out, err);
 }
 
-const hc_codec_vt hc_codec_qkm_vt = {HC_CODEC_QKM, "qkm", qkm_encode, qkm_open, NULL};
+/* ---- settings: options, rate ladder, the tools' constants (codec.h) ---- */
+
+HC_OPT_SETTER_U32(set_bits, bits)
+HC_OPT_SETTER_U32(set_block, block)
+
+static const hc_opt_def qkm_options[] = {
+    {"--bits", "bits", NULL, HC_OPTK_UINT, 2, 8, 1, set_bits, "B", "bits per weight of the codes (4), 2..8;", 0, 0},
+    {"--block", "block", NULL, HC_OPTK_UINT, 8, 1024, 0, set_block, "N",
+     "weights per scale block (32), 8..1024, multiple of 8;", 0, 0},
+    {NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0},
+};
+
+/* 2 to 8 bits per code; below them (about 2 bits per weight) 2-bit codes
+ * in blocks of 256, unless the user fixed the block. */
+static size_t qkm_ladder(const hc_opts *base, hc_opts *out, size_t max) {
+    size_t k = 0;
+    if (!base->block && k < max) {
+        out[k] = *base;
+        out[k].bits = 2;
+        out[k].block = 256;
+        k++;
+    }
+    for (uint32_t b = 2; b <= 8 && k < max; b++) {
+        out[k] = *base;
+        out[k].bits = b;
+        k++;
+    }
+    return k;
+}
+
+static double qkm_ladder_bpw(const hc_opts *o, int lowest) {
+    (void)lowest;
+    uint32_t b = o->bits ? o->bits : 4, B = o->block ? o->block : 32;
+    return (double)b + 16.0 / (double)B; /* a 16-byte head per 8 blocks */
+}
+
+static const char *const qkm_rd_settings[] = {"qkm:bits=2,block=256", "qkm:bits=2", "qkm:bits=3", "qkm:bits=4", "qkm:bits=5", "qkm:bits=6", NULL};
+
+const hc_codec_vt hc_codec_qkm_vt = {
+    .id = HC_CODEC_QKM,
+    .name = "qkm",
+    .encode = qkm_encode,
+    .open = qkm_open,
+    .ladder = qkm_ladder,
+    .ladder_bpw = qkm_ladder_bpw,
+    .options = qkm_options,
+    .rd_settings = qkm_rd_settings,
+    .rd_colour = "#7b3fb0",
+    .rd_targets = 1,
+};

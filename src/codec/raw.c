@@ -266,4 +266,10 @@ static hc_status raw_open(const uint8_t *params, uint32_t params_len, const uint
     return HC_OK;
 }
 
-const hc_codec_vt hc_codec_raw_vt = {HC_CODEC_RAW, "raw", raw_encode, raw_open, NULL};
+/* Lossless: no options, no ladder, not measured by rd. */
+const hc_codec_vt hc_codec_raw_vt = {
+    .id = HC_CODEC_RAW,
+    .name = "raw",
+    .encode = raw_encode,
+    .open = raw_open,
+};

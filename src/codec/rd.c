@@ -6,62 +6,30 @@
 #include "../common/util.h"
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 /* ===================================================================== */
 /* The built-in settings                                                  */
 /* ===================================================================== */
 
-const char *const hc_rd_default_settings[] = {
-    /* the paper codec: its presets, and codebook sizes n at the automatic L
-     * (index bits 9, 11, 13 with 3 bands: 4.5, 5.5, 6.5 bits per weight) */
-    "paper:preset=paper-llm",
-    "paper:preset=paper-vision",
-    "paper:n=3,C=1", /* down to 2 bits per weight: 3, 4 and 5 index bits a pair */
-    "paper:n=7,C=1",
-    "paper:n=15,C=1",
-    "paper:n=64",
-    "paper:n=256",
-    "paper:n=1600",
-    /* scalar baselines */
-    "q8b",
-    "q4b",
-    "qkm:bits=2,block=256", /* about 2 bits per weight */
-    "qkm:bits=2",
-    "qkm:bits=3",
-    "qkm:bits=4",
-    "qkm:bits=5",
-    "qkm:bits=6",
-    /* the hyperfunction lattice codec */
-    /* the hyperfunction lattice codec (the default): m index bits per group
-     * of 4 weights + a 6-bit scale per 32, i.e. m/4 + 0.1875 bits per weight */
-    "hlat:bits=6", /* down to 2 bits per weight */
-    "hlat:bits=7",
-    "hlat:bits=8",
-    "hlat:bits=9",
-    "hlat:bits=10",
-    "hlat:bits=11",
-    "hlat:bits=12",
-    "hlat:bits=13",
-    "hlat:bits=14",
-    "hlat:bits=15",
-    "hlat:bits=16",
-    "hlat:bits=17",
-    "hlat:bits=18",
-    "hlat:bits=19",
-    "hlat:bits=20",
-    "hlat:bits=21",
-    "hlat:bits=22",
-    "hlat:bits=23",
-    "hlat:bits=24",
-    "hlat:bits=25",
-    "hlat:bits=26",
-    "hlat:bits=27",
-    "hlat:bits=28",
-    "hlat:bits=29",
-    "hlat:bits=30",
-    NULL,
-};
+/* Those of every codec (hc_codec_vt.rd_settings), in id order. */
+#define RD_DEFAULT_MAX 256
+static const char *rd_defaults[RD_DEFAULT_MAX + 1];
+static pthread_once_t rd_defaults_once = PTHREAD_ONCE_INIT;
+
+static void rd_defaults_build(void) {
+    size_t k = 0;
+    for (size_t i = 0; hc_codec_at(i); i++)
+        for (const char *const *p = hc_codec_at(i)->rd_settings; p && *p && k < RD_DEFAULT_MAX; p++)
+            rd_defaults[k++] = *p;
+    rd_defaults[k] = NULL;
+}
+
+const char *const *hc_rd_default_settings(void) {
+    pthread_once(&rd_defaults_once, rd_defaults_build);
+    return rd_defaults;
+}
 
 /* ===================================================================== */
 /* Settings parser                                                        */

@@ -30,9 +30,10 @@ typedef struct hc_rd_setting {
  * refuses (qkm:bits=9) are reported now rather than mid-run. */
 hc_status hc_rd_parse_setting(const char *text, int probe, hc_rd_setting *out, hc_error *err);
 
-/* The built-in list, NULL-terminated. Entries whose codec is not in this
- * build are meant to be skipped by the caller. */
-extern const char *const hc_rd_default_settings[];
+/* The built-in list, NULL-terminated: every codec's rd_settings (codec.h)
+ * in id order. Entries whose codec is not in this build are meant to be
+ * skipped by the caller. */
+const char *const *hc_rd_default_settings(void);
 
 typedef struct hc_rd_result {
     size_t tensors_total, tensors_coded;

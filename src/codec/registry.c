@@ -1,5 +1,5 @@
-/* registry.c — the table of codecs, options and presets, and the generic
- * entry points that dispatch through it. */
+/* registry.c — the table of codecs, the default options and presets, and
+ * the generic entry points that dispatch through the codec tables. */
 #include "codec.h"
 #include "sparse.h"
 #include "../common/util.h"
@@ -9,35 +9,64 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const hc_codec_vt *const codecs[HC_CODEC_COUNT] = {
-    [HC_CODEC_RAW] = &hc_codec_raw_vt,
-    [HC_CODEC_PAPER] = &hc_codec_paper_vt,
-    [HC_CODEC_Q8B] = &hc_codec_q8b_vt, [HC_CODEC_Q4B] = &hc_codec_q4b_vt, [HC_CODEC_QKM] = &hc_codec_qkm_vt,
-    [HC_CODEC_HLAT] = &hc_codec_hlat_vt,
-    [HC_CODEC_SPARSE] = &hc_codec_sparse_vt,
-};
+/* The registry: one line per codec, in id order; the table X names is
+ * defined in the codec's own file (codec.h says what it holds). */
+#define HC_CODEC_LIST(X)                                                                                         \
+    X(hc_codec_raw_vt)   /* raw.c    */                                                                          \
+    X(hc_codec_paper_vt) /* paper.c  */                                                                          \
+    X(hc_codec_q8b_vt)   /* blockq.c */                                                                          \
+    X(hc_codec_q4b_vt)   /* blockq.c */                                                                          \
+    X(hc_codec_qkm_vt)   /* qkm.c    */                                                                          \
+    X(hc_codec_hlat_vt)  /* hlat.c   */                                                                          \
+    X(hc_codec_sparse_vt) /* sparse.c */
 
-static const char *const codec_names[HC_CODEC_COUNT] = {
-    [HC_CODEC_RAW] = "raw", [HC_CODEC_PAPER] = "paper", [HC_CODEC_Q8B] = "q8b",
-    [HC_CODEC_Q4B] = "q4b", [HC_CODEC_QKM] = "qkm",     [HC_CODEC_HLAT] = "hlat",
-    [HC_CODEC_SPARSE] = "sparse",
-};
+#define HC_CODEC_DECLARE(vt) extern const hc_codec_vt vt;
+#define HC_CODEC_ENTRY(vt) &vt,
+HC_CODEC_LIST(HC_CODEC_DECLARE)
+static const hc_codec_vt *const registry[] = {HC_CODEC_LIST(HC_CODEC_ENTRY)};
+#define N_REGISTERED (sizeof registry / sizeof registry[0])
 
 const hc_codec_vt *hc_codec_get(hc_codec_id id) {
-    return ((unsigned)id < HC_CODEC_COUNT) ? codecs[id] : NULL;
+    for (size_t i = 0; i < N_REGISTERED; i++)
+        if (registry[i]->id == id) return registry[i];
+    return NULL;
 }
 
+const hc_codec_vt *hc_codec_at(size_t i) { return i < N_REGISTERED ? registry[i] : NULL; }
+
 const char *hc_codec_name(hc_codec_id c) {
-    return ((unsigned)c < HC_CODEC_COUNT && codec_names[c]) ? codec_names[c] : "?";
+    const hc_codec_vt *vt = hc_codec_get(c);
+    return vt && vt->name ? vt->name : "?";
 }
 
 int hc_codec_parse(const char *name, hc_codec_id *out) {
-    for (int i = 0; i < HC_CODEC_COUNT; i++)
-        if (codecs[i] && codec_names[i] && strcmp(codec_names[i], name) == 0) {
-            *out = (hc_codec_id)i;
+    for (size_t i = 0; i < N_REGISTERED; i++)
+        if (registry[i]->name && strcmp(registry[i]->name, name) == 0) {
+            *out = registry[i]->id;
             return 0;
         }
     return -1;
+}
+
+hc_codec_id hc_codec_default(void) {
+    hc_opts o;
+    hc_opts_default(&o);
+    return o.codec;
+}
+
+size_t hc_codec_ladder(const hc_opts *base, hc_opts *out, size_t max) {
+    const hc_codec_vt *vt = hc_codec_get(base->codec);
+    if (vt && vt->ladder) return vt->ladder(base, out, max);
+    if (!max) return 0;
+    out[0] = *base;
+    return 1;
+}
+
+void hc_codec_probe_setting(const hc_opts *o, hc_opts *probe) {
+    *probe = *o;
+    probe->target_bpw = probe->target_snr = 0;
+    const hc_codec_vt *vt = hc_codec_get(o->codec);
+    if (vt && vt->probe_setting) vt->probe_setting(probe);
 }
 
 void hc_opts_default(hc_opts *o) {
@@ -75,36 +104,26 @@ int hc_opts_codes_tensor(const hc_opts *o, const hc_tensor_info *ti) {
     return 1;
 }
 
+/* "default", or a codec's preset (hc_codec_vt.presets); o is left as it
+ * was for an unknown name. */
 hc_status hc_opts_preset(hc_opts *o, const char *name, hc_error *err) {
     if (strcmp(name, "default") == 0) {
         hc_opts_default(o);
         return HC_OK;
     }
-    if (strcmp(name, "paper-llm") == 0) {
-        hc_opts_default(o);
-        o->codec = HC_CODEC_PAPER;
-        o->rect_l = 0.1;
-        o->points[0] = 1600;
-        o->n_points = 1;
-        o->bands_max = 3;
-        o->loss_target = 0.001;
-        o->loss_max = 0.001;
-        o->loss_limit = 0.006;
-        return HC_OK;
-    }
-    if (strcmp(name, "paper-vision") == 0) {
-        hc_opts_default(o);
-        o->codec = HC_CODEC_PAPER;
-        o->rect_l = 0.8;
-        o->points[0] = 1600;
-        o->n_points = 1;
-        o->bands_max = 4;
-        o->loss_target = 0.001;
-        o->loss_max = 0.001;
-        o->loss_limit = 0;
-        return HC_OK;
-    }
-    return hc_fail(err, HC_E_ARG, "unknown preset '%s' (known: default, paper-llm, paper-vision)", name);
+    char known[256] = "default";
+    for (size_t i = 0; i < N_REGISTERED; i++)
+        for (const hc_codec_preset *p = registry[i]->presets; p && p->name; p++) {
+            if (strcmp(name, p->name) == 0) {
+                hc_opts_default(o);
+                o->codec = registry[i]->id;
+                p->apply(o);
+                return HC_OK;
+            }
+            size_t l = strlen(known);
+            snprintf(known + l, sizeof known - l, ", %s", p->name);
+        }
+    return hc_fail(err, HC_E_ARG, "unknown preset '%s' (known: %s)", name, known);
 }
 
 void hc_encoded_free(hc_encoded *e) {
@@ -200,7 +219,8 @@ float hc_abs_max(const float *w, uint64_t n) {
 hc_status hc_encode(const float *w, uint64_t n, const hc_opts *o, hc_encoded *out, hc_error *err) {
     memset(out, 0, sizeof *out);
     /* pruning: the sparse codec keeps the zeros, o->codec codes the rest (sparse.c) */
-    const hc_codec_vt *vt = hc_prune_active(o) && o->codec != HC_CODEC_RAW ? &hc_codec_sparse_vt : hc_codec_get(o->codec);
+    const hc_codec_vt *vt = hc_prune_active(o) && o->codec != HC_CODEC_RAW ? hc_codec_get(HC_CODEC_SPARSE)
+                                                                            : hc_codec_get(o->codec);
     if (!vt || !vt->encode)
         return hc_fail(err, HC_E_UNSUPPORTED, "codec %d (%s) is not available in this build", (int)o->codec,
                        hc_codec_name(o->codec));

@@ -218,7 +218,7 @@ static hc_status sparse_encode(const float *w, uint64_t n, const hc_opts *o, hc_
     if (nnz == 0) {
         ie.codec = HC_CODEC_RAW;
     } else if (nnz < INNER_RAW_BELOW) {
-        s = hc_codec_raw_vt.encode(vals, nnz, NULL, &ie, err);
+        s = hc_codec_get(HC_CODEC_RAW)->encode(vals, nnz, NULL, &ie, err);
         ie.codec = HC_CODEC_RAW;
     } else {
         hc_opts io = *o;
@@ -397,4 +397,9 @@ static hc_status sparse_open(const uint8_t *params, uint32_t params_len, const u
     return HC_OK;
 }
 
-const hc_codec_vt hc_codec_sparse_vt = {HC_CODEC_SPARSE, "sparse", sparse_encode, sparse_open, NULL};
+const hc_codec_vt hc_codec_sparse_vt = {
+    .id = HC_CODEC_SPARSE,
+    .name = "sparse",
+    .encode = sparse_encode,
+    .open = sparse_open,
+};

@@ -2,7 +2,7 @@
  *
  * With a size budget (--bpw X) or a quality floor (--snr Y), every coded
  * tensor is first encoded at each setting of its codec's ladder (increasing
- * rate), giving points (bits_ij, nmse_ij). The quantity minimised is the
+ * rate; the codec table's, hc_codec_ladder in codec.h), giving points (bits_ij, nmse_ij). The quantity minimised is the
  * metric the project reports: the size-weighted mean NMSE,
  *     D = sum_i n_i * nmse_i / sum_i n_i,     R = sum_i bits_i / sum_i n_i.
  * For a multiplier lambda each tensor independently takes the setting with
@@ -21,62 +21,6 @@
 #include "plan.h"
 #include <math.h>
 #include <stdlib.h>
-
-size_t hc_codec_ladder(const hc_opts *base, hc_opts *out, size_t max) {
-    size_t k = 0;
-    switch (base->codec) {
-    case HC_CODEC_PAPER: {
-        /* down to 2 bits per weight: one band, n = 7 and 15 (4 and 5 index bits a pair) */
-        static const uint32_t low[] = {7, 15};
-        for (size_t i = 0; i < sizeof low / sizeof low[0] && k < max; i++) {
-            out[k] = *base;
-            out[k].points[0] = low[i];
-            out[k].n_points = 1;
-            out[k].bands_max = 1;
-            out[k].loss_limit = 0;
-            k++;
-        }
-        static const uint32_t pts[] = {49, 100, 225, 400, 900, 1600, 3600, 6400, 14400, 25600, 57600};
-        for (size_t i = 0; i < sizeof pts / sizeof pts[0] && k < max; i++) {
-            out[k] = *base;
-            out[k].points[0] = pts[i];
-            out[k].n_points = 1;
-            out[k].loss_limit = 0;
-            k++;
-        }
-        break;
-    }
-    case HC_CODEC_QKM:
-        if (!base->block && k < max) { /* about 2 bits per weight: 2-bit codes, blocks of 256 */
-            out[k] = *base;
-            out[k].bits = 2;
-            out[k].block = 256;
-            k++;
-        }
-        for (uint32_t b = 2; b <= 8 && k < max; b++) {
-            out[k] = *base;
-            out[k].bits = b;
-            k++;
-        }
-        break;
-    case HC_CODEC_HLAT: {
-        /* index bits per group of K: from ~1.7 to ~7.7 bits per weight at
-         * K = 4 (m <= 30 keeps the vectorised search) */
-        uint32_t K = base->dim ? base->dim : 4, lo = (3 * K + 1) / 2, hi = 8 * K < 30 ? 8 * K : 30;
-        for (uint32_t m = lo; m <= hi && k < max; m++) {
-            out[k] = *base;
-            out[k].dim = K;
-            out[k].bits = m;
-            k++;
-        }
-        break;
-    }
-    default:
-        if (max) out[k++] = *base;
-        break;
-    }
-    return k;
-}
 
 typedef struct plan_point {
     double bits;  /* payload + params bits */

@@ -4,10 +4,6 @@
 
 #include "hyperc.h"
 
-/* Settings of base's codec from low to high rate (at most max), each a copy
- * of base with the rate-controlling fields changed. */
-size_t hc_codec_ladder(const hc_opts *base, hc_opts *out, size_t max);
-
 typedef struct hc_plan_report {
     double bpw;     /* planned bits per coded weight (payload + params) */
     double nmse;    /* planned size-weighted mean NMSE                  */
