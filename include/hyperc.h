@@ -517,6 +517,33 @@ hc_status hc_compress_path(const char *in_path, const char *out_path, const hc_o
                            hc_progress_fn progress, void *user, hc_model_report *rep,
                            hc_error *err);
 
+/* ===================================================================== */
+/* Instruction sets                                                       */
+/* ===================================================================== */
+
+/* Every kernel of the library (decode, matvec and encoder searches of each
+ * codec, the inference kernels) runs at one instruction-set level, decided
+ * once per process: the highest this CPU and OS run (CPUID + XGETBV),
+ * lowered by the environment variable HYPERC_SIMD=ref|avx2|avx512 (one
+ * switch for everything; a level the CPU lacks is clamped to what it has).
+ * Every level gives the same bytes from the encoders and the same decoded
+ * weights; row products agree to float rounding. HYPERC_SIMD=ref runs the
+ * plain-C reference kernels everywhere (for debugging and comparisons). */
+typedef enum hc_simd {
+    HC_SIMD_REF = 0,   /* plain C                                            */
+    HC_SIMD_AVX2 = 1,  /* AVX2 + FMA + F16C                                  */
+    HC_SIMD_AVX512 = 2 /* AVX-512 F + BW (and VBMI where a kernel uses it)   */
+} hc_simd;
+
+/* The level in force. */
+hc_simd hc_simd_level(void);
+/* "ref", "avx2", "avx512"; "?" for an invalid value. */
+const char *hc_simd_name(hc_simd l);
+/* HC_E_ARG, with a message naming it, when HYPERC_SIMD is set to something
+ * that is not a level (it is then ignored: the best level is used). The CLI
+ * prints it as a warning. */
+hc_status hc_simd_env_check(hc_error *err);
+
 #ifdef __cplusplus
 }
 #endif
