@@ -5,15 +5,7 @@
 #include "hyperc_llm.h"
 #include "../common/util.h"
 
-/* ---- thread pool (pool.c) ------------------------------------------------ */
-/* Persistent workers: hc_pool_run hands out tasks 0..n-1 dynamically to the
- * workers and the calling thread (tid 0), and returns when all are done. */
-typedef struct hc_pool hc_pool;
-hc_status hc_pool_new(int threads, hc_pool **out, hc_error *err);
-void hc_pool_free(hc_pool *p);
-int hc_pool_threads(const hc_pool *p); /* 1 for a NULL pool */
-/* p may be NULL (runs inline). */
-void hc_pool_run(hc_pool *p, uint64_t n, void (*fn)(void *ctx, uint64_t task, int tid), void *ctx);
+/* ---- thread pool: src/common/util.h (src/common/pool.c) ---------------------- */
 
 /* ---- model ----------------------------------------------------------------- */
 typedef struct llm_layer {
