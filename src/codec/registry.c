@@ -28,13 +28,13 @@ const char *hc_codec_name(hc_codec_id c) {
     return ((unsigned)c < HC_CODEC_COUNT && codec_names[c]) ? codec_names[c] : "?";
 }
 
-int hc_codec_parse(const char *name, hc_codec_id *out) {
+hc_status hc_codec_parse(const char *name, hc_codec_id *out) {
     for (int i = 0; i < HC_CODEC_COUNT; i++)
         if (codecs[i] && codec_names[i] && strcmp(codec_names[i], name) == 0) {
             *out = (hc_codec_id)i;
-            return 0;
+            return HC_OK;
         }
-    return -1;
+    return HC_E_ARG;
 }
 
 void hc_opts_default(hc_opts *o) {
