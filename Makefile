@@ -10,7 +10,7 @@ BUILD   ?= build
 OPT     ?= -O2
 CFLAGS  ?=
 WARN    := -Wall -Wextra -Wshadow -Werror
-BASEFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -Iinclude -pthread -fno-strict-aliasing
+BASEFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -Iinclude -pthread -fno-strict-aliasing -DHC_STATIC_LINKING_ONLY
 LDLIBS  := -lm -pthread
 SHARED  ?= $(if $(HYPERC_SHARED),$(HYPERC_SHARED),../shared)
 MODEL   ?= $(SHARED)/models/stories260K.safetensors
@@ -85,7 +85,7 @@ FUZZ_REPLAY_TIME ?= 6
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_NAMES := $(FUZZ_SRC:fuzz/%.c=%)
 FUZZ_HDRS := $(HDRS) $(wildcard fuzz/*.h)
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -Iinclude -pthread -fno-strict-aliasing \
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -Iinclude -pthread -fno-strict-aliasing -DHC_STATIC_LINKING_ONLY \
     -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -fsanitize=address,undefined -fno-sanitize-recover=all \
     -fno-omit-frame-pointer
 FUZZ_SEEDS := $(BUILD)/fuzz-seeds

@@ -58,31 +58,26 @@ typedef struct hc_error {
 const char *hc_status_str(hc_status s);
 
 /* The error rule. Every call that can fail takes `hc_error *err` (may be
- * NULL) and returns hc_status; on failure err holds the same code and a
- * one-line message. Two helpers build it:
- *  - hc_fail SETS the error: err gets `code` and the formatted message,
- *    REPLACING whatever err held before (an earlier failure that was handled
- *    never leaks into a later message). Use it for a failure found here.
- *    Returns code.
- *  - hc_error_context ADDS CONTEXT to the error a callee has just set, when
- *    passing that failure on: the message becomes "context: callee message"
- *    (or "context: <status name>" if the callee left no message), the code
- *    becomes `code`, the callee's status, which is returned. It does nothing
- *    when code is HC_OK, and does not repeat a context the message already
- *    begins with ("'m.hyc': tensor 'x': ..." is not prefixed with
- *    "'m.hyc': tensor 'x'" a second time).
- * So: `if (bad) return hc_fail(err, HC_E_CORRUPT, "'%s': ...", path);` and
- * `if ((s = callee(..., err))) return hc_error_context(err, s, "'%s'", path);`
- * A caller that handles a failure and goes on may call hc_error_clear.
- * Return values: everything that can fail for a reason returns hc_status;
- * only lookups and name parsers, which fail for one reason only, do not:
- * hc_st_find / hc_hyc_find give an index or -1, hc_dtype_parse /
- * hc_codec_parse 0 or -1, hc_json_object_get 1 (found) or 0. */
-hc_status hc_fail(hc_error *err, hc_status code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
+ * NULL) and returns hc_status (HC_OK == 0); on failure err holds the same
+ * code and a one-line message (what failed, which file and tensor, why).
+ *  - A call that fails SETS the error, REPLACING whatever err held before:
+ *    an earlier failure the caller handled never leaks into a later message
+ *    or code. A call that succeeds leaves err as it was.
+ *  - A caller passing a failure on ADDS CONTEXT with hc_error_context: the
+ *    message becomes "context: callee message" (or "context: <status name>"
+ *    if the callee left no message), the code becomes `code`, the callee's
+ *    status, which is returned. It does nothing when code is HC_OK, and does
+ *    not repeat a context the message already begins with.
+ *    `if ((s = hc_hyc_open(path, &h, err))) return hc_error_context(err, s, "model %d", i);`
+ *  - A caller that handles a failure and goes on may call hc_error_clear.
+ * Return values: every call that can fail returns hc_status, including the
+ * name parsers (hc_dtype_parse, hc_codec_parse) and the by-index getters
+ * (hc_st_info_at, hc_hyc_entry_at), which fail with HC_E_ARG and leave err
+ * alone (they take none). The exceptions are calls that cannot fail:
+ * lookups by name give an index or -1 (hc_st_find, hc_hyc_find,
+ * hc_hyc_attachment_find), predicates 1 or 0 (hc_dtype_is_codable,
+ * hc_opts_codes_tensor, hc_tkz_is_*), counts and sizes a number, getters a
+ * pointer or NULL. */
 hc_status hc_error_context(hc_error *err, hc_status code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -104,8 +99,8 @@ typedef enum hc_dtype {
 
 /* safetensors spelling ("F32", "BF16", ...); "?" for an invalid value. */
 const char *hc_dtype_name(hc_dtype t);
-/* Parses a safetensors dtype name of `len` bytes; returns 0 on success. */
-int hc_dtype_parse(const char *s, size_t len, hc_dtype *out);
+/* Parses a safetensors dtype name of `len` bytes; HC_E_ARG if unknown. */
+hc_status hc_dtype_parse(const char *s, size_t len, hc_dtype *out);
 /* Bytes per element; 0 for an invalid value. */
 size_t hc_dtype_size(hc_dtype t);
 /* 1 for the dtypes the lossy codecs take (F32, F16, BF16), else 0. */
@@ -192,7 +187,11 @@ typedef struct hc_opts {
     uint64_t min_elems;         /* smaller float tensors stay lossless         */
     const char *keep;           /* comma-separated glob patterns (fnmatch) of
                                    tensor names kept lossless, or NULL        */
-    uint32_t threads;           /* encoder threads for one tensor (0 or 1: one) */
+    uint32_t threads;           /* threads for one tensor in hc_encode and
+                                   hc_encode_matrix (0 or 1: one). The whole-
+                                   model calls (hc_compress_file/_path) take
+                                   their own `threads`: with 0 or 1 here they
+                                   split a large tensor over all of them    */
     /* calibration: input statistics of the model's matrices (hc_calib), or
        NULL. Matrices found in it are coded with error feedback
        (hc_encode_matrix); not owned, must outlive the call. */
@@ -270,19 +269,9 @@ hc_status hc_encode_matrix(const float *w, uint64_t rows, uint64_t cols, const f
                            const hc_opts *o, hc_encoded *out, hc_error *err);
 
 /* A decoder: a codec's ready state for one stored tensor. It points into the
- * payload (which must outlive it) and holds only small tables. */
-typedef struct hc_decoder hc_decoder;
-struct hc_decoder {
-    hc_codec_id codec;
-    uint64_t n; /* number of weights */
-    /* out[0..count) = weights [start, start+count) as float32 */
-    void (*decode)(const hc_decoder *d, uint64_t start, uint64_t count, float *out);
-    /* y[r - row0] = sum_c W[r, c] * x[c] for r in [row0, row1), with W the
-     * tensor read row-major as (n / cols) x cols. NULL: use decode + dot. */
-    void (*matvec)(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1,
-                   const float *x, float *y);
-    void (*destroy)(hc_decoder *d);
-};
+ * payload (which must outlive it) and holds only small tables. Opaque: use
+ * hc_decode_range / hc_decode_all / hc_matvec. */
+typedef struct hc_decoder hc_decoder; /* layout: HC_STATIC_LINKING_ONLY below */
 
 /* Opens a decoder over a stored payload. `dtype` is the stored dtype of a RAW
  * payload (ignored by lossy codecs). Validates params and payload sizes. */
@@ -292,16 +281,24 @@ hc_status hc_decoder_open(hc_codec_id codec, const uint8_t *params, uint32_t par
 void hc_decoder_free(hc_decoder *d);
 /* Decodes all n weights. */
 void hc_decode_all(const hc_decoder *d, float *out);
+/* Decodes weights [start, start + count) into out; HC_E_ARG if the range
+ * goes past the tensor. */
+hc_status hc_decode_range(const hc_decoder *d, uint64_t start, uint64_t count, float *out, hc_error *err);
+/* The number of weights, and the codec, of a decoder (0 and HC_CODEC_RAW for NULL). */
+uint64_t hc_decoder_size(const hc_decoder *d);
+hc_codec_id hc_decoder_codec(const hc_decoder *d);
 /* Row range of W*x, using d->matvec or decode+dot. */
 void hc_matvec(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1,
                const float *x, float *y);
 
-/* Codec name ("raw", "paper", ...) or "?"; and the reverse (0 on success). */
+/* Codec name ("raw", "paper", ...) or "?"; and the reverse (HC_E_ARG for a
+ * name no codec of this build has). */
 const char *hc_codec_name(hc_codec_id c);
-int hc_codec_parse(const char *name, hc_codec_id *out);
+hc_status hc_codec_parse(const char *name, hc_codec_id *out);
 
-/* Bits per weight of an encoded tensor of n weights, everything stored
- * counted (payload + params + directory entry overhead is NOT included). */
+/* Bits per weight of an encoded tensor of n weights: 8 * (payload + params
+ * bytes) / n. The rest of its .hyc directory entry (name, shape, offsets) is
+ * not counted; the file-level figure (hc_model_report) counts everything. */
 double hc_encoded_bpw(const hc_encoded *e, uint64_t n);
 
 /* ===================================================================== */
@@ -320,8 +317,8 @@ size_t hc_st_count(const hc_safetensors *st);
 /* Tensor i's info. The record is built on first query and kept until close
  * (about 1.1 KB a tensor); to walk a large file, prefer hc_st_info_at. */
 const hc_tensor_info *hc_st_info(const hc_safetensors *st, size_t i);
-/* Fills *out with tensor i's info, keeping nothing; 0, or -1 if i is out of range. */
-int hc_st_info_at(const hc_safetensors *st, size_t i, hc_tensor_info *out);
+/* Fills *out with tensor i's info, keeping nothing; HC_E_ARG if i is out of range. */
+hc_status hc_st_info_at(const hc_safetensors *st, size_t i, hc_tensor_info *out);
 /* Tensor i's name (lives as long as st), or NULL. */
 const char *hc_st_name(const hc_safetensors *st, size_t i);
 const void *hc_st_data(const hc_safetensors *st, size_t i);
@@ -354,11 +351,6 @@ hc_status hc_st_writer_finish(hc_st_writer *w, hc_error *err);
 /* Removes the temporary file; frees w. */
 void hc_st_writer_abort(hc_st_writer *w);
 
-/* Looks up a string (or number, returned as its text) value of `key` in a flat
- * JSON object text such as safetensors metadata. Returns 1 if found and it fit
- * in buf (NUL-terminated, JSON escapes decoded), else 0. */
-int hc_json_object_get(const char *json, size_t len, const char *key, char *buf, size_t bufsz);
-
 /* ===================================================================== */
 /* The .hyc container (docs/FORMAT.md)                                    */
 /* ===================================================================== */
@@ -386,8 +378,8 @@ size_t hc_hyc_count(const hc_hyc *h);
  * 1.4 KB an entry, against 48 bytes on disk); to walk a large directory,
  * prefer hc_hyc_entry_at. */
 const hc_hyc_entry *hc_hyc_get(const hc_hyc *h, size_t i);
-/* Fills *out with entry i, keeping nothing; 0, or -1 if i is out of range. */
-int hc_hyc_entry_at(const hc_hyc *h, size_t i, hc_hyc_entry *out);
+/* Fills *out with entry i, keeping nothing; HC_E_ARG if i is out of range. */
+hc_status hc_hyc_entry_at(const hc_hyc *h, size_t i, hc_hyc_entry *out);
 /* Tensor i's name (lives as long as h), or NULL. */
 const char *hc_hyc_name(const hc_hyc *h, size_t i);
 long hc_hyc_find(const hc_hyc *h, const char *name);
@@ -523,6 +515,72 @@ hc_status hc_compress_path(const char *in_path, const char *out_path, const hc_o
                            const hc_compress_extra *x, int threads, int overwrite,
                            hc_progress_fn progress, void *user, hc_model_report *rep,
                            hc_error *err);
+
+/* ===================================================================== */
+/* Instruction sets                                                       */
+/* ===================================================================== */
+
+/* Every kernel of the library (decode, matvec and encoder searches of each
+ * codec, the inference kernels) runs at one instruction-set level, decided
+ * once per process: the highest this CPU and OS run (CPUID + XGETBV),
+ * lowered by the environment variable HYPERC_SIMD=ref|avx2|avx512 (one
+ * switch for everything; a level the CPU lacks is clamped to what it has).
+ * Every level gives the same bytes from the encoders and the same decoded
+ * weights; row products agree to float rounding. HYPERC_SIMD=ref runs the
+ * plain-C reference kernels everywhere (for debugging and comparisons). */
+typedef enum hc_simd {
+    HC_SIMD_REF = 0,   /* plain C                                            */
+    HC_SIMD_AVX2 = 1,  /* AVX2 + FMA + F16C                                  */
+    HC_SIMD_AVX512 = 2 /* AVX-512 F + BW (and VBMI where a kernel uses it)   */
+} hc_simd;
+
+/* The level in force. */
+hc_simd hc_simd_level(void);
+/* "ref", "avx2", "avx512"; "?" for an invalid value. */
+const char *hc_simd_name(hc_simd l);
+/* HC_E_ARG, with a message naming it, when HYPERC_SIMD is set to something
+ * that is not a level (it is then ignored: the best level is used). The CLI
+ * prints it as a warning. */
+hc_status hc_simd_env_check(hc_error *err);
+
+/* ===================================================================== */
+/* HC_STATIC_LINKING_ONLY: internals, not a stable interface               */
+/* ===================================================================== */
+
+/* What follows is for the library's own sources, its tools and tests, and
+ * programs linked statically against one exact version: it may change in
+ * any release, and libhyperc.so does not export these functions (zstd's
+ * convention). Define HC_STATIC_LINKING_ONLY before including hyperc.h. */
+#if defined(HC_STATIC_LINKING_ONLY) && !defined(HYPERC_H_STATIC)
+#define HYPERC_H_STATIC
+
+/* Sets an error found here: err gets `code` and the formatted message,
+ * replacing whatever it held (the rule above). Returns code. */
+hc_status hc_fail(hc_error *err, hc_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* The decoder's layout, which each codec fills (src/codec/). */
+struct hc_decoder {
+    hc_codec_id codec;
+    uint64_t n; /* number of weights */
+    /* out[0..count) = weights [start, start+count) as float32 */
+    void (*decode)(const hc_decoder *d, uint64_t start, uint64_t count, float *out);
+    /* y[r - row0] = sum_c W[r, c] * x[c] for r in [row0, row1), with W the
+     * tensor read row-major as (n / cols) x cols. NULL: use decode + dot. */
+    void (*matvec)(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1,
+                   const float *x, float *y);
+    void (*destroy)(hc_decoder *d);
+};
+
+/* Looks up a string (or number, returned as its text) value of `key` in a flat
+ * JSON object text such as safetensors metadata. Returns 1 if found and it fit
+ * in buf (NUL-terminated, JSON escapes decoded), else 0. */
+int hc_json_object_get(const char *json, size_t len, const char *key, char *buf, size_t bufsz);
+
+#endif /* HC_STATIC_LINKING_ONLY */
 
 #ifdef __cplusplus
 }

@@ -299,6 +299,29 @@ hc_status hc_llm_sensitivity(const hc_llm_model *m, const int *tokens, size_t n_
 hc_status hc_llm_sample_corpus(const hc_llm_model *m, size_t n_tokens, int len, uint64_t seed, int threads,
                                int **tokens, size_t *n_out, hc_error *err);
 
+
+/* Calibration for compression in one call (what `hyperc compress --calib`
+ * does): opens the llama-family model at model_path (any format
+ * hc_llm_open reads), takes calibration tokens, and builds the statistics
+ * hc_encode_matrix uses (hc_llm_calibrate). The tokens:
+ *  - text_path NULL or "self": max_tokens tokens of text sampled from the
+ *    model itself (hc_llm_sample_corpus, sequences of seq_len, seed 1234);
+ *  - otherwise the text file text_path, tokenized by tokenizer_path (a
+ *    llama2.c tokenizer.bin, tokenizer.json, tokenizer.model, a GGUF or a
+ *    .hyc carrying one; NULL: the model's own when it is a GGUF file), at
+ *    most max_tokens of it.
+ * o may be NULL; when o->target_bpw > 0 each matrix's sensitivity is also
+ * measured (hc_llm_sensitivity, probing o's codec near the middle of its
+ * range) so that rate allocation can weigh the matrices. n_tokens (may be
+ * NULL) receives the tokens used. threads <= 0: all cores.
+ * Errors name the step and file: HC_E_ARG for max_tokens 0, or a text
+ * without a tokenizer (neither tokenizer_path nor a GGUF model); the
+ * callee's code, with "calibration '<model>': ..." before its message,
+ * otherwise. On failure *out is NULL. */
+hc_status hc_llm_calib_build(const char *model_path, const char *text_path, const char *tokenizer_path,
+                             size_t max_tokens, const hc_opts *o, int threads, hc_calib **out,
+                             size_t *n_tokens, hc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -37,6 +37,8 @@ int main(void) {
     hc_decode_all(d, back);
     double se = 0;
     for (int i = 0; i < 256; i++) se += (w[i] - back[i]) * (w[i] - back[i]);
+    if (hc_decoder_size(d) != 256 || hc_decoder_codec(d) != HC_CODEC_QKM) return 7;
+    if (hc_decode_range(d, 250, 7, back, &err) != HC_E_ARG || hc_decode_range(d, 250, 6, back, &err)) return 8;
     hc_decoder_free(d);
     hc_encoded_free(&e);
     printf("%s %s %.3g\n", hc_version(), hc_codec_name(HC_CODEC_QKM), se / 256);
@@ -57,6 +59,12 @@ echo "$syms" | grep -qx hc_hyc_open || fail "hc_hyc_open not exported"
 echo "$syms" | grep -qx hc_decoder_matmul || fail "hc_decoder_matmul not exported"
 echo "$syms" | grep -qx hc_llm_open || fail "hc_llm_open not exported"
 echo "$syms" | grep -qx hc_parallel_for && fail "internal hc_parallel_for is exported"
+for f in hc_simd_level hc_llm_calib_build hc_decode_range hc_error_context; do
+    echo "$syms" | grep -qx $f || fail "$f not exported"
+done
+for f in hc_fail hc_json_object_get hc_simd_set_level hc_pool_run hc_tok_any_open; do
+    echo "$syms" | grep -qx $f && fail "internal $f (HC_STATIC_LINKING_ONLY or src/) is exported"
+done
 echo "$syms" | grep -qx hc_map_file && fail "internal hc_map_file is exported"
 bad=$(echo "$syms" | grep -v '^hc_' | grep -v '^HYPERC_' | head -3)
 [ -z "$bad" ] || fail "symbols outside the public API exported: $bad"

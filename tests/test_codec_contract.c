@@ -20,6 +20,7 @@
 #include "test.h"
 #include "../src/codec/codec.h"
 #include "../src/codec/paper.h"
+#include "../src/common/cpu.h"
 #include "../src/io/plan.h"
 #include <float.h>
 #include <math.h>
@@ -192,28 +193,18 @@ static int stats_match(const float *w, const float *dec, uint64_t n, const hc_en
 static const char *const levels[] = {"ref", "avx2", "avx512"};
 #define NLEVELS 3
 
-static int level_supported(int l) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    if (l == 1) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (l == 2) return __builtin_cpu_supports("avx512f");
-#endif
-    return l == 0;
-}
+static int level_supported(int l) { return hc_cpu_has((hc_simd)l); }
 
-/* Opens e with every codec's kernels forced to level l: the decoders read
- * HYPERC_SIMD (raw), HYPERC_HLAT_KERNEL (hlat) when opened; the paper
- * codec picks its level once per process, so its row product of level l is
- * called directly (row_fn). */
+/* Opens e with every codec's kernels at level l: the one dispatch
+ * (src/common/cpu.h) is switched for the open, where each codec picks its
+ * kernels, then put back. */
 static int open_at_level(const hc_encoded *e, uint64_t n, int l, hc_decoder **d, hc_paper_matvec_fn *row_fn,
                          hc_error *err) {
-    setenv("HYPERC_SIMD", levels[l], 1);
-    setenv("HYPERC_HLAT_KERNEL", levels[l], 1);
+    hc_simd was = hc_simd_level();
+    hc_simd_set_level((hc_simd)l);
     int ok = open_enc(e, n, d, err);
-    unsetenv("HYPERC_SIMD");
-    unsetenv("HYPERC_HLAT_KERNEL");
+    hc_simd_set_level(was);
     *row_fn = NULL;
-    if (ok && e->codec == HC_CODEC_PAPER) *row_fn = hc_paper_matvec_for((hc_paper_simd)l);
     return ok;
 }
 
@@ -232,7 +223,6 @@ static void matvec_with(const hc_decoder *d, hc_paper_matvec_fn fn, uint64_t col
  * quality of the plain tensor at that setting (scale does not matter) or a
  * lossless copy with a stated reason. */
 TEST(codec_contract_hostile_tensors) {
-    (void)hc_paper_simd_selected(); /* the paper codec's once-per-process choice, made on the real environment */
     float *w = malloc(sizeof(float) * N), *dec = malloc(sizeof(float) * N), *lvl = malloc(sizeof(float) * N);
     hc_error err = {0};
     for (int id = 0; id < HC_CODEC_COUNT; id++) {
@@ -413,7 +403,6 @@ TEST(codec_contract_pipeline_reports_reasons) {
 #define CN (CR * CC)
 
 TEST(codec_contract_windows_and_matvec) {
-    (void)hc_paper_simd_selected(); /* the paper codec's once-per-process choice, made on the real environment */
     float *w = malloc(sizeof(float) * CN), *full = malloc(sizeof(float) * CN), *win = malloc(sizeof(float) * CN);
     float *ref = malloc(sizeof(float) * CN), *x = malloc(sizeof(float) * CN), *y = malloc(sizeof(float) * CN);
     hc_rng r = {3};

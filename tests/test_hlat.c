@@ -4,6 +4,7 @@
 #include "test.h"
 #include "../src/codec/hlat.h"
 #include "../src/common/util.h"
+#include "../src/common/cpu.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +29,6 @@ static hc_opts hlat_opts(uint32_t K, uint32_t m, uint32_t B) {
 }
 
 static double snr_db(const hc_encoded *e, uint64_t n) { return 10 * log10(e->sum_sq / (e->mse * (double)n)); }
-
-/* Forces one environment setting for the duration of a call. */
-static void set_env(const char *k, const char *v) {
-    if (v) setenv(k, v, 1); else unsetenv(k);
-}
 
 /* ---- tests -------------------------------------------------------------- */
 
@@ -316,7 +312,8 @@ TEST(hlat_k4_step_kernels_match_reference) {
 TEST(hlat_encoder_paths_agree) {
     const uint64_t n = 4096 + 37;
     float *w = gaussian(n, 30, 0.3);
-    const char *paths[] = {"ref", "avx2", NULL};
+    const hc_simd paths[] = {HC_SIMD_REF, HC_SIMD_AVX2, HC_SIMD_AVX512}; /* clamped to this CPU */
+    const hc_simd was = hc_simd_level();
     for (int round = 0; round < 4; round++) {
         if (round == 2) /* dead zone in play */
             for (uint64_t i = 0; i < n; i += 3) w[i] = 0;
@@ -324,19 +321,19 @@ TEST(hlat_encoder_paths_agree) {
         hc_opts o = hlat_opts(4, m, 32);
         hc_encoded base;
         hc_error err = {0};
-        set_env("HYPERC_HLAT_SEARCH", paths[0]);
+        hc_simd_set_level(paths[0]);
         hc_status s = hc_encode(w, n, &o, &base, &err);
-        set_env("HYPERC_HLAT_SEARCH", NULL);
+        hc_simd_set_level(was);
         CHECK_OK(s, &err);
         for (int k = 1; k < 3; k++) {
             hc_encoded e;
-            set_env("HYPERC_HLAT_SEARCH", paths[k]);
+            hc_simd_set_level(paths[k]);
             s = hc_encode(w, n, &o, &e, &err);
-            set_env("HYPERC_HLAT_SEARCH", NULL);
+            hc_simd_set_level(was);
             CHECK_OK(s, &err);
             CHECK(e.params_len == base.params_len && memcmp(e.params, base.params, e.params_len) == 0);
             CHECKF(e.payload_len == base.payload_len && memcmp(e.payload, base.payload, e.payload_len) == 0,
-                   "m=%u: payload of search path %s differs from ref", m, paths[k] ? paths[k] : "best");
+                   "m=%u: payload of search path %s differs from ref", m, hc_simd_name(paths[k]));
             hc_encoded_free(&e);
         }
         hc_encoded_free(&base);

@@ -2,7 +2,7 @@
  * independent computation and against the size of a real .hyc file, and the
  * command itself (CSV, chart or its skip note, exit codes). */
 #include "test.h"
-#include "../src/codec/rd.h"
+#include "../src/io/rd_model.h"
 #include <math.h>
 #include <string.h>
 #include <sys/wait.h>

@@ -83,6 +83,8 @@ void cli_process_init(void) {
         for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++) sigaddset(&sa.sa_mask, sigs[k]);
         sigaction(sigs[i], &sa, NULL);
     }
+    hc_error err; /* HYPERC_SIMD that names no instruction-set level */
+    if (hc_simd_env_check(&err) != HC_OK) fprintf(stderr, "hyperc: warning: %s\n", err.msg);
 }
 
 /* 1 if fd is a pipe or socket whose reader has gone */

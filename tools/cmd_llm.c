@@ -6,6 +6,7 @@
 #include "hyperc.h"
 #include "hyperc_llm.h"
 #include "hyperc_tok.h"
+#include "../src/infer/tok_any.h"
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -82,82 +83,11 @@ static void print_notice(void *user, const char *line) {
     fprintf(stderr, "hyperc: warning: %s\n", line);
 }
 
-/* A tokenizer of either kind: llama2.c tokenizer.bin (src/infer/tokenizer.c)
- * or Hugging Face tokenizer.json (hyperc_tok.h), chosen by content. */
-typedef struct cli_tok {
-    hc_tokenizer *l2c;
-    hc_tkz *hf;
-} cli_tok;
-
-static void cli_tok_free(cli_tok *t) {
-    hc_tok_free(t->l2c);
-    hc_tkz_free(t->hf);
-    t->l2c = NULL;
-    t->hf = NULL;
-}
-
-/* vocab: the model's vocabulary, which a tokenizer.json must not exceed */
-static hc_status check_json_vocab(cli_tok *t, const char *label, int vocab, hc_error *err) {
-    if (vocab > 0 && hc_tkz_vocab_size(t->hf) > vocab) {
-        hc_status s = hc_fail(err, HC_E_ARG, "tokenizer '%s' has %d tokens, more than the model's vocabulary of %d",
-                              label, hc_tkz_vocab_size(t->hf), vocab);
-        cli_tok_free(t);
-        return s;
-    }
-    return HC_OK;
-}
-
-/* The one place that picks a tokenizer's reader for generate, perplexity and
- * compress --calib (hyperc tokenize: hc_tkz_open, the same choice): a .hyc
- * gives its stored tokenizer (hc_tkz_hyc_attachment: flagged, else
- * tokenizer.json, else tokenizer.bin), else its GGUF vocabulary
- * (hc_tkz_from_hyc); a GGUF file its tokenizer.ggml.* vocabulary; a
- * tokenizer.json hc_tkz; anything else is a llama2.c tokenizer.bin, read by
- * src/infer/tokenizer.c (also when stored in a .hyc) as before.
- * l2c_vocab: tokens a llama2.c tokenizer must have (0: all in the file). */
-static hc_status cli_tok_open(const char *path, int l2c_vocab, int vocab, cli_tok *t, hc_error *err) {
-    t->l2c = NULL;
-    t->hf = NULL;
-    char head[256];
-    size_t got = 0;
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        got = fread(head, 1, sizeof head, f);
-        fclose(f);
-    }
-    static const uint8_t hyc_magic[4] = {0x89, 'H', 'Y', 'C'};
-    if (got >= 4 && !memcmp(head, hyc_magic, 4)) {
-        hc_hyc *h;
-        hc_status s = hc_hyc_open(path, &h, err);
-        if (s) return s;
-        long k = hc_tkz_hyc_attachment(h);
-        const uint8_t *p = NULL;
-        const hc_hyc_attachment *a = k >= 0 ? hc_hyc_attachment_get(h, (size_t)k) : NULL;
-        size_t nl = a ? strlen(a->name) : 0;
-        if (a && (s = hc_hyc_attachment_data(h, (size_t)k, &p, err)) == HC_OK && !hc_tkz_is_json(p, (size_t)a->size) &&
-            !(a->size >= 4 && !memcmp(p, "GGUF", 4)) && !(nl >= 6 && !strcmp(a->name + nl - 6, ".model")) &&
-            !hc_tkz_is_spm(p, (size_t)a->size)) {
-            char label[HC_ATTACH_NAME_MAX + 4200];
-            snprintf(label, sizeof label, "%s stored in %.4000s", a->name, path);
-            s = hc_tok_open_mem(p, (size_t)a->size, l2c_vocab, label, &t->l2c, err);
-        } else if (!s) {
-            s = hc_tkz_from_hyc(h, path, &t->hf, err);
-        }
-        hc_hyc_close(h);
-        return s ? s : t->hf ? check_json_vocab(t, path, vocab, err) : HC_OK;
-    }
-    if (!hc_tkz_is_json(head, got) && !(got >= 4 && !memcmp(head, "GGUF", 4)) && !hc_tkz_file_is_spm(path))
-        return hc_tok_open(path, l2c_vocab, &t->l2c, err); /* it says why it cannot */
-    hc_status s = hc_tkz_open(path, &t->hf, err);
-    return s ? s : check_json_vocab(t, path, vocab, err);
-}
-
-/* a document or prompt: BOS (llama2.c: always; tokenizer.json: as it says) + BPE */
-static hc_status cli_tok_encode(void *user, const char *text, size_t len, int **tokens, size_t *n, hc_error *err) {
-    const cli_tok *t = user;
-    if (t->l2c) return hc_tok_encode(t->l2c, text, len, 1, 0, tokens, n, err);
-    return hc_tkz_encode(t->hf, text, len, HC_TKZ_SPECIALS, tokens, n, err);
-}
+/* A tokenizer of either kind, chosen by content (src/infer/tok_any.h). */
+typedef hc_tok_any cli_tok;
+#define cli_tok_free hc_tok_any_free
+#define cli_tok_open hc_tok_any_open
+#define cli_tok_encode hc_tok_any_encode
 
 /* Opens model and tokenizer and checks that they belong together. The
  * tokenizer: --tokenizer if given, else the one stored in a .hyc. */
@@ -423,68 +353,33 @@ int cmd_perplexity(int argc, char **argv) {
     return rc;
 }
 
-/* ---- calibration for `hyperc compress --calib` ------------------------------ */
+/* ---- calibration for `hyperc compress --calib` (hc_llm_calib_build) ------- */
 int cli_build_calib(const char *model_path, const char *source, const char *tokenizer, long n_tokens, int threads,
                     int quiet, const hc_opts *o, hc_calib **out) {
-    *out = NULL;
     hc_error err;
     hc_error_clear(&err);
     double t0 = cli_now();
-    hc_llm_model *m = NULL;
-    if (hc_llm_open(model_path, NULL, &m, &err)) {
-        fprintf(stderr, "hyperc compress: --calib needs a llama-family model: %s\n", err.msg);
-        return HC_EXIT_FAIL;
-    }
-    int *tokens = NULL, rc = HC_EXIT_OK;
-    size_t n = 0;
-    const hc_llm_config *cfg = hc_llm_config_of(m);
-    hc_status s;
-    if (!strcmp(source, "self")) {
-        s = hc_llm_sample_corpus(m, (size_t)n_tokens, cfg->seq_len, 1234, threads, &tokens, &n, &err);
-    } else {
-        char *text = NULL;
-        size_t len = 0;
-        cli_tok tok = {0};
-        if (!tokenizer) { /* a GGUF model: its own vocabulary */
-            FILE *f = fopen(model_path, "rb");
-            char head[4] = {0};
-            if (f && fread(head, 1, 4, f) == 4 && !memcmp(head, "GGUF", 4)) tokenizer = model_path;
-            if (f) fclose(f);
-        }
-        if (!tokenizer) {
+    if (strcmp(source, "self") && !tokenizer) { /* a GGUF model carries its vocabulary */
+        FILE *f = fopen(model_path, "rb");
+        char head[4] = {0};
+        int gguf = f && fread(head, 1, 4, f) == 4 && !memcmp(head, "GGUF", 4);
+        if (f) fclose(f);
+        if (!gguf) {
             fprintf(stderr, "hyperc compress: --calib FILE needs --tokenizer (or use --calib self)\n");
-            hc_llm_free(m);
             return HC_EXIT_USAGE;
         }
-        if (!read_file(source, &text, &len)) {
-            hc_llm_free(m);
-            return HC_EXIT_FAIL;
-        }
-        s = cli_tok_open(tokenizer, cfg->vocab_size, cfg->vocab_size, &tok, &err);
-        if (!s) s = cli_tok_encode(&tok, text, len, &tokens, &n, &err);
-        if (!s && n > (size_t)n_tokens) n = (size_t)n_tokens;
-        cli_tok_free(&tok);
-        free(text);
     }
-    if (!s) s = hc_llm_calibrate(m, tokens, n, 0, threads, out, &err);
-    if (!s && o->target_bpw > 0) {
-        /* rate allocation: weigh each matrix by what its error costs the
-         * model, probed near the middle of the codec's range */
-        hc_opts probe = *o;
-        probe.target_bpw = probe.target_snr = 0;
-        if (probe.codec == HC_CODEC_HLAT) probe.bits = 17;
-        s = hc_llm_sensitivity(m, tokens, n, 0, &probe, threads, *out, &err);
-    }
+    size_t n = 0;
+    hc_status s = hc_llm_calib_build(model_path, source, tokenizer, n_tokens > 0 ? (size_t)n_tokens : 0, o, threads,
+                                     out, &n, &err);
     if (s) {
         fprintf(stderr, "hyperc compress: --calib %s: %s\n", source, err.msg);
-        rc = HC_EXIT_FAIL;
-    } else if (!quiet) {
+        return HC_EXIT_FAIL;
+    }
+    if (!quiet)
         printf("calibration: %zu tokens (%s), statistics for %zu matrices, %.2f s\n", n,
                strcmp(source, "self") ? source : "sampled from the model", hc_calib_count(*out), cli_now() - t0);
-    }
-    free(tokens);
-    hc_llm_free(m);
-    return rc;
+    return HC_EXIT_OK;
 }
 
 /* ---- tokens of a text file for `hyperc layers` ------------------------------- */

@@ -5,7 +5,7 @@
 #include "commands.h"
 #include "cli.h"
 #include "hyperc.h"
-#include "../src/codec/rd.h"
+#include "../src/io/rd_model.h"
 #include "../src/codec/options.h"
 #include "../src/codec/codec.h"
 #include "../src/common/util.h"

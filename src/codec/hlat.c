@@ -329,7 +329,7 @@ static hc_status hlat_open(const uint8_t *params, uint32_t params_len, const uin
     }
     for (uint32_t i = 0; i < p.K; i++) d->gshift[i] = p.g[i] << (32 - p.m);
     hlat_scale_table(&p, d->scale_tab);
-    hlat_select_kernels(d, getenv("HYPERC_HLAT_KERNEL"));
+    hlat_select_kernels(d, NULL);
     *out = &d->base;
     return HC_OK;
 }

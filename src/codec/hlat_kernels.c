@@ -17,6 +17,7 @@
  * product applies the block scale once per block (see "AVX-512 fused
  * product, K = 4"). Ragged row ends go to the tiled kernels. */
 #include "hlat.h"
+#include "../common/cpu.h"
 #include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -658,15 +659,13 @@ const char *hlat_select_kernels(hlat_decoder *d, const char *force) {
     int k_ok = d->p.K == 1 || d->p.K == 2 || d->p.K == 4 || d->p.K == 8;
     int want_ref = force && strcmp(force, "ref") == 0;
     int want_avx2 = force && strcmp(force, "avx2") == 0;
-    __builtin_cpu_init();
-    int has512 = __builtin_cpu_supports("avx512f");
-    int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    int has512 = hc_simd_level() >= HC_SIMD_AVX512; /* the level in force (src/common/cpu.h) */
+    int has2 = hc_simd_level() >= HC_SIMD_AVX2;
     if (k_ok && !want_ref && has512 && !want_avx2) {
         d->base.decode = hlat_decode_avx512;
         d->base.matvec = hlat_matvec_avx512;
         name = "avx512";
-        if (d->p.K == 4 && d->p.m <= 25 && d->p.block % 32 == 0 && __builtin_cpu_supports("avx512bw") &&
-            __builtin_cpu_supports("avx512vbmi"))
+        if (d->p.K == 4 && d->p.m <= 25 && d->p.block % 32 == 0 && hc_cpu_has_vbmi())
         {
             d->base.decode = hlat_decode_avx512_k4;
             d->base.matvec = hlat_matvec_avx512_k4;

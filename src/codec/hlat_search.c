@@ -617,20 +617,16 @@ hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *pay
             p->dead_zone = (float)(ceil(dz * 65536.0) / 65536.0);
         }
     }
-    /* instruction set of the search: the best available, or the one named
-     * by HYPERC_HLAT_SEARCH (ref, avx2, avx512) for tests and measurements;
-     * all produce the same payload */
+    /* instruction set of the search: the level in force (src/common/cpu.h,
+     * HYPERC_SIMD); all produce the same payload */
     hlat_block_search_fn search = block_search_ref;
     hlat_group_fn group = group_search_ref;
-    const char *force = getenv("HYPERC_HLAT_SEARCH");
     c->isa = HLAT_ISA_REF;
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !(force && !strcmp(force, "ref"))) {
+    if (hc_simd_level() >= HC_SIMD_AVX2) {
         search = block_search_fma;
         group = group_search_fma;
-        c->isa = HLAT_ISA_AVX2;
-        if (__builtin_cpu_supports("avx512f") && !(force && !strcmp(force, "avx2"))) c->isa = HLAT_ISA_AVX512;
+        c->isa = hc_simd_level() >= HC_SIMD_AVX512 ? HLAT_ISA_AVX512 : HLAT_ISA_AVX2;
     }
 #endif
     /* compander: candidates judged on an evenly spread sample of blocks */

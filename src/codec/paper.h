@@ -181,8 +181,8 @@ const char *hc_paper_simd_name(hc_paper_simd level); /* "ref", "avx2", "avx512" 
 int hc_paper_simd_supported(hc_paper_simd level);    /* 1 if this CPU runs it  */
 /* The row product of a level, or NULL if this CPU lacks it. */
 hc_paper_matvec_fn hc_paper_matvec_for(hc_paper_simd level);
-/* The level decoders use: the best this CPU runs, lowered to the one named
- * by HYPERC_SIMD (ref|avx2|avx512) if lower; decided once per process. */
+/* The level decoders use: the one in force (src/common/cpu.h, HYPERC_SIMD);
+ * hc_paper_simd levels equal hc_simd's. */
 hc_paper_simd hc_paper_simd_selected(void);
 hc_paper_matvec_fn hc_paper_matvec_select(void); /* hc_paper_matvec_for(selected) */
 

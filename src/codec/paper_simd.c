@@ -1,7 +1,6 @@
 /* paper_simd.c — fused decode-and-multiply row products for the paper codec:
- * AVX2+FMA and AVX-512 kernels beside the plain-C reference in paper.c, one
- * level chosen per process from the CPU's features (HYPERC_SIMD=ref|avx2|
- * avx512 can force a lower one).
+ * AVX2+FMA and AVX-512 kernels beside the plain-C reference in paper.c, the
+ * level the one dispatch of src/common/cpu.h puts in force (HYPERC_SIMD).
  *
  * A row's weights are a run of pairs, plus a lone element at each end that
  * falls mid-pair when cols is odd (done by table lookup). The kernels take
@@ -40,7 +39,7 @@
 #include "paper.h"
 #include "bitpack.h"
 #include <math.h>
-#include <pthread.h>
+#include "../common/cpu.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -826,7 +825,7 @@ static void matvec_avx512(const hc_decoder *base, uint64_t cols, uint64_t row0, 
                           float *y) {
     static const level_kernels kn = {gather_dot_avx512, arith_dot_avx512, 16, linear_fast_avx2};
     static const level_kernels kn_vbmi = {gather_dot_avx512, arith_dot_avx512, 16, linear_fast_avx512};
-    if (__builtin_cpu_supports("avx512vbmi")) {
+    if (hc_cpu_has_vbmi()) {
         group16_cache grp;
         memset(grp.ready, 0, sizeof grp.ready);
         rows_product((const hc_paper_decoder *)base, cols, row0, row1, x, y, &kn_vbmi, &grp);
@@ -853,12 +852,10 @@ const char *hc_paper_simd_name(hc_paper_simd level) {
 
 int hc_paper_simd_supported(hc_paper_simd level) {
 #if HC_PAPER_X86
-    __builtin_cpu_init();
-    if (level == HC_PAPER_SIMD_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (level == HC_PAPER_SIMD_AVX512)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-#endif
+    return hc_cpu_has((hc_simd)level);
+#else
     return level == HC_PAPER_SIMD_REF;
+#endif
 }
 
 hc_paper_matvec_fn hc_paper_matvec_for(hc_paper_simd level) {
@@ -870,27 +867,13 @@ hc_paper_matvec_fn hc_paper_matvec_for(hc_paper_simd level) {
     return hc_paper_matvec_ref;
 }
 
-static pthread_once_t simd_once = PTHREAD_ONCE_INIT;
-static hc_paper_simd simd_level = HC_PAPER_SIMD_REF;
-
-/* The best level this CPU runs, lowered to HYPERC_SIMD's if that names a
- * lower one (an unknown or higher value changes nothing). */
-static void simd_pick(void) {
-    hc_paper_simd best = HC_PAPER_SIMD_REF;
-    if (hc_paper_simd_supported(HC_PAPER_SIMD_AVX512))
-        best = HC_PAPER_SIMD_AVX512;
-    else if (hc_paper_simd_supported(HC_PAPER_SIMD_AVX2))
-        best = HC_PAPER_SIMD_AVX2;
-    const char *want = getenv("HYPERC_SIMD");
-    if (want)
-        for (int l = HC_PAPER_SIMD_REF; l <= HC_PAPER_SIMD_AVX512; l++)
-            if (strcmp(want, hc_paper_simd_name((hc_paper_simd)l)) == 0 && l < (int)best) best = (hc_paper_simd)l;
-    simd_level = best;
-}
-
+/* The level in force (src/common/cpu.h). */
 hc_paper_simd hc_paper_simd_selected(void) {
-    pthread_once(&simd_once, simd_pick);
-    return simd_level;
+#if HC_PAPER_X86
+    return (hc_paper_simd)hc_simd_level();
+#else
+    return HC_PAPER_SIMD_REF;
+#endif
 }
 
 hc_paper_matvec_fn hc_paper_matvec_select(void) { return hc_paper_matvec_for(hc_paper_simd_selected()); }

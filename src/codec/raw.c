@@ -5,11 +5,11 @@
  * a plain-C reference plus AVX2 and AVX-512 variants picked at run time. */
 #include "codec.h"
 #include "../common/util.h"
-#include "../infer/infer.h"
+#include "raw.h"
+#include "../common/cpu.h"
 #include <stdlib.h>
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -176,34 +176,18 @@ __attribute__((target("avx512f"))) void hc_raw_rows_avx512(hc_dtype dt, const ui
 }
 #endif
 
-#if defined(__x86_64__) || defined(__i386__)
-/* F16C by CPUID (leaf 1, ECX bit 29): not every compiler's
- * __builtin_cpu_supports knows the name. */
-static int cpu_has_f16c(void) {
-    unsigned a, b, c, d;
-    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
-}
-#endif
-
 int hc_raw_rows_supported(const char *variant) {
-#if defined(__x86_64__) || defined(__i386__)
-    if (strcmp(variant, "avx2") == 0)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
-    if (strcmp(variant, "avx512") == 0) return __builtin_cpu_supports("avx512f");
-#endif
+    if (strcmp(variant, "avx2") == 0) return hc_cpu_has(HC_SIMD_AVX2);
+    if (strcmp(variant, "avx512") == 0) return hc_cpu_has(HC_SIMD_AVX512);
     return strcmp(variant, "ref") == 0;
 }
 
-/* The best variant this CPU runs, lowered to the one HYPERC_SIMD names
- * (ref|avx2|avx512) if that is lower, as for the other codecs. */
+/* The variant of the level in force (src/common/cpu.h). */
 static hc_raw_rows_fn raw_rows_best(void) {
-    const char *want = getenv("HYPERC_SIMD");
-    int cap = want && !strcmp(want, "ref") ? 0 : want && !strcmp(want, "avx2") ? 1 : 2;
 #if defined(__x86_64__) || defined(__i386__)
-    if (cap >= 2 && hc_raw_rows_supported("avx512")) return hc_raw_rows_avx512;
-    if (cap >= 1 && hc_raw_rows_supported("avx2")) return hc_raw_rows_avx2;
-#else
-    (void)cap;
+    hc_simd l = hc_simd_level();
+    if (l >= HC_SIMD_AVX512) return hc_raw_rows_avx512;
+    if (l >= HC_SIMD_AVX2) return hc_raw_rows_avx2;
 #endif
     return hc_raw_rows_ref;
 }

@@ -1,6 +1,7 @@
 /* rd.h — rate–distortion measurement of one model under one codec setting,
  * for `hyperc rd` (tools/cmd_rd.c) and its tests.
  *
+ * Per tensor here (codec/); whole models in src/io/rd_model.h.
  * Protocol: every float tensor (F32/F16/BF16) of at least o->min_elems
  * weights (HC_RD_MIN_ELEMS = 4096 in parsed settings) is encoded with hc_encode and decoded back;
  * NMSE_t = Σ(w-ŵ)²/Σw² per tensor, averaged weighted by the tensors' sizes;
@@ -35,27 +36,17 @@ hc_status hc_rd_parse_setting(const char *text, int probe, hc_rd_setting *out, h
  * skipped by the caller. */
 const char *const *hc_rd_default_settings(void);
 
-typedef struct hc_rd_result {
-    size_t tensors_total, tensors_coded;
-    size_t tensors_kept_raw;  /* coded-set tensors the codec chose to keep lossless */
-    uint64_t weights_total;   /* elements of every tensor                  */
-    uint64_t weights_coded;   /* elements of the coded tensors             */
-    uint64_t bytes_payload;   /* coded tensors: payload + params           */
-    uint64_t bytes_coded;     /* coded tensors: payload + directory entry (params included) */
-    uint64_t bytes_file;      /* the whole .hyc file this setting would write */
-    double bpw_payload, bpw_coded; /* 8 * bytes / weights_coded            */
-    double bpw_file;          /* 8 * bytes_file / weights_total            */
-    double nmse;              /* size-weighted mean of the per-tensor NMSE */
-    double snr_db;            /* -10 log10 nmse (+inf when 0)              */
-    double seconds;           /* wall time of encode + measure             */
-} hc_rd_result;
+/* One tensor: n float32 weights encoded under o, decoded back, measured.
+ * raw_bytes: what the tensor stores when the codec keeps it lossless. */
+typedef struct hc_rd_tensor {
+    int kept_raw;        /* the codec kept it lossless                      */
+    uint64_t payload;    /* bytes stored as payload                         */
+    uint32_t params_len;
+    double nmse;         /* sum (w - w')^2 / sum w^2                        */
+} hc_rd_tensor;
+hc_status hc_rd_tensor_measure(const float *w, uint64_t n, uint64_t raw_bytes, const hc_opts *o, hc_rd_tensor *r,
+                               hc_error *err);
 
-/* Measures one model under one setting, in parallel over tensors
- * (threads <= 0: all cores). `label` names the model in error messages. */
-hc_status hc_rd_measure(const hc_safetensors *st, const char *label, const hc_opts *o, int threads,
-                        hc_rd_result *out, hc_error *err);
-
-/* Bytes of the .hyc directory entry of a tensor (docs/FORMAT.md, "Entries"). */
-uint64_t hc_rd_entry_bytes(const hc_tensor_info *ti, uint32_t params_len);
+/* Whole models: src/io/rd_model.h. */
 
 #endif

@@ -39,13 +39,13 @@ const char *hc_codec_name(hc_codec_id c) {
     return vt && vt->name ? vt->name : "?";
 }
 
-int hc_codec_parse(const char *name, hc_codec_id *out) {
+hc_status hc_codec_parse(const char *name, hc_codec_id *out) {
     for (size_t i = 0; i < N_REGISTERED; i++)
         if (registry[i]->name && strcmp(registry[i]->name, name) == 0) {
             *out = registry[i]->id;
-            return 0;
+            return HC_OK;
         }
-    return -1;
+    return HC_E_ARG;
 }
 
 hc_codec_id hc_codec_default(void) {

@@ -16,14 +16,14 @@ const char *hc_dtype_name(hc_dtype t) {
 
 size_t hc_dtype_size(hc_dtype t) { return ((unsigned)t < HC_DTYPE_COUNT) ? dtypes[t].size : 0; }
 
-int hc_dtype_parse(const char *s, size_t len, hc_dtype *out) {
+hc_status hc_dtype_parse(const char *s, size_t len, hc_dtype *out) {
     for (int i = 0; i < HC_DTYPE_COUNT; i++) {
         if (strlen(dtypes[i].name) == len && memcmp(dtypes[i].name, s, len) == 0) {
             *out = (hc_dtype)i;
-            return 0;
+            return HC_OK;
         }
     }
-    return -1;
+    return HC_E_ARG;
 }
 
 int hc_dtype_is_codable(hc_dtype t) { return t == HC_F32 || t == HC_F16 || t == HC_BF16; }

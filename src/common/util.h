@@ -88,9 +88,22 @@ static inline int hc_mul_ok(uint64_t a, uint64_t b, uint64_t *r) {
 
 /* ---- threads ----------------------------------------------------------- */
 int hc_cpu_count(void);
+/* The one thread pool (pool.c). Persistent workers: hc_pool_run hands out
+ * tasks 0..n-1 dynamically to the workers and the calling thread (tid 0),
+ * and returns when all are done. Waiting workers and the waiting caller spin
+ * briefly before blocking (low latency for inference's many short jobs)
+ * unless there are more threads than cores. threads <= 0: all cores. */
+typedef struct hc_pool hc_pool;
+hc_status hc_pool_new(int threads, hc_pool **out, hc_error *err);
+void hc_pool_free(hc_pool *p);
+int hc_pool_threads(const hc_pool *p); /* 1 for a NULL pool */
+/* p may be NULL (runs inline). */
+void hc_pool_run(hc_pool *p, uint64_t n, void (*fn)(void *ctx, uint64_t task, int tid), void *ctx);
+
 /* Calls fn(ctx, i, tid) for every i in [0, n) on up to `threads` threads
  * (tid in [0, threads)); items are handed out dynamically. threads <= 1 runs
- * inline. */
+ * inline. A pool of the call's own (so calls nest: an encoder's inner
+ * parallel loop inside the pipeline's loop over tensors). */
 void hc_parallel_for(int threads, uint64_t n, void (*fn)(void *ctx, uint64_t i, int tid), void *ctx);
 
 /* monotonic seconds */

@@ -5,15 +5,7 @@
 #include "hyperc_llm.h"
 #include "../common/util.h"
 
-/* ---- thread pool (pool.c) ------------------------------------------------ */
-/* Persistent workers: hc_pool_run hands out tasks 0..n-1 dynamically to the
- * workers and the calling thread (tid 0), and returns when all are done. */
-typedef struct hc_pool hc_pool;
-hc_status hc_pool_new(int threads, hc_pool **out, hc_error *err);
-void hc_pool_free(hc_pool *p);
-int hc_pool_threads(const hc_pool *p); /* 1 for a NULL pool */
-/* p may be NULL (runs inline). */
-void hc_pool_run(hc_pool *p, uint64_t n, void (*fn)(void *ctx, uint64_t task, int tid), void *ctx);
+/* ---- thread pool: src/common/util.h (src/common/pool.c) ---------------------- */
 
 /* ---- model ----------------------------------------------------------------- */
 typedef struct llm_layer {
@@ -120,20 +112,7 @@ void hc_kern_softmax_avx2(float *x, int n, float div);
 void hc_kern_swiglu_avx2(float *h, const float *g, size_t n);
 #endif
 
-/* ---- raw codec row products (defined in src/codec/raw.c) -------------------- */
-/* y[r - row0] = sum_c W[r, c] x[c], W stored row-major as dtype (F32, F16,
- * BF16) at data, cols per row. Exposed so the tests can compare variants. */
-typedef void (*hc_raw_rows_fn)(hc_dtype dt, const uint8_t *data, uint64_t cols, uint64_t row0,
-                               uint64_t row1, const float *x, float *y);
-void hc_raw_rows_ref(hc_dtype dt, const uint8_t *data, uint64_t cols, uint64_t row0,
-                     uint64_t row1, const float *x, float *y);
-#if defined(__x86_64__) || defined(__i386__)
-void hc_raw_rows_avx2(hc_dtype dt, const uint8_t *data, uint64_t cols, uint64_t row0,
-                      uint64_t row1, const float *x, float *y);
-void hc_raw_rows_avx512(hc_dtype dt, const uint8_t *data, uint64_t cols, uint64_t row0,
-                        uint64_t row1, const float *x, float *y);
-#endif
-/* 1 if the CPU runs the variant ("avx2", "avx512"). */
-int hc_raw_rows_supported(const char *variant);
+/* ---- raw codec row products: src/codec/raw.h ------------------------------- */
+#include "../codec/raw.h"
 
 #endif

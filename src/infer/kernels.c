@@ -282,7 +282,7 @@ void hc_kernels_ref(hc_kernels *k) {
 
 int hc_kernels_avx2(hc_kernels *k) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (hc_simd_level() >= HC_SIMD_AVX2) { /* the level in force (src/common/cpu.h) */
         k->tile = hc_kern_tile_avx2;
         k->wsum = hc_kern_wsum_avx2;
         k->softmax = hc_kern_softmax_avx2;

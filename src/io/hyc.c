@@ -480,10 +480,10 @@ const hc_hyc_entry *hc_hyc_get(const hc_hyc *h, size_t i) {
     return hc_lazytab_get((hc_lazytab *)&h->full, i, fill_entry, h);
 }
 
-int hc_hyc_entry_at(const hc_hyc *h, size_t i, hc_hyc_entry *out) {
-    if (!h || !out || i >= h->count) return -1;
+hc_status hc_hyc_entry_at(const hc_hyc *h, size_t i, hc_hyc_entry *out) {
+    if (!h || !out || i >= h->count) return HC_E_ARG;
     fill_entry(h, i, out);
-    return 0;
+    return HC_OK;
 }
 
 const char *hc_hyc_name(const hc_hyc *h, size_t i) { return (h && i < h->count) ? ent_name(h, i) : NULL; }

@@ -284,7 +284,7 @@ hc_status hyc_ext_open(const uint8_t *base, uint64_t len, uint64_t dir_off, uint
     const uint64_t start = dir_off - size;
     hc_hyc_entry e; /* filled on query: the reader keeps compact entries */
     for (size_t i = 0; i < count; i++)
-        if (hc_hyc_entry_at(h, i, &e) && e.size > 0 && e.offset + e.size > start)
+        if (hc_hyc_entry_at(h, i, &e) == HC_OK && e.size > 0 && e.offset + e.size > start)
             return ext_fail(label, err, HC_E_CORRUPT, "tensor '%s': payload overlaps the section at %llu",
                             e.info.name, (ull)start);
     hyc_ext *x = calloc(1, sizeof *x);

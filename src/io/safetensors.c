@@ -361,10 +361,10 @@ const hc_tensor_info *hc_st_info(const hc_safetensors *st, size_t i) {
     return hc_lazytab_get((hc_lazytab *)&st->full, i, fill_info, st);
 }
 
-int hc_st_info_at(const hc_safetensors *st, size_t i, hc_tensor_info *out) {
-    if (!st || !out || i >= st->n) return -1;
+hc_status hc_st_info_at(const hc_safetensors *st, size_t i, hc_tensor_info *out) {
+    if (!st || !out || i >= st->n) return HC_E_ARG;
     fill_info(st, i, out);
-    return 0;
+    return HC_OK;
 }
 
 const char *hc_st_name(const hc_safetensors *st, size_t i) { return (st && i < st->n) ? ent_name(st, i) : NULL; }

@@ -1,6 +1,7 @@
-/* pool.c — a persistent thread pool. Matrix products run many times per
- * token, so threads are started once and woken per job instead of being
- * created per call (hc_parallel_for).
+/* pool.c — the thread pool of libhyperc, used by inference (a persistent
+ * pool per sequence: matrix products run many times per token, so threads
+ * are started once and woken per job) and by compression (hc_parallel_for,
+ * parallel.c: a pool for the length of one call, so that calls nest).
  *
  * Generation posts a job every few hundred microseconds (about 160 per token
  * on a 22-layer model), and waking a thread blocked on a condition variable
@@ -8,7 +9,7 @@
  * caller waiting for them, first spin for a while (SPIN_NS) on the job
  * counter and only then block; with more threads than cores they block at
  * once, as a spinning thread would then take a core from a working one. */
-#include "infer.h"
+#include "util.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
