@@ -77,6 +77,13 @@ typedef struct hlat_q16 {
     int16_t c1, c3, c5;      /* c1 2^b, c3 2^(b+1), c5 2^(b+2), rounded        */
     float unscale;           /* 2^-b                                           */
     float werr;              /* |W 2^-b - f(z)| bound, in units of the block scale */
+    int gpb_shift;           /* log2 of the groups per block, -1 if not a power of two */
+    /* per bit phase of a row's first group (its bit offset mod 8): the byte
+     * shuffle and shifts that put groups 0..7 of a step in dword lanes
+     * 0..7 (groups 4..7 from the 16 bytes at hi_off) */
+    uint8_t pat[8][32];
+    int32_t shift[8][8];
+    uint8_t hi_off[8];
     /* the product used where the q16 one does not apply (cols % 32 != 0) */
     void (*fallback)(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x, float *y);
 } hlat_q16;
@@ -140,7 +147,7 @@ const char *hlat_select_kernels(hlat_decoder *d, const char *force);
 
 /* ---- quantised-activation product (hlat_q16.c) -------------------------
  * For K = 4, m <= 25, blocks a multiple of 32, no dead zone, and rows of a
- * multiple of 32 weights: x is quantised once per call to int16 (|X| <=
+ * multiple of 4 weights: x is quantised once per call to int16 (|X| <=
  * 16383) with one scale per 32 columns, each weight's compander is evaluated
  * in int16 fixed point from the top 16 bits of its lattice coordinate, and
  * the products are summed exactly in int32 per 32 weights, then scaled and
@@ -152,23 +159,24 @@ const char *hlat_select_kernels(hlat_decoder *d, const char *force);
 #define HLAT_Q16_POS(c) ((((c) >> 1) & 1) * 16 + ((c) >> 2) * 2 + ((c) & 1))
 /* Sets d->q16 for d's parameters (ok = 0 where the q16 product does not apply). */
 void hlat_q16_prepare(hlat_decoder *d);
-/* xq[32 u + HLAT_Q16_POS(c)], sx[u] for the steps u < steps of x (32 steps
- * floats each); a step holding NaN/Inf gets sx = NaN, one with max |x| below
- * 2^-100 is zero. */
-void hlat_q16_quantize_ref(const float *x, uint64_t steps, int16_t *xq, float *sx);
+/* xq[32 u + HLAT_Q16_POS(c)], sx[u] for the steps u of 32 columns of x[0..
+ * ncols) (the last one padded with zeros); a step holding NaN/Inf gets sx =
+ * NaN, one with max |x| below 2^-100 is zero. */
+void hlat_q16_quantize_ref(const float *x, uint64_t ncols, int16_t *xq, float *sx);
 /* For rows [row0, row1) of the (n / cols, cols) matrix, cols a multiple of
- * 32: the product of columns [c0, c0 + nc) (c0, nc multiples of 32) with
+ * 4: the product of columns [c0, c0 + nc) (c0 a multiple of 32) with
  * activations quantised by hlat_q16_quantize_* (xq, sx of those columns);
  * y[r - row0] = that (add = 0) or y[r - row0] + that (add = 1). */
 void hlat_q16_rows_ref(const hlat_decoder *d, uint64_t cols, uint64_t c0, uint64_t nc, uint64_t row0, uint64_t row1,
                        const int16_t *xq, const float *sx, float *y, int add);
 #if defined(__x86_64__) || defined(__i386__)
-void hlat_q16_quantize_avx2(const float *x, uint64_t steps, int16_t *xq, float *sx);
+void hlat_q16_quantize_avx2(const float *x, uint64_t ncols, int16_t *xq, float *sx);
 void hlat_q16_rows_avx2(const hlat_decoder *d, uint64_t cols, uint64_t c0, uint64_t nc, uint64_t row0, uint64_t row1,
                         const int16_t *xq, const float *sx, float *y, int add);
 #endif
 /* The matvec entries: quantise x, then the rows (by columns of at most
- * HLAT_Q16_CHUNK); d->q16.fallback where the product does not apply. */
+ * HLAT_Q16_CHUNK); d->q16.fallback where the product does not apply
+ * (cols % 4 != 0). */
 void hlat_matvec_q16_ref(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x, float *y);
 void hlat_matvec_q16_avx2(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
                           float *y);

@@ -79,6 +79,20 @@ void hlat_q16_prepare(hlat_decoder *d) {
     q->unscale = ldexpf(1.0f, -b);
     double dfmax = fabs(c1) + 3 * fabs(c3) + 5 * fabs(c5); /* |f'| */
     q->werr = (float)(1.05 * (dfmax * 0x1p-15 + (fabs(c3) + 2 * fabs(c5)) * 0x1p-14 + 2.2 * ldexp(1.0, -b)));
+    const uint32_t gpb = p->block / 4, m = p->m;
+    q->gpb_shift = -1;
+    for (int sh = 0; sh < 31; sh++)
+        if ((1u << sh) == gpb) q->gpb_shift = sh;
+    for (uint32_t ph = 0; ph < 8; ph++) {
+        /* groups 0..3 from bytes [0, 16) of the step, 4..7 from [o, o + 16) */
+        uint32_t o = (ph + 4 * m) / 8;
+        q->hi_off[ph] = (uint8_t)o;
+        for (uint32_t l = 0; l < 8; l++) {
+            uint32_t bit = l < 4 ? ph + l * m : ph + 4 * m - 8 * o + (l - 4) * m;
+            for (uint32_t k = 0; k < 4; k++) q->pat[ph][4 * l + k] = (uint8_t)((bit >> 3) + k);
+            q->shift[ph][l] = (int32_t)(bit & 7);
+        }
+    }
     q->ok = 1;
 }
 
@@ -86,25 +100,31 @@ void hlat_q16_prepare(hlat_decoder *d) {
 /* Reference                                                              */
 /* ===================================================================== */
 
-void hlat_q16_quantize_ref(const float *x, uint64_t steps, int16_t *xq, float *sx) {
-    for (uint64_t u = 0; u < steps; u++) {
-        const float *xs = x + 32 * u;
-        int16_t *o = xq + 32 * u;
-        float amax = 0;
-        int bad = 0;
-        for (int c = 0; c < 32; c++) {
-            float a = fabsf(xs[c]);
-            if (!(a <= FLT_MAX)) bad = 1;
-            else if (a > amax) amax = a;
-        }
-        if (bad || !(amax >= 0x1p-100f)) {
-            memset(o, 0, 32 * sizeof *o);
-            sx[u] = bad ? NAN : 0.0f;
-            continue;
-        }
-        const float inv = (float)HLAT_Q16_XMAX / amax;
-        sx[u] = amax / (float)HLAT_Q16_XMAX;
-        for (int c = 0; c < 32; c++) o[HLAT_Q16_POS(c)] = (int16_t)lrintf(xs[c] * inv);
+static void quantize_step_ref(const float *xs, int16_t *o, float *sx) {
+    float amax = 0;
+    int bad = 0;
+    for (int c = 0; c < 32; c++) {
+        float a = fabsf(xs[c]);
+        if (!(a <= FLT_MAX)) bad = 1;
+        else if (a > amax) amax = a;
+    }
+    if (bad || !(amax >= 0x1p-100f)) {
+        memset(o, 0, 32 * sizeof *o);
+        *sx = bad ? NAN : 0.0f;
+        return;
+    }
+    const float inv = (float)HLAT_Q16_XMAX / amax;
+    *sx = amax / (float)HLAT_Q16_XMAX;
+    for (int c = 0; c < 32; c++) o[HLAT_Q16_POS(c)] = (int16_t)lrintf(xs[c] * inv);
+}
+
+void hlat_q16_quantize_ref(const float *x, uint64_t ncols, int16_t *xq, float *sx) {
+    uint64_t u = 0;
+    for (; 32 * u + 32 <= ncols; u++) quantize_step_ref(x + 32 * u, xq + 32 * u, sx + u);
+    if (32 * u < ncols) {
+        float pad[32] = {0};
+        memcpy(pad, x + 32 * u, sizeof(float) * (ncols - 32 * u));
+        quantize_step_ref(pad, xq + 32 * u, sx + u);
     }
 }
 
@@ -120,19 +140,22 @@ static inline int16_t q16_weight(const hlat_q16 *q, int16_t Z) {
     return mulhrs16(Z, P);
 }
 
+static inline uint64_t block_of(const hlat_decoder *d, uint64_t g) {
+    return d->q16.gpb_shift >= 0 ? g >> d->q16.gpb_shift : g / (d->p.block / 4);
+}
+
 void hlat_q16_rows_ref(const hlat_decoder *d, uint64_t cols, uint64_t c0, uint64_t nc, uint64_t row0, uint64_t row1,
                        const int16_t *xq, const float *sx, float *y, int add) {
     const hlat_q16 *q = &d->q16;
     const uint32_t m = d->p.m;
-    const uint64_t spb = d->p.block / 32;
     for (uint64_t r = row0; r < row1; r++) {
         float acc[8] = {0};
-        const uint64_t u0 = (r * cols + c0) / 32;
-        for (uint64_t j = 0; j < nc / 32; j++) {
-            const uint64_t u = u0 + j;
-            const float sc = hlat_block_scale(d, u / spb) * q->unscale * sx[j];
+        const uint64_t g0 = (r * cols + c0) / 4; /* the row's first group */
+        for (uint64_t j = 0; j < (nc + 31) / 32; j++) {
             for (uint32_t l = 0; l < 8; l++) {
-                uint32_t t = (uint32_t)hlat_get_bits(d->idx, d->idx_len, (u * 8 + l) * m, m) ^ (1u << (m - 1));
+                const uint64_t g = g0 + 8 * j + l;
+                const float sc = hlat_block_scale(d, block_of(d, g)) * q->unscale * sx[j];
+                uint32_t t = (uint32_t)hlat_get_bits(d->idx, d->idx_len, g * m, m) ^ (1u << (m - 1));
                 int32_t s = 0;
                 for (uint32_t i = 0; i < 4; i++) {
                     int16_t Z = (int16_t)((int32_t)(t * d->gshift[i]) >> 16);
@@ -155,7 +178,7 @@ typedef void (*q16_rows_fn)(const hlat_decoder *, uint64_t, uint64_t, uint64_t, 
 static inline void matvec_q16(const hc_decoder *base, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
                               float *y, q16_quantize_fn quantize, q16_rows_fn rows) {
     const hlat_decoder *d = (const hlat_decoder *)base;
-    if (!d->q16.ok || cols == 0 || cols % 32) {
+    if (!d->q16.ok || cols == 0 || cols % 4) {
         d->q16.fallback(base, cols, row0, row1, x, y);
         return;
     }
@@ -164,7 +187,7 @@ static inline void matvec_q16(const hc_decoder *base, uint64_t cols, uint64_t ro
     float sx[HLAT_Q16_CHUNK / 32];
     for (uint64_t c0 = 0; c0 < cols; c0 += HLAT_Q16_CHUNK) {
         uint64_t nc = cols - c0 < HLAT_Q16_CHUNK ? cols - c0 : HLAT_Q16_CHUNK;
-        quantize(x + c0, nc / 32, xq, sx);
+        quantize(x + c0, nc, xq, sx);
         rows(d, cols, c0, nc, row0, row1, xq, sx, y, c0 > 0);
     }
 }
@@ -179,65 +202,57 @@ void hlat_matvec_q16_ref(const hc_decoder *d, uint64_t cols, uint64_t row0, uint
 /* AVX2                                                                   */
 /* ===================================================================== */
 
-__attribute__((target("avx2,fma"))) void hlat_q16_quantize_avx2(const float *x, uint64_t steps, int16_t *xq,
-                                                                 float *sx) {
+__attribute__((target("avx2,fma"))) static void quantize_step_avx2(const float *xs, int16_t *o, float *sx) {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), fmax = _mm256_set1_ps(FLT_MAX);
-    for (uint64_t u = 0; u < steps; u++) {
-        const float *xs = x + 32 * u;
-        int16_t *o = xq + 32 * u;
-        __m256 v0 = _mm256_loadu_ps(xs), v1 = _mm256_loadu_ps(xs + 8), v2 = _mm256_loadu_ps(xs + 16),
-               v3 = _mm256_loadu_ps(xs + 24);
-        __m256 a0 = _mm256_and_ps(v0, absmask), a1 = _mm256_and_ps(v1, absmask), a2 = _mm256_and_ps(v2, absmask),
-               a3 = _mm256_and_ps(v3, absmask);
-        __m256 bad = _mm256_or_ps(_mm256_or_ps(_mm256_cmp_ps(a0, fmax, _CMP_NLE_UQ), _mm256_cmp_ps(a1, fmax, _CMP_NLE_UQ)),
-                                  _mm256_or_ps(_mm256_cmp_ps(a2, fmax, _CMP_NLE_UQ), _mm256_cmp_ps(a3, fmax, _CMP_NLE_UQ)));
-        __m256 mx = _mm256_max_ps(_mm256_max_ps(a0, a1), _mm256_max_ps(a2, a3));
-        __m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
-        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-        h = _mm_max_ss(h, _mm_movehdup_ps(h));
-        float amax = _mm_cvtss_f32(h);
-        int isbad = _mm256_movemask_ps(bad) != 0;
-        if (isbad || !(amax >= 0x1p-100f)) {
-            memset(o, 0, 32 * sizeof *o);
-            sx[u] = isbad ? NAN : 0.0f;
-            continue;
-        }
-        const float inv = (float)HLAT_Q16_XMAX / amax;
-        sx[u] = amax / (float)HLAT_Q16_XMAX;
-        const __m256 vi = _mm256_set1_ps(inv);
-        __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, vi)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, vi));
-        __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, vi)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, vi));
-        /* natural order: n0 = x0..x15, n1 = x16..x31 (packs works per 128-bit lane) */
-        __m256i n0 = _mm256_permute4x64_epi64(_mm256_packs_epi32(i0, i1), _MM_SHUFFLE(3, 1, 2, 0));
-        __m256i n1 = _mm256_permute4x64_epi64(_mm256_packs_epi32(i2, i3), _MM_SHUFFLE(3, 1, 2, 0));
-        /* even pairs (x0 x1, x4 x5, ...) first, then the odd pairs: HLAT_Q16_POS */
-        __m256 e = _mm256_shuffle_ps(_mm256_castsi256_ps(n0), _mm256_castsi256_ps(n1), _MM_SHUFFLE(2, 0, 2, 0));
-        __m256 f = _mm256_shuffle_ps(_mm256_castsi256_ps(n0), _mm256_castsi256_ps(n1), _MM_SHUFFLE(3, 1, 3, 1));
-        _mm256_storeu_si256((__m256i *)o, _mm256_permute4x64_epi64(_mm256_castps_si256(e), _MM_SHUFFLE(3, 1, 2, 0)));
-        _mm256_storeu_si256((__m256i *)(o + 16),
-                            _mm256_permute4x64_epi64(_mm256_castps_si256(f), _MM_SHUFFLE(3, 1, 2, 0)));
+    __m256 v0 = _mm256_loadu_ps(xs), v1 = _mm256_loadu_ps(xs + 8), v2 = _mm256_loadu_ps(xs + 16),
+           v3 = _mm256_loadu_ps(xs + 24);
+    __m256 a0 = _mm256_and_ps(v0, absmask), a1 = _mm256_and_ps(v1, absmask), a2 = _mm256_and_ps(v2, absmask),
+           a3 = _mm256_and_ps(v3, absmask);
+    __m256 bad = _mm256_or_ps(_mm256_or_ps(_mm256_cmp_ps(a0, fmax, _CMP_NLE_UQ), _mm256_cmp_ps(a1, fmax, _CMP_NLE_UQ)),
+                              _mm256_or_ps(_mm256_cmp_ps(a2, fmax, _CMP_NLE_UQ), _mm256_cmp_ps(a3, fmax, _CMP_NLE_UQ)));
+    __m256 mx = _mm256_max_ps(_mm256_max_ps(a0, a1), _mm256_max_ps(a2, a3));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    float amax = _mm_cvtss_f32(h);
+    int isbad = _mm256_movemask_ps(bad) != 0;
+    if (isbad || !(amax >= 0x1p-100f)) {
+        memset(o, 0, 32 * sizeof *o);
+        *sx = isbad ? NAN : 0.0f;
+        return;
+    }
+    const float inv = (float)HLAT_Q16_XMAX / amax;
+    *sx = amax / (float)HLAT_Q16_XMAX;
+    const __m256 vi = _mm256_set1_ps(inv);
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, vi)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, vi));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, vi)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, vi));
+    /* natural order: n0 = x0..x15, n1 = x16..x31 (packs works per 128-bit lane) */
+    __m256i n0 = _mm256_permute4x64_epi64(_mm256_packs_epi32(i0, i1), _MM_SHUFFLE(3, 1, 2, 0));
+    __m256i n1 = _mm256_permute4x64_epi64(_mm256_packs_epi32(i2, i3), _MM_SHUFFLE(3, 1, 2, 0));
+    /* even pairs (x0 x1, x4 x5, ...) first, then the odd pairs: HLAT_Q16_POS */
+    __m256 e = _mm256_shuffle_ps(_mm256_castsi256_ps(n0), _mm256_castsi256_ps(n1), _MM_SHUFFLE(2, 0, 2, 0));
+    __m256 f = _mm256_shuffle_ps(_mm256_castsi256_ps(n0), _mm256_castsi256_ps(n1), _MM_SHUFFLE(3, 1, 3, 1));
+    _mm256_storeu_si256((__m256i *)o, _mm256_permute4x64_epi64(_mm256_castps_si256(e), _MM_SHUFFLE(3, 1, 2, 0)));
+    _mm256_storeu_si256((__m256i *)(o + 16), _mm256_permute4x64_epi64(_mm256_castps_si256(f), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+__attribute__((target("avx2,fma"))) void hlat_q16_quantize_avx2(const float *x, uint64_t ncols, int16_t *xq,
+                                                                 float *sx) {
+    uint64_t u = 0;
+    for (; 32 * u + 32 <= ncols; u++) quantize_step_avx2(x + 32 * u, xq + 32 * u, sx + u);
+    if (32 * u < ncols) {
+        float pad[32] = {0};
+        memcpy(pad, x + 32 * u, sizeof(float) * (ncols - 32 * u));
+        quantize_step_avx2(pad, xq + 32 * u, sx + u);
     }
 }
 
 typedef struct q16_consts {
-    __m256i pat, shift, centre, g0, g1, g2, g3, c1, c3, c5;
-    uint32_t m, hi_off; /* index bits; byte offset of the window of groups 4..7 */
+    __m256i g0, g1, g2, g3, c1, c3, c5;
 } q16_consts;
 
 __attribute__((target("avx2,fma"))) static q16_consts q16_consts_init(const hlat_decoder *d) {
     q16_consts k;
-    const uint32_t m = d->p.m, o = m / 2;
-    uint8_t pat[32];
-    int32_t sh[8];
-    for (uint32_t l = 0; l < 8; l++) {
-        /* groups 0..3 from bytes [0, 16) of the step, 4..7 from [o, o + 16) */
-        uint32_t bit = l < 4 ? l * m : 4 * m - 8 * o + (l - 4) * m;
-        for (uint32_t k2 = 0; k2 < 4; k2++) pat[4 * l + k2] = (uint8_t)((bit >> 3) + k2);
-        sh[l] = (int32_t)(bit & 7);
-    }
-    k.pat = _mm256_loadu_si256((const __m256i *)pat);
-    k.shift = _mm256_loadu_si256((const __m256i *)sh);
-    k.centre = _mm256_set1_epi32((int32_t)(1u << (m - 1)));
     k.g0 = _mm256_set1_epi32((int32_t)d->gshift[0]);
     k.g1 = _mm256_set1_epi32((int32_t)d->gshift[1]);
     k.g2 = _mm256_set1_epi32((int32_t)d->gshift[2]);
@@ -245,10 +260,14 @@ __attribute__((target("avx2,fma"))) static q16_consts q16_consts_init(const hlat
     k.c1 = _mm256_set1_epi16(d->q16.c1);
     k.c3 = _mm256_set1_epi16(d->q16.c3);
     k.c5 = _mm256_set1_epi16(d->q16.c5);
-    k.m = m;
-    k.hi_off = o;
     return k;
 }
+
+/* lanes l >= k of split_mask[k]: the second block of a step that crosses one */
+static const int32_t split_mask[8][8] = {
+    {-1, -1, -1, -1, -1, -1, -1, -1}, {0, -1, -1, -1, -1, -1, -1, -1}, {0, 0, -1, -1, -1, -1, -1, -1},
+    {0, 0, 0, -1, -1, -1, -1, -1},    {0, 0, 0, 0, -1, -1, -1, -1},    {0, 0, 0, 0, 0, -1, -1, -1},
+    {0, 0, 0, 0, 0, 0, -1, -1},       {0, 0, 0, 0, 0, 0, 0, -1}};
 
 __attribute__((target("avx2,fma"), always_inline)) static inline __m256i q16_poly(const q16_consts *k, __m256i z) {
     __m256i u = _mm256_mulhi_epi16(z, z);
@@ -257,25 +276,27 @@ __attribute__((target("avx2,fma"), always_inline)) static inline __m256i q16_pol
     return _mm256_mulhrs_epi16(z, p);
 }
 
-/* The 8 partial sums (int32, lane l = group l) of step u against the
- * step's 32 quantised activations xs. */
+/* The 8 partial sums (int32, lane l = group l of the step) of the step
+ * whose index bits start at byte `at` of the stream, against the step's 32
+ * quantised activations xs; pat, shift, hi_off: the row's bit phase. */
 __attribute__((target("avx2,fma"), always_inline)) static inline __m256i
-q16_step(const hlat_decoder *d, const q16_consts *k, uint64_t u, const int16_t *xs) {
-    const uint64_t at = u * k->m;
+q16_step(const hlat_decoder *d, const q16_consts *k, uint64_t at, __m256i pat, __m256i shift, uint32_t hi_off,
+         const int16_t *xs) {
     const uint8_t *bp = d->idx + at;
     __m128i lo, hi;
-    if (at + k->hi_off + 16 <= d->idx_len) {
+    if (at + hi_off + 16 <= d->idx_len) {
         lo = _mm_loadu_si128((const __m128i *)bp);
-        hi = _mm_loadu_si128((const __m128i *)(bp + k->hi_off));
+        hi = _mm_loadu_si128((const __m128i *)(bp + hi_off));
     } else { /* the stream's last bytes: read no further than its end */
         uint8_t buf[48] = {0};
         uint64_t left = d->idx_len > at ? d->idx_len - at : 0;
         memcpy(buf, bp, left < 48 ? left : 48);
         lo = _mm_loadu_si128((const __m128i *)buf);
-        hi = _mm_loadu_si128((const __m128i *)(buf + k->hi_off));
+        hi = _mm_loadu_si128((const __m128i *)(buf + hi_off));
     }
     __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
-    t = _mm256_xor_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(t, k->pat), k->shift), k->centre);
+    t = _mm256_xor_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(t, pat), shift),
+                         _mm256_set1_epi32((int32_t)(1u << (d->p.m - 1))));
     __m256i z01 = _mm256_blend_epi16(_mm256_srli_epi32(_mm256_mullo_epi32(t, k->g0), 16), _mm256_mullo_epi32(t, k->g1),
                                      0xAA);
     __m256i z23 = _mm256_blend_epi16(_mm256_srli_epi32(_mm256_mullo_epi32(t, k->g2), 16), _mm256_mullo_epi32(t, k->g3),
@@ -289,21 +310,28 @@ __attribute__((target("avx2,fma"))) void hlat_q16_rows_avx2(const hlat_decoder *
                                                              uint64_t nc, uint64_t row0, uint64_t row1,
                                                              const int16_t *xq, const float *sx, float *y, int add) {
     const q16_consts k = q16_consts_init(d);
-    const uint64_t spb = d->p.block / 32, ns = nc / 32;
-    const float unscale = d->q16.unscale;
+    const hlat_q16 *q = &d->q16;
+    const uint64_t ns = (nc + 31) / 32, m = d->p.m, gpb = d->p.block / 4;
+    const float unscale = q->unscale;
     for (uint64_t r = row0; r < row1; r++) {
-        const uint64_t u0 = (r * cols + c0) / 32;
-        uint64_t b = u0 / spb, left = spb - u0 % spb;
-        float bs = hlat_block_scale(d, b) * unscale;
+        const uint64_t g0 = (r * cols + c0) / 4, bit0 = g0 * m;
+        const uint32_t ph = (uint32_t)(bit0 & 7), hi_off = q->hi_off[ph];
+        const __m256i pat = _mm256_loadu_si256((const __m256i *)q->pat[ph]);
+        const __m256i shift = _mm256_loadu_si256((const __m256i *)q->shift[ph]);
         __m256 acc = _mm256_setzero_ps();
         for (uint64_t j = 0; j < ns; j++) {
-            if (left == 0) {
-                bs = hlat_block_scale(d, ++b) * unscale;
-                left = spb;
+            __m256i s = q16_step(d, &k, (bit0 >> 3) + j * m, pat, shift, hi_off, xq + 32 * j);
+            const uint64_t ga = g0 + 8 * j, ba = block_of(d, ga), bb = block_of(d, ga + 7);
+            const float sa = hlat_block_scale(d, ba) * unscale;
+            __m256 sv;
+            if (ba == bb) {
+                sv = _mm256_set1_ps(sa * sx[j]);
+            } else { /* the step crosses into block bb at lane (ba + 1) gpb - ga */
+                const float sb = hlat_block_scale(d, bb) * unscale;
+                __m256 msk = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)split_mask[(ba + 1) * gpb - ga]));
+                sv = _mm256_mul_ps(_mm256_blendv_ps(_mm256_set1_ps(sa), _mm256_set1_ps(sb), msk), _mm256_set1_ps(sx[j]));
             }
-            left--;
-            __m256i s = q16_step(d, &k, u0 + j, xq + 32 * j);
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(bs * sx[j]), acc);
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), sv, acc);
         }
         __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
         h = _mm_add_ps(h, _mm_movehl_ps(h, h));
