@@ -306,37 +306,77 @@ q16_step(const hlat_decoder *d, const q16_consts *k, uint64_t at, __m256i pat, _
                             _mm256_madd_epi16(w23, _mm256_load_si256((const __m256i *)(xs + 16))));
 }
 
+/* The float factors of step j of a row whose first group is g0: block
+ * scale 2^-b activation scale, per lane (a step may cross into the next block). */
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256
+q16_step_scale(const hlat_decoder *d, uint64_t g0, uint64_t j, float sxj) {
+    const uint64_t ga = g0 + 8 * j, ba = block_of(d, ga), bb = block_of(d, ga + 7);
+    const float sa = hlat_block_scale(d, ba) * d->q16.unscale;
+    if (ba == bb) return _mm256_set1_ps(sa * sxj);
+    /* the step crosses into block bb at lane (ba + 1) gpb - ga */
+    const float sb = hlat_block_scale(d, bb) * d->q16.unscale;
+    const uint64_t split = (ba + 1) * (d->p.block / 4) - ga;
+    __m256 msk = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)split_mask[split]));
+    return _mm256_mul_ps(_mm256_blendv_ps(_mm256_set1_ps(sa), _mm256_set1_ps(sb), msk), _mm256_set1_ps(sxj));
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline float hsum8(__m256 acc) {
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/* A row's position in the stream: first group, first byte, bit phase. */
+typedef struct q16_row {
+    uint64_t g0, at0;
+    uint32_t hi_off;
+    __m256i pat, shift;
+} q16_row;
+
+__attribute__((target("avx2,fma"), always_inline)) static inline q16_row q16_row_at(const hlat_decoder *d,
+                                                                                     uint64_t cols, uint64_t c0,
+                                                                                     uint64_t r) {
+    q16_row w;
+    w.g0 = (r * cols + c0) / 4;
+    const uint64_t bit0 = w.g0 * d->p.m;
+    const uint32_t ph = (uint32_t)(bit0 & 7);
+    w.at0 = bit0 >> 3;
+    w.hi_off = d->q16.hi_off[ph];
+    w.pat = _mm256_loadu_si256((const __m256i *)d->q16.pat[ph]);
+    w.shift = _mm256_loadu_si256((const __m256i *)d->q16.shift[ph]);
+    return w;
+}
+
+/* Rows two at a time (independent chains, shared activation loads); each
+ * row's operations are those of the one-row loop, so the bits are too. */
 __attribute__((target("avx2,fma"))) void hlat_q16_rows_avx2(const hlat_decoder *d, uint64_t cols, uint64_t c0,
                                                              uint64_t nc, uint64_t row0, uint64_t row1,
                                                              const int16_t *xq, const float *sx, float *y, int add) {
     const q16_consts k = q16_consts_init(d);
-    const hlat_q16 *q = &d->q16;
-    const uint64_t ns = (nc + 31) / 32, m = d->p.m, gpb = d->p.block / 4;
-    const float unscale = q->unscale;
-    for (uint64_t r = row0; r < row1; r++) {
-        const uint64_t g0 = (r * cols + c0) / 4, bit0 = g0 * m;
-        const uint32_t ph = (uint32_t)(bit0 & 7), hi_off = q->hi_off[ph];
-        const __m256i pat = _mm256_loadu_si256((const __m256i *)q->pat[ph]);
-        const __m256i shift = _mm256_loadu_si256((const __m256i *)q->shift[ph]);
+    const uint64_t ns = (nc + 31) / 32, m = d->p.m;
+    uint64_t r = row0;
+    for (; r + 2 <= row1; r += 2) {
+        const q16_row a = q16_row_at(d, cols, c0, r), b = q16_row_at(d, cols, c0, r + 1);
+        __m256 acc_a = _mm256_setzero_ps(), acc_b = _mm256_setzero_ps();
+        for (uint64_t j = 0; j < ns; j++) {
+            __m256i sa = q16_step(d, &k, a.at0 + j * m, a.pat, a.shift, a.hi_off, xq + 32 * j);
+            __m256i sb = q16_step(d, &k, b.at0 + j * m, b.pat, b.shift, b.hi_off, xq + 32 * j);
+            acc_a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sa), q16_step_scale(d, a.g0, j, sx[j]), acc_a);
+            acc_b = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sb), q16_step_scale(d, b.g0, j, sx[j]), acc_b);
+        }
+        float va = hsum8(acc_a), vb = hsum8(acc_b);
+        y[r - row0] = add ? y[r - row0] + va : va;
+        y[r + 1 - row0] = add ? y[r + 1 - row0] + vb : vb;
+    }
+    for (; r < row1; r++) {
+        const q16_row a = q16_row_at(d, cols, c0, r);
         __m256 acc = _mm256_setzero_ps();
         for (uint64_t j = 0; j < ns; j++) {
-            __m256i s = q16_step(d, &k, (bit0 >> 3) + j * m, pat, shift, hi_off, xq + 32 * j);
-            const uint64_t ga = g0 + 8 * j, ba = block_of(d, ga), bb = block_of(d, ga + 7);
-            const float sa = hlat_block_scale(d, ba) * unscale;
-            __m256 sv;
-            if (ba == bb) {
-                sv = _mm256_set1_ps(sa * sx[j]);
-            } else { /* the step crosses into block bb at lane (ba + 1) gpb - ga */
-                const float sb = hlat_block_scale(d, bb) * unscale;
-                __m256 msk = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)split_mask[(ba + 1) * gpb - ga]));
-                sv = _mm256_mul_ps(_mm256_blendv_ps(_mm256_set1_ps(sa), _mm256_set1_ps(sb), msk), _mm256_set1_ps(sx[j]));
-            }
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), sv, acc);
+            __m256i s = q16_step(d, &k, a.at0 + j * m, a.pat, a.shift, a.hi_off, xq + 32 * j);
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), q16_step_scale(d, a.g0, j, sx[j]), acc);
         }
-        __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-        h = _mm_add_ss(h, _mm_movehdup_ps(h));
-        float v = _mm_cvtss_f32(h);
+        float v = hsum8(acc);
         y[r - row0] = add ? y[r - row0] + v : v;
     }
 }
