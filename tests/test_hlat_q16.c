@@ -64,7 +64,7 @@ TEST(hlat_q16_kernels_match) {
         {37, 64, 21, 32}, {5, 2048, 21, 32}, {9, 96, 17, 64}, {3, 8192 + 96, 21, 32}, {4, 32, 25, 32},
         {13, 160, 13, 128}, {64, 64, 21, 32}, {2, 352, 9, 32},
         /* rows that are not whole steps: every bit phase, steps across blocks */
-        {64, 172, 21, 32}, {7, 44, 21, 32}, {9, 4, 21, 32}, {9, 100, 21, 64}, {6, 200, 19, 96}, {3, 8204, 21, 32}};
+        {64, 172, 21, 32}, {7, 44, 21, 32}, {9, 4, 21, 32}, {9, 100, 21, 64}, {6, 200, 19, 96}, {3, 8204, 21, 32}, {40, 2048, 21, 32}};
     int saw_avx2 = 0;
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         uint64_t rows = cases[ci].rows, cols = cases[ci].cols, n = rows * cols;
@@ -94,9 +94,17 @@ TEST(hlat_q16_kernels_match) {
             saw_avx2 = 1;
             CHECK(strcmp(hlat_select_kernels(hd, "avx2"), "avx2") == 0);
             CHECK(d->matvec == hlat_matvec_q16_avx2);
-            d->matvec(d, cols, 0, rows, x, ya);
-            CHECKF(memcmp(yr, ya, sizeof(float) * rows) == 0, "%llux%llu m=%u: avx2 differs from the reference",
-                   (unsigned long long)rows, (unsigned long long)cols, cases[ci].m);
+            /* decoding in the product, then (small tensors) from the kept int16 weights */
+            for (int kept = 0; kept < 2; kept++) {
+                if (!kept) setenv("HYPERC_HLAT_NOCACHE", "1", 1);
+                for (uint64_t r = 0; r < rows; r++) ya[r] = NAN;
+                d->matvec(d, cols, 0, rows, x, ya);
+                unsetenv("HYPERC_HLAT_NOCACHE");
+                CHECK(hd->q16.cache_state == (kept && n <= HLAT_Q16_CACHE_MAX && cols <= HLAT_Q16_CHUNK ? 2 : 0));
+                CHECKF(memcmp(yr, ya, sizeof(float) * rows) == 0,
+                       "%llux%llu m=%u: avx2 (kept weights %d) differs from the reference", (unsigned long long)rows,
+                       (unsigned long long)cols, cases[ci].m, kept);
+            }
             /* row ranges (the transformer's tasks) give the same bits */
             for (uint64_t r0 = 0; r0 < rows; r0 += 3) {
                 uint64_t r1 = r0 + 3 < rows ? r0 + 3 : rows;

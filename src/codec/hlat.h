@@ -84,6 +84,13 @@ typedef struct hlat_q16 {
     uint8_t pat[8][32];
     int32_t shift[8][8];
     uint8_t hi_off[8];
+    /* Small tensors (<= HLAT_Q16_CACHE_MAX weights) keep their int16
+     * weights in the kernel's lane order once multiplied (rows of
+     * cache_cols): the product then skips the decode. Built once, by the
+     * first caller (state 0 -> 1 -> 2; 3: not possible), freed with d. */
+    int16_t *cache;
+    uint64_t cache_cols;
+    int cache_state;
     /* the product used where the q16 one does not apply (cols % 32 != 0) */
     void (*fallback)(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x, float *y);
 } hlat_q16;
@@ -155,6 +162,7 @@ const char *hlat_select_kernels(hlat_decoder *d, const char *force);
  * order (HLAT_Q16_POS). */
 #define HLAT_Q16_XMAX 16383
 #define HLAT_Q16_CHUNK 8192   /* columns quantised at a time (stack buffer) */
+#define HLAT_Q16_CACHE_MAX 65536 /* weights of a tensor whose int16 weights are kept */
 /* position in a step's 32 quantised activations of column c (0..31) */
 #define HLAT_Q16_POS(c) ((((c) >> 1) & 1) * 16 + ((c) >> 2) * 2 + ((c) & 1))
 /* Sets d->q16 for d's parameters (ok = 0 where the q16 product does not apply). */

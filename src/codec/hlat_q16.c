@@ -39,6 +39,7 @@
  * it was computed in (so not on the thread count). */
 #include "hlat.h"
 #include <float.h>
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -279,9 +280,9 @@ __attribute__((target("avx2,fma"), always_inline)) static inline __m256i q16_pol
 /* The 8 partial sums (int32, lane l = group l of the step) of the step
  * whose index bits start at byte `at` of the stream, against the step's 32
  * quantised activations xs; pat, shift, hi_off: the row's bit phase. */
-__attribute__((target("avx2,fma"), always_inline)) static inline __m256i
-q16_step(const hlat_decoder *d, const q16_consts *k, uint64_t at, __m256i pat, __m256i shift, uint32_t hi_off,
-         const int16_t *xs) {
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+q16_weights(const hlat_decoder *d, const q16_consts *k, uint64_t at, __m256i pat, __m256i shift, uint32_t hi_off,
+            __m256i *w01, __m256i *w23) {
     const uint8_t *bp = d->idx + at;
     __m128i lo, hi;
     if (at + hi_off + 16 <= d->idx_len) {
@@ -301,9 +302,22 @@ q16_step(const hlat_decoder *d, const q16_consts *k, uint64_t at, __m256i pat, _
                                      0xAA);
     __m256i z23 = _mm256_blend_epi16(_mm256_srli_epi32(_mm256_mullo_epi32(t, k->g2), 16), _mm256_mullo_epi32(t, k->g3),
                                      0xAA);
-    __m256i w01 = q16_poly(k, z01), w23 = q16_poly(k, z23);
+    *w01 = q16_poly(k, z01);
+    *w23 = q16_poly(k, z23);
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256i q16_dot(__m256i w01, __m256i w23,
+                                                                                  const int16_t *xs) {
     return _mm256_add_epi32(_mm256_madd_epi16(w01, _mm256_load_si256((const __m256i *)xs)),
                             _mm256_madd_epi16(w23, _mm256_load_si256((const __m256i *)(xs + 16))));
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256i
+q16_step(const hlat_decoder *d, const q16_consts *k, uint64_t at, __m256i pat, __m256i shift, uint32_t hi_off,
+         const int16_t *xs) {
+    __m256i w01, w23;
+    q16_weights(d, k, at, pat, shift, hi_off, &w01, &w23);
+    return q16_dot(w01, w23, xs);
 }
 
 /* The float factors of step j of a row whose first group is g0: block
@@ -348,6 +362,41 @@ __attribute__((target("avx2,fma"), always_inline)) static inline q16_row q16_row
     return w;
 }
 
+/* The kept int16 weights of d for rows of `cols` (built here by the first
+ * caller of a small tensor), or NULL. Same values as q16_weights computes,
+ * so the results are the same bits. */
+__attribute__((target("avx2,fma"))) static const int16_t *q16_cache_for(const hlat_decoder *d, uint64_t cols,
+                                                                          uint64_t c0, const q16_consts *k) {
+    hlat_q16 *q = (hlat_q16 *)&d->q16; /* the cache fields are written once, under cache_state */
+    if (c0 != 0 || cols > HLAT_Q16_CHUNK || d->base.n > HLAT_Q16_CACHE_MAX || d->base.n % cols) return NULL;
+    int st = __atomic_load_n(&q->cache_state, __ATOMIC_ACQUIRE);
+    if (st == 2) return q->cache_cols == cols ? q->cache : NULL;
+    int zero = 0;
+    if (st != 0 || getenv("HYPERC_HLAT_NOCACHE") ||
+        !__atomic_compare_exchange_n(&q->cache_state, &zero, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return NULL; /* being built by another thread, or not possible: decode as usual */
+    const uint64_t rows = d->base.n / cols, ns = (cols + 31) / 32;
+    int16_t *c = NULL;
+    if (posix_memalign((void **)&c, 32, sizeof(int16_t) * 32 * ns * rows) != 0) c = NULL;
+    if (!c) {
+        __atomic_store_n(&q->cache_state, 3, __ATOMIC_RELEASE);
+        return NULL;
+    }
+    for (uint64_t r = 0; r < rows; r++) {
+        const q16_row a = q16_row_at(d, cols, 0, r);
+        for (uint64_t j = 0; j < ns; j++) {
+            __m256i w01, w23;
+            q16_weights(d, k, a.at0 + j * d->p.m, a.pat, a.shift, a.hi_off, &w01, &w23);
+            _mm256_store_si256((__m256i *)(c + (r * ns + j) * 32), w01);
+            _mm256_store_si256((__m256i *)(c + (r * ns + j) * 32 + 16), w23);
+        }
+    }
+    q->cache = c;
+    q->cache_cols = cols;
+    __atomic_store_n(&q->cache_state, 2, __ATOMIC_RELEASE);
+    return c;
+}
+
 /* Rows two at a time (independent chains, shared activation loads); each
  * row's operations are those of the one-row loop, so the bits are too. */
 __attribute__((target("avx2,fma"))) void hlat_q16_rows_avx2(const hlat_decoder *d, uint64_t cols, uint64_t c0,
@@ -356,6 +405,22 @@ __attribute__((target("avx2,fma"))) void hlat_q16_rows_avx2(const hlat_decoder *
     const q16_consts k = q16_consts_init(d);
     const uint64_t ns = (nc + 31) / 32, m = d->p.m;
     uint64_t r = row0;
+    const int16_t *cache = q16_cache_for(d, cols, c0, &k);
+    if (cache) { /* the kept int16 weights: only the products and the scales */
+        for (; r < row1; r++) {
+            const uint64_t g0 = (r * cols) / 4;
+            const int16_t *wr = cache + r * ns * 32;
+            __m256 acc = _mm256_setzero_ps();
+            for (uint64_t j = 0; j < ns; j++) {
+                __m256i s = q16_dot(_mm256_load_si256((const __m256i *)(wr + 32 * j)),
+                                    _mm256_load_si256((const __m256i *)(wr + 32 * j + 16)), xq + 32 * j);
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), q16_step_scale(d, g0, j, sx[j]), acc);
+            }
+            float v = hsum8(acc);
+            y[r - row0] = add ? y[r - row0] + v : v;
+        }
+        return;
+    }
     for (; r + 2 <= row1; r += 2) {
         const q16_row a = q16_row_at(d, cols, c0, r), b = q16_row_at(d, cols, c0, r + 1);
         __m256 acc_a = _mm256_setzero_ps(), acc_b = _mm256_setzero_ps();
