@@ -9,7 +9,8 @@
  *   - the 8 indices t are unpacked at once into the 8 dword lanes (two
  *     16-byte loads, one byte shuffle, one variable shift), and bit m-1 of
  *     each flipped (the centring: it adds 2^31 to every product, g odd);
- *   - coordinate i of all 8 groups is one 32-bit multiply by g_i << (32-m);
+ *   - coordinate i of all 8 groups is one 32-bit multiply by g_i << (32-m)
+ *     (coordinate 0, g_0 = 1, a shift);
  *     the top 16 bits of coordinates 0 and 1 (2 and 3) are merged into one
  *     vector of 16 int16 by a shift and a word blend: Z = floor(z 2^15);
  *   - the odd quintic f(z) = z (c1 + u (c3 + c5 u)), u = z^2, runs on 16
@@ -249,12 +250,17 @@ __attribute__((target("avx2,fma"))) void hlat_q16_quantize_avx2(const float *x, 
 }
 
 typedef struct q16_consts {
-    __m256i g0, g1, g2, g3, c1, c3, c5;
+    __m256i g1, g2, g3, c1, c3, c5;
+    __m128i sh0;     /* coordinate 0 (g_0 = 1): Z_0 in the low word of t shifted by sh0 */
+    int sh0_left;    /* m < 16: left, else right */
 } q16_consts;
 
 __attribute__((target("avx2,fma"))) static q16_consts q16_consts_init(const hlat_decoder *d) {
     q16_consts k;
-    k.g0 = _mm256_set1_epi32((int32_t)d->gshift[0]);
+    /* g_0 = 1 (hlat_params_read checks it): t g_0 << (32 - m) needs no
+     * multiply, and its top 16 bits are t >> (m - 16) */
+    k.sh0_left = d->p.m < 16;
+    k.sh0 = _mm_cvtsi32_si128(k.sh0_left ? (int)(16 - d->p.m) : (int)(d->p.m - 16));
     k.g1 = _mm256_set1_epi32((int32_t)d->gshift[1]);
     k.g2 = _mm256_set1_epi32((int32_t)d->gshift[2]);
     k.g3 = _mm256_set1_epi32((int32_t)d->gshift[3]);
@@ -298,8 +304,10 @@ q16_weights(const hlat_decoder *d, const q16_consts *k, uint64_t at, __m256i pat
     __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
     t = _mm256_xor_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(t, pat), shift),
                          _mm256_set1_epi32((int32_t)(1u << (d->p.m - 1))));
-    __m256i z01 = _mm256_blend_epi16(_mm256_srli_epi32(_mm256_mullo_epi32(t, k->g0), 16), _mm256_mullo_epi32(t, k->g1),
-                                     0xAA);
+    /* the low word of each dword of z0 is the top 16 bits of t g_0 << (32 - m)
+     * (its high word is replaced by the blend) */
+    __m256i z0 = k->sh0_left ? _mm256_sll_epi32(t, k->sh0) : _mm256_srl_epi32(t, k->sh0);
+    __m256i z01 = _mm256_blend_epi16(z0, _mm256_mullo_epi32(t, k->g1), 0xAA);
     __m256i z23 = _mm256_blend_epi16(_mm256_srli_epi32(_mm256_mullo_epi32(t, k->g2), 16), _mm256_mullo_epi32(t, k->g3),
                                      0xAA);
     *w01 = q16_poly(k, z01);
