@@ -414,7 +414,7 @@ __attribute__((target("avx2,fma"))) void hlat_q16_rows_avx2(const hlat_decoder *
     const uint64_t ns = (nc + 31) / 32, m = d->p.m;
     uint64_t r = row0;
     const int16_t *cache = q16_cache_for(d, cols, c0, &k);
-    if (cache) { /* the kept int16 weights: only the products and the scales */
+    if (cache && row1 <= d->base.n / cols) { /* the kept int16 weights: only the products and the scales */
         for (; r < row1; r++) {
             const uint64_t g0 = (r * cols) / 4;
             const int16_t *wr = cache + r * ns * 32;
