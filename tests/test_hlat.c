@@ -269,7 +269,7 @@ TEST(hlat_k4_step_kernels_match_reference) {
                 float *part = malloc(sizeof(float) * n);
                 hlat_decode_ref(d, 0, n, ref);
                 for (int k = 0; k < 2; k++) {
-                    const char *kn = k ? "avx2" : "avx512";
+                    const char *kn = k ? "avx2f" : "avx512"; /* avx2: the q16 product, tests/test_hlat_q16.c */
                     if (strcmp(hlat_select_kernels((hlat_decoder *)d, kn), kn) != 0) continue; /* not on this CPU */
                     /* decoding: bit-identical to the reference, whole and in pieces */
                     hc_rng rr = {60 + si};

@@ -49,17 +49,20 @@ class Compressed(unittest.TestCase):
         b = model(toks)
         scale = a.abs().max().item()
         self.assertLess((a - b).abs().max().item(), 1e-4 * scale)
+        # hlat's fused product quantises activations (and its weights) to
+        # int16 (src/codec/hlat_q16.c): ~1e-4 relative per product
+        fused_tol = 1e-3 if codec == "hlat" else 1e-4
         ca, cb = ref.new_cache(), model.new_cache()
         for pos, t in enumerate(toks.tolist()):
             la = ref(torch.tensor([t]), pos, ca)
             lb = model(torch.tensor([t]), pos, cb)
-            self.assertLess((la - lb).abs().max().item(), 1e-4 * scale, (codec, pos))
+            self.assertLess((la - lb).abs().max().item(), fused_tol * scale, (codec, pos))
         self.assertLess((la - a[-1:]).abs().max().item(), 1e-3 * scale)  # the cache agrees with the prefill
         lin = model.layers[0].feed_forward.w1
         x = torch.randn(4, 64)
         y = lin(x)
         yr = x @ lin.decoded_weight().t()
-        self.assertLess((y - yr).abs().max().item(), 1e-4 * yr.abs().max().item())
+        self.assertLess((y - yr).abs().max().item(), fused_tol * yr.abs().max().item())
         with self.assertRaises(ValueError):
             lin(torch.randn(2, 63))
         # the compressed model still generates what the decoded one does

@@ -288,7 +288,10 @@ static hc_status hlat_encode_matrix(const float *w, uint64_t rows, uint64_t cols
 /* Decoder                                                                */
 /* ===================================================================== */
 
-static void hlat_destroy(hc_decoder *d) { free(d); }
+static void hlat_destroy(hc_decoder *d) {
+    free(((hlat_decoder *)d)->q16.cache);
+    free(d);
+}
 
 static hc_status hlat_open(const uint8_t *params, uint32_t params_len, const uint8_t *payload, uint64_t payload_len,
                            uint64_t n, hc_dtype dtype, hc_decoder **out, hc_error *err) {

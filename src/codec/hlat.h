@@ -69,6 +69,32 @@ void hlat_generator_search(uint32_t K, uint32_t m, uint32_t tries, uint32_t *g);
 void hlat_lattice_babai(const hlat_lattice *L, const double *target, int64_t *point);
 
 /* ---- decoding kernels (hlat_kernels.c) --------------------------------- */
+/* The integer form of the compander for the quantised-activation product
+ * (hlat_q16.c): int16 fixed point with W = f(z) 2^b, set at open. */
+typedef struct hlat_q16 {
+    int ok;                  /* 1: this tensor's setting runs the q16 product  */
+    int b;                   /* W = f(z) 2^b                                   */
+    int16_t c1, c3, c5;      /* c1 2^b, c3 2^(b+1), c5 2^(b+2), rounded        */
+    float unscale;           /* 2^-b                                           */
+    float werr;              /* |W 2^-b - f(z)| bound, in units of the block scale */
+    int gpb_shift;           /* log2 of the groups per block, -1 if not a power of two */
+    /* per bit phase of a row's first group (its bit offset mod 8): the byte
+     * shuffle and shifts that put groups 0..7 of a step in dword lanes
+     * 0..7 (groups 4..7 from the 16 bytes at hi_off) */
+    uint8_t pat[8][32];
+    int32_t shift[8][8];
+    uint8_t hi_off[8];
+    /* Small tensors (<= HLAT_Q16_CACHE_MAX weights) keep their int16
+     * weights in the kernel's lane order once multiplied (rows of
+     * cache_cols): the product then skips the decode. Built once, by the
+     * first caller (state 0 -> 1 -> 2; 3: not possible), freed with d. */
+    int16_t *cache;
+    uint64_t cache_cols;
+    int cache_state;
+    /* the product used where the q16 one does not apply (cols % 32 != 0) */
+    void (*fallback)(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x, float *y);
+} hlat_q16;
+
 typedef struct hlat_decoder {
     hc_decoder base;
     hlat_params p;
@@ -80,6 +106,7 @@ typedef struct hlat_decoder {
     uint64_t fast_blocks;    /* blocks whose 2-byte scale load stays in bounds */
     uint32_t gshift[HLAT_KMAX]; /* [K] g_i << (32 - m)                         */
     float scale_tab[1u << HLAT_SBITS_MAX]; /* [2^sbits] scales by code         */
+    hlat_q16 q16;            /* integer product constants (hlat_q16.c)          */
 } hlat_decoder;
 
 /* Reconstruction of one lattice coordinate; the single definition that the
@@ -105,12 +132,62 @@ static inline uint64_t hlat_get_bits(const uint8_t *s, uint64_t len, uint64_t po
     return (v >> (pos & 7)) & ((bits >= 64) ? ~0ull : ((1ull << bits) - 1));
 }
 
+/* Scale of block b (b < nblocks). */
+static inline float hlat_block_scale(const hlat_decoder *d, uint64_t b) {
+    uint64_t pos = b * d->p.sbits;
+    uint32_t code;
+    if (b < d->fast_blocks) {
+        const uint8_t *s = d->scales + (pos >> 3);
+        code = ((uint32_t)(s[0] | (s[1] << 8)) >> (pos & 7)) & ((1u << d->p.sbits) - 1);
+    } else {
+        code = (uint32_t)hlat_get_bits(d->scales, d->scales_len, pos, d->p.sbits);
+    }
+    return d->scale_tab[code];
+}
+
 void hlat_decode_ref(const hc_decoder *d, uint64_t start, uint64_t count, float *out);
 void hlat_matvec_ref(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1,
                      const float *x, float *y);
 /* Chooses the best kernels this CPU runs ("ref", "avx2", "avx512") and sets
  * them on d; returns the name. `force` (NULL = best) names a kernel set. */
 const char *hlat_select_kernels(hlat_decoder *d, const char *force);
+
+/* ---- quantised-activation product (hlat_q16.c) -------------------------
+ * For K = 4, m <= 25, blocks a multiple of 32, no dead zone, and rows of a
+ * multiple of 4 weights: x is quantised once per call to int16 (|X| <=
+ * 16383) with one scale per 32 columns, each weight's compander is evaluated
+ * in int16 fixed point from the top 16 bits of its lattice coordinate, and
+ * the products are summed exactly in int32 per 32 weights, then scaled and
+ * summed in float. The activations of a step are stored in the kernel's lane
+ * order (HLAT_Q16_POS). */
+#define HLAT_Q16_XMAX 16383
+#define HLAT_Q16_CHUNK 8192   /* columns quantised at a time (stack buffer) */
+#define HLAT_Q16_CACHE_MAX 65536 /* weights of a tensor whose int16 weights are kept */
+/* position in a step's 32 quantised activations of column c (0..31) */
+#define HLAT_Q16_POS(c) ((((c) >> 1) & 1) * 16 + ((c) >> 2) * 2 + ((c) & 1))
+/* Sets d->q16 for d's parameters (ok = 0 where the q16 product does not apply). */
+void hlat_q16_prepare(hlat_decoder *d);
+/* xq[32 u + HLAT_Q16_POS(c)], sx[u] for the steps u of 32 columns of x[0..
+ * ncols) (the last one padded with zeros); a step holding NaN/Inf gets sx =
+ * NaN, one with max |x| below 2^-100 is zero. */
+void hlat_q16_quantize_ref(const float *x, uint64_t ncols, int16_t *xq, float *sx);
+/* For rows [row0, row1) of the (n / cols, cols) matrix, cols a multiple of
+ * 4: the product of columns [c0, c0 + nc) (c0 a multiple of 32) with
+ * activations quantised by hlat_q16_quantize_* (xq, sx of those columns);
+ * y[r - row0] = that (add = 0) or y[r - row0] + that (add = 1). */
+void hlat_q16_rows_ref(const hlat_decoder *d, uint64_t cols, uint64_t c0, uint64_t nc, uint64_t row0, uint64_t row1,
+                       const int16_t *xq, const float *sx, float *y, int add);
+#if defined(__x86_64__) || defined(__i386__)
+void hlat_q16_quantize_avx2(const float *x, uint64_t ncols, int16_t *xq, float *sx);
+void hlat_q16_rows_avx2(const hlat_decoder *d, uint64_t cols, uint64_t c0, uint64_t nc, uint64_t row0, uint64_t row1,
+                        const int16_t *xq, const float *sx, float *y, int add);
+#endif
+/* The matvec entries: quantise x, then the rows (by columns of at most
+ * HLAT_Q16_CHUNK); d->q16.fallback where the product does not apply
+ * (cols % 4 != 0). */
+void hlat_matvec_q16_ref(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x, float *y);
+void hlat_matvec_q16_avx2(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
+                          float *y);
 
 /* ---- encoder search (hlat_search.c, hlat_search_simd.c) ---------------- */
 #define HLAT_ZINV_N 1024      /* inverse compander table resolution */

@@ -655,10 +655,13 @@ const char *hlat_select_kernels(hlat_decoder *d, const char *force) {
     d->base.decode = hlat_decode_ref;
     d->base.matvec = hlat_matvec_ref;
     const char *name = "ref";
+    hlat_q16_prepare(d);
 #if defined(__x86_64__) || defined(__i386__)
     int k_ok = d->p.K == 1 || d->p.K == 2 || d->p.K == 4 || d->p.K == 8;
     int want_ref = force && strcmp(force, "ref") == 0;
-    int want_avx2 = force && strcmp(force, "avx2") == 0;
+    /* "avx2f": the AVX2 float kernels without the q16 product (A/B timing) */
+    int want_avx2f = force && strcmp(force, "avx2f") == 0;
+    int want_avx2 = force && (strcmp(force, "avx2") == 0 || want_avx2f);
     int has512 = hc_simd_level() >= HC_SIMD_AVX512; /* the level in force (src/common/cpu.h) */
     int has2 = hc_simd_level() >= HC_SIMD_AVX2;
     if (k_ok && !want_ref && has512 && !want_avx2) {
@@ -675,9 +678,23 @@ const char *hlat_select_kernels(hlat_decoder *d, const char *force) {
         d->base.matvec = hlat_matvec_avx2;
         name = "avx2";
         if (d->p.K == 4 && d->p.m <= 25 && d->p.block % 32 == 0) d->base.matvec = hlat_matvec_avx2_k4;
+        if (want_avx2f) {
+            name = "avx2f";
+        } else if (d->q16.ok) {
+            d->q16.fallback = d->base.matvec;
+            d->base.matvec = hlat_matvec_q16_avx2;
+        }
     }
-#else
-    (void)force;
 #endif
+    /* "q16ref": the plain-C form of the q16 product (tests) */
+    if (force && strcmp(force, "q16ref") == 0) {
+        d->base.decode = hlat_decode_ref;
+        d->base.matvec = hlat_matvec_ref;
+        name = "q16ref";
+        if (d->q16.ok) {
+            d->q16.fallback = hlat_matvec_ref;
+            d->base.matvec = hlat_matvec_q16_ref;
+        }
+    }
     return name;
 }

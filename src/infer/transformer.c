@@ -18,6 +18,8 @@
 
 /* Tokens whose attention scores are computed together (per head). */
 #define ATT_BLOCK 16
+/* Below this many tokens, decoding tiles costs more than it saves. */
+#define TILE_MIN_TOKENS 4
 
 /* ---- state ------------------------------------------------------------------ */
 struct hc_llm_state {
@@ -27,6 +29,7 @@ struct hc_llm_state {
     hc_pool *pool;        /* NULL: single-threaded                            */
     int threads;
     hc_kernels k;         /* the fastest kernels this CPU runs                */
+    int matvec_tokens;    /* batches below this many tokens: per-token fused products */
     float *x;             /* (max_batch, dim) residual stream                 */
     float *xb;            /* (max_batch, dim) normed input, attention output  */
     float *xb2;           /* (max_batch, dim) projection before the residual  */
@@ -93,6 +96,12 @@ hc_status hc_llm_state_new(const hc_llm_model *m, int ctx, int max_batch, int th
     s->ctx = ctx;
     s->max_batch = max_batch;
     hc_kernels_best(&s->k);
+    /* HYPERC_LLM_MATVEC_TOKENS=N: batches of fewer than N tokens use the
+     * codec's fused product per token (default TILE_MIN_TOKENS); a large N
+     * makes perplexity measure the generation kernels */
+    s->matvec_tokens = TILE_MIN_TOKENS;
+    const char *mv = getenv("HYPERC_LLM_MATVEC_TOKENS");
+    if (mv && atoi(mv) > 0) s->matvec_tokens = atoi(mv);
     if (threads > 1) {
         hc_status st = hc_pool_new(threads, &s->pool, err);
         if (st) {
@@ -188,14 +197,12 @@ typedef struct matmul_job {
     int rows_per_task;
 } matmul_job;
 
-/* Below this many tokens, decoding tiles costs more than it saves. */
-#define TILE_MIN_TOKENS 4
 
 static void matmul_task(void *ctx, uint64_t task, int tid) {
     const matmul_job *j = ctx;
     int r0 = (int)task * j->rows_per_task;
     int r1 = r0 + j->rows_per_task < j->rows ? r0 + j->rows_per_task : j->rows;
-    if (j->n < TILE_MIN_TOKENS) {
+    if (j->n < j->s->matvec_tokens) {
         for (int t = 0; t < j->n; t++)
             hc_matvec(j->w, (uint64_t)j->cols, (uint64_t)r0, (uint64_t)r1, j->x + (size_t)t * j->cols,
                       j->y + (size_t)t * j->rows + r0);
