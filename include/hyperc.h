@@ -160,6 +160,7 @@ typedef enum hc_codec_id {
     HC_CODEC_Q4B = 3,    /* baseline: 4-bit absmax round-to-nearest, 32/blk */
     HC_CODEC_QKM = 4,    /* baseline: b-bit scale+min per block (k-quant-like) */
     HC_CODEC_HLAT = 5,   /* block-scaled K-dim winding lattice (hyperfunction) */
+    HC_CODEC_TRELLIS = 6, /* shift-map trellis, Viterbi-searched (hyperfunction) */
     HC_CODEC_COUNT
 } hc_codec_id;
 
@@ -196,6 +197,9 @@ typedef struct hc_opts {
        NULL. Matrices found in it are coded with error feedback
        (hc_encode_matrix); not owned, must outlive the call. */
     const struct hc_calib *calib;
+    uint32_t effort;            /* trellis: state bits L (0: the default, 12)   */
+    uint64_t cols;              /* row length of the tensor when known (0: not);
+                                   set by hc_encode_tensor from the shape      */
 } hc_opts;
 
 void hc_opts_default(hc_opts *o);

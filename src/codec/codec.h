@@ -34,6 +34,7 @@ extern const hc_codec_vt hc_codec_raw_vt;
 extern const hc_codec_vt hc_codec_paper_vt;
 extern const hc_codec_vt hc_codec_q8b_vt, hc_codec_q4b_vt, hc_codec_qkm_vt; /* blockq.c, qkm.c */
 extern const hc_codec_vt hc_codec_hlat_vt; /* hlat.c */
+extern const hc_codec_vt hc_codec_trellis_vt; /* trellis.c */
 
 /* The codec table entry for an id, or NULL if this build does not know it. */
 const hc_codec_vt *hc_codec_get(hc_codec_id id);

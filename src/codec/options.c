@@ -4,6 +4,7 @@
 #include "options.h"
 #include "codec.h"
 #include "hlat.h"
+#include "trellis.h"
 #include "paper.h"
 #include "../io/plan.h"
 #include <errno.h>
@@ -15,13 +16,14 @@
 #define P (1u << HC_CODEC_PAPER)
 #define QKM (1u << HC_CODEC_QKM)
 #define HLAT (1u << HC_CODEC_HLAT)
-#define LADDER (P | QKM | HLAT) /* codecs with a rate ladder (plan.c) */
+#define TRELLIS (1u << HC_CODEC_TRELLIS)
+#define LADDER (P | QKM | HLAT | TRELLIS) /* codecs with a rate ladder (plan.c) */
 
 const hc_opt_def hc_opt_table[] = {
     {HC_OPTF_PRESET, "--preset", "preset", NULL, HC_OPT_ANY_CODEC, HC_OPTK_PRESET, 0, 0, 0, "NAME",
      "default | paper-llm | paper-vision (defaults only)"},
     {HC_OPTF_CODEC, "--codec", NULL, NULL, HC_OPT_ANY_CODEC, HC_OPTK_CODEC, 0, 0, 0, "NAME",
-     "hlat (default) | paper | qkm | q4b | q8b | raw"},
+     "hlat (default) | trellis | paper | qkm | q4b | q8b | raw"},
     {HC_OPTF_RECT_L, "--rect-l", "L", "rect_l", P, HC_OPTK_REAL, 0, 1e12, 0, "L",
      "paper: side of the square (0: from each tensor's spread)"},
     {HC_OPTF_SIGMAS, NULL, "sigmas", NULL, P, HC_OPTK_REAL, 1e-3, 1e3, 0, "S",
@@ -47,9 +49,13 @@ const hc_opt_def hc_opt_table[] = {
     {HC_OPTF_DIM, "--dim", "dim", NULL, HLAT, HC_OPTK_UINT, 1, HLAT_KMAX, 0, "K",
      "hlat: weights per trajectory point (4), 1..8"},
     {HC_OPTF_BPW, "--bpw", "bpw", NULL, LADDER, HC_OPTK_REAL, 1e-3, 1e3, 0, "X",
-     "paper, qkm, hlat: size budget, bits per coded weight"},
+     "paper, qkm, hlat, trellis: size budget, bits per coded weight"},
     {HC_OPTF_SNR, "--snr", "snr", NULL, LADDER, HC_OPTK_REAL, 1e-3, 200, 0, "DB",
-     "paper, qkm, hlat: smallest file with SNR >= DB"},
+     "paper, qkm, hlat, trellis: smallest file with SNR >= DB"},
+    {HC_OPTF_BITS, "--bits", "bits", NULL, TRELLIS, HC_OPTK_UINT, 16, 128, 1, "B",
+     "trellis: bits per weight x 16 (64 = 4 bpw), 16..128"},
+    {HC_OPTF_EFFORT, "--effort", "effort", NULL, TRELLIS, HC_OPTK_TEXT, 0, 0, 0, "LEVEL",
+     "trellis: state bits L: 12 (default), 14, 16, max (= 16); 8..20"},
     {HC_OPTF_MIN_ELEMS, "--min-elems", "min_elems", NULL, HC_OPT_ALL_LOSSY, HC_OPTK_UINT, 0, 9007199254740992.0, 0,
      "N", "smaller tensors stay lossless (1024)"},
     {HC_OPTF_KEEP, "--keep", NULL, NULL, HC_OPT_ALL_LOSSY, HC_OPTK_TEXT, 0, 0, 0, "GLOB[,GLOB]",
@@ -212,6 +218,15 @@ static hc_status apply(const hc_opt_def *d, const char *name, const char *v, hc_
     case HC_OPTF_SNR: o->target_snr = x; break;
     case HC_OPTF_MIN_ELEMS: o->min_elems = u; break;
     case HC_OPTF_KEEP: o->keep = v; break;
+    case HC_OPTF_EFFORT: {
+        if (strcmp(v, "max") == 0) o->effort = TR_L_MAX_EFFORT;
+        else if (strcmp(v, "default") == 0) o->effort = TR_L_DEFAULT;
+        else if (parse_uint(v, TR_L_MIN, TR_L_MAX, &u) == HC_OK) o->effort = (uint32_t)u;
+        else
+            return hc_fail(err, HC_E_ARG, "%s is not a trellis effort: 12, 14, 16, max or default (any L in %d..%d)",
+                           spelled(name, v, sp, sizeof sp), TR_L_MIN, TR_L_MAX);
+        break;
+    }
     default: break;
     }
     return HC_OK;
@@ -327,6 +342,7 @@ static double nominal_bpw(const hc_opts *o, int lowest) {
         t.target_bpw = t.target_snr = 0;
         return hc_hlat_bpw(&t, (uint64_t)1 << 24);
     }
+    case HC_CODEC_TRELLIS: return hc_trellis_nominal_bpw(o);
     case HC_CODEC_QKM: {
         uint32_t b = o->bits ? o->bits : 4, B = o->block ? o->block : 32;
         return (double)b + 16.0 / (double)B; /* a 16-byte head per 8 blocks */

@@ -36,13 +36,13 @@ typedef enum hc_opt_kind {
 typedef enum hc_opt_field {
     HC_OPTF_PRESET, HC_OPTF_CODEC, HC_OPTF_RECT_L, HC_OPTF_SIGMAS, HC_OPTF_POINTS, HC_OPTF_BANDS,
     HC_OPTF_LOSS_TARGET, HC_OPTF_LOSS_MAX, HC_OPTF_LOSS_LIMIT, HC_OPTF_BITS, HC_OPTF_BLOCK, HC_OPTF_DIM,
-    HC_OPTF_BPW, HC_OPTF_SNR, HC_OPTF_MIN_ELEMS, HC_OPTF_KEEP,
+    HC_OPTF_BPW, HC_OPTF_SNR, HC_OPTF_MIN_ELEMS, HC_OPTF_KEEP, HC_OPTF_EFFORT,
     HC_OPTF_COUNT
 } hc_opt_field;
 
 #define HC_OPT_ALL_LOSSY                                                                                          \
     ((1u << HC_CODEC_PAPER) | (1u << HC_CODEC_Q8B) | (1u << HC_CODEC_Q4B) | (1u << HC_CODEC_QKM) |               \
-     (1u << HC_CODEC_HLAT))
+     (1u << HC_CODEC_HLAT) | (1u << HC_CODEC_TRELLIS))
 #define HC_OPT_ANY_CODEC (HC_OPT_ALL_LOSSY | (1u << HC_CODEC_RAW))
 
 /* One row: an option of some codecs. A field may have several rows (one per

@@ -186,7 +186,9 @@ static hc_status rd_one(const rd_ctx *cx, size_t i, rd_tensor *r) {
     }
     hc_to_f32(ti->dtype, hc_st_data(cx->st, i), w, n);
     hc_encoded e;
-    hc_status s = hc_encode(w, n, cx->o, &e, &r->err);
+    hc_opts oc = *cx->o; /* the row length, as hc_encode_tensor passes it */
+    if (ti->ndim >= 2 && ti->shape[0] > 0) oc.cols = n / ti->shape[0];
+    hc_status s = hc_encode(w, n, &oc, &e, &r->err);
     if (s == HC_OK && e.codec == HC_CODEC_RAW) {
         /* the codec chose lossless: the original bytes are stored */
         r->kept_raw = 1;

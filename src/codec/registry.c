@@ -13,11 +13,13 @@ static const hc_codec_vt *const codecs[HC_CODEC_COUNT] = {
     [HC_CODEC_PAPER] = &hc_codec_paper_vt,
     [HC_CODEC_Q8B] = &hc_codec_q8b_vt, [HC_CODEC_Q4B] = &hc_codec_q4b_vt, [HC_CODEC_QKM] = &hc_codec_qkm_vt,
     [HC_CODEC_HLAT] = &hc_codec_hlat_vt,
+    [HC_CODEC_TRELLIS] = &hc_codec_trellis_vt,
 };
 
 static const char *const codec_names[HC_CODEC_COUNT] = {
     [HC_CODEC_RAW] = "raw", [HC_CODEC_PAPER] = "paper", [HC_CODEC_Q8B] = "q8b",
     [HC_CODEC_Q4B] = "q4b", [HC_CODEC_QKM] = "qkm",     [HC_CODEC_HLAT] = "hlat",
+    [HC_CODEC_TRELLIS] = "trellis",
 };
 
 const hc_codec_vt *hc_codec_get(hc_codec_id id) {

@@ -17,6 +17,7 @@
  * of n_i; tensors are then probed with error feedback, as they will be
  * coded. A quality floor (--snr) stays on the reported metric. */
 #include "../codec/codec.h"
+#include "../codec/trellis.h"
 #include "../common/util.h"
 #include "plan.h"
 #include <math.h>
@@ -55,6 +56,7 @@ size_t hc_codec_ladder(const hc_opts *base, hc_opts *out, size_t max) {
         }
         break;
     }
+    case HC_CODEC_TRELLIS: k = hc_trellis_ladder(base, out, max); break;
     default:
         if (max) out[k++] = *base;
         break;
