@@ -277,7 +277,7 @@ static hc_status trellis_encode_with(const float *w, uint64_t n, const hc_opts *
     for (uint64_t b = 0; b < nb; b++) {
         uint64_t a = b * TR_BLOCK, len = n - a < TR_BLOCK ? n - a : TR_BLOCK;
         uint32_t T = tr_block_bits(&p, q[b]);
-        float sc = tr_scale(&p, q[b]);
+        float sc = tr_scale(&p, q[b]) * tr_gain(T);
         float r = topf > 0 ? sc / topf : 0;
         float wgt = sc > 0 ? r * r : 0;
         for (uint64_t j = 0; j < len; j++) {
@@ -375,7 +375,7 @@ void tr_decode_raw(const tr_decoder *d, uint64_t start, uint64_t count, float *o
         uint64_t b = i / TR_BLOCK, a = b * TR_BLOCK;
         uint32_t j0 = (uint32_t)(i - a), j1 = (uint32_t)(end - a < TR_BLOCK ? end - a : TR_BLOCK);
         uint32_t T = tr_block_bits(&d->p, d->q[b]);
-        float sc = d->stab[d->q[b]];
+        float sc = d->stab[d->q[b]] * d->gtab[T];
         block_states(d, block_pos(d, b), T, j0, j1, st);
         for (uint32_t j = j0; j < j1; j++) out[i - start + j - j0] = sc * tr_val(st[j - j0]);
         i = a + j1;
@@ -432,7 +432,7 @@ static void tr_matvec(const hc_decoder *dd, uint64_t cols, uint64_t row0, uint64
                 part = 0;
                 for (uint32_t j = 0; j < j1 - j0; j++) part += tr_val(st[j]) * xx[j];
             }
-            acc += (double)(d->stab[d->q[b]] * part);
+            acc += (double)(d->stab[d->q[b]] * d->gtab[T] * part);
             i = a + j1;
             b++;
             if (b % TR_GROUP_BLOCKS == 0) {
@@ -504,6 +504,7 @@ static hc_status trellis_open(const uint8_t *params, uint32_t params_len, const 
     d->stream = payload + sb;
     d->stream_len = payload_len - sb;
     for (uint32_t c = 0; c < 64; c++) d->stab[c] = tr_scale(&p, c);
+    for (uint32_t T = 0; T <= 64 * TR_K_MAX; T++) d->gtab[T] = tr_gain(T);
     if (d->signs) tr_make_signs(p.seed, p.rht_log2, d->signs);
     d->isa = isa_wanted();
     *out = &d->base;

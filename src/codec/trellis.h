@@ -75,6 +75,16 @@ static inline float tr_scale(const tr_params *p, uint32_t q) {
     return (float)((double)p->top * exp2(((double)q - 63.0) / 8.0));
 }
 
+/* Codebook gain for a block of T bits (rate r = T / 64): the codebook's
+ * support is bounded (|v| < 3.46), so at higher rates it is stretched;
+ * measured on N(0,1) at L = 12 (docs/ALGORITHM.md). Piecewise linear in r. */
+static inline float tr_gain(uint32_t T) {
+    static const double g[9] = {0.97, 0.97, 1.04, 1.09, 1.15, 1.20, 1.25, 1.28, 1.30}; /* r = 0..8 */
+    uint32_t i = T >> 6;
+    if (i >= 8) return (float)g[8];
+    return (float)(g[i] + (g[i + 1] - g[i]) * (double)(T & 63) / 64.0);
+}
+
 /* Reads `bits` (<= 32) bits at bit offset pos of an MSB-first stream of
  * len bytes; bytes past the end read as zero. */
 static inline uint32_t tr_get_bits(const uint8_t *s, uint64_t len, uint64_t pos, uint32_t bits) {
@@ -101,6 +111,7 @@ typedef struct tr_decoder {
     uint8_t *q;           /* [nblocks] scale codes                         */
     uint64_t *goff;       /* [ngroups] bit position before the group's first step */
     float stab[64];       /* scale by code                                */
+    float gtab[64 * TR_K_MAX + 1]; /* gain by block bits                  */
     float *signs;         /* [2^rht_log2] RHT signs / sqrt(b), or NULL     */
     int isa;              /* 0 ref, 1 avx2                                 */
 } tr_decoder;
