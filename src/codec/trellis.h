@@ -19,6 +19,7 @@
 
 #include "codec.h"
 #include <math.h>
+#include <string.h>
 
 #define TR_VERSION 1
 #define TR_PARAMS_BYTES 20
@@ -90,7 +91,13 @@ static inline float tr_gain(uint32_t T) {
 static inline uint32_t tr_get_bits(const uint8_t *s, uint64_t len, uint64_t pos, uint32_t bits) {
     uint64_t byte = pos >> 3, v = 0;
     if (byte + 8 <= len) {
+        memcpy(&v, s + byte, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        v = __builtin_bswap64(v);
+#else
+        v = 0;
         for (int i = 0; i < 8; i++) v = (v << 8) | s[byte + i];
+#endif
     } else {
         for (uint64_t i = 0; i < 8; i++) v = (v << 8) | (byte + i < len ? s[byte + i] : 0);
     }
