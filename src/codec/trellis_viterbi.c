@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define TR_CHUNK 1024
-#define TR_LOOKAHEAD 256
+#define TR_LOOKAHEAD 128
 
 void tr_step_ref(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp) {
     const uint32_t L = v->L, sh = L - k, nq = 1u << sh, np = 1u << k;
