@@ -227,10 +227,14 @@ static hc_status trellis_encode_with(const float *w, uint64_t n, const hc_opts *
     p.seed = TR_SEED;
     /* the transform: along the rows (cols, when known), blocks of the
      * largest power of two dividing them; not for tensors with >= 1% zeros */
-    if (zeros * 100 < n) {
+    if (zeros * 100 < n && !getenv("HYPERC_TRELLIS_NO_RHT")) {
         uint64_t c = (cols > 0 && n % cols == 0) ? cols : n;
         uint32_t lg = 0;
         while (lg < TR_RHT_MAX_LOG2 && c % ((uint64_t)2 << lg) == 0) lg++;
+        /* rows of no large power of two (172 = 4 x 43): blocks along the
+         * flat tensor, across row ends (the product then decodes first) */
+        if (lg < TR_RHT_MIN_LOG2)
+            for (lg = 0; lg < TR_RHT_MAX_LOG2 && n % ((uint64_t)2 << lg) == 0;) lg++;
         if (lg >= TR_RHT_MIN_LOG2) {
             p.flags |= TR_FLAG_RHT;
             p.rht_log2 = lg;
