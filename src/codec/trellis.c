@@ -427,12 +427,15 @@ static void tr_matvec(const hc_decoder *dd, uint64_t cols, uint64_t row0, uint64
             uint64_t a = b * TR_BLOCK;
             uint32_t j0 = (uint32_t)(i - a), j1 = (uint32_t)(end - a < TR_BLOCK ? end - a : TR_BLOCK);
             uint32_t T = tr_block_bits(&d->p, d->q[b]);
-            block_states(d, pos, T, j0, j1, st);
             const float *xx = xt + (i - r * cols);
             float part;
-            if (d->isa == 1) {
+            if (d->isa == 1 && ((pos + T - d->p.L) >> 3) + 8 <= d->stream_len) {
+                part = tr_block_dot_avx2(d->stream, pos, T, d->p.L, j0, j1 - j0, xx);
+            } else if (d->isa == 1) {
+                block_states(d, pos, T, j0, j1, st);
                 part = tr_dot_avx2(st, xx, j1 - j0);
             } else {
+                block_states(d, pos, T, j0, j1, st);
                 part = 0;
                 for (uint32_t j = 0; j < j1 - j0; j++) part += tr_val(st[j]) * xx[j];
             }

@@ -149,6 +149,8 @@ int tr_have_avx2(void);
 /* Fused row product over the transformed row (AVX2): sum_j w_j x_j for the
  * weights [i0, i0 + cnt) of one row (states already extracted to st). */
 float tr_dot_avx2(const uint32_t *st, const float *x, uint32_t cnt);
+float tr_block_dot_avx2(const uint8_t *stream, uint64_t pos, uint32_t T, uint32_t L, uint32_t j0, uint32_t cnt,
+                        const float *x);
 
 /* Encodes n weights (the transformed, normalised targets u and per-step
  * weights wg) of one segment into states st (uses v's buffers). */

@@ -84,12 +84,65 @@ __attribute__((target("avx2,fma"))) float tr_dot_avx2(const uint32_t *st, const 
     for (; i < cnt; i++) sum += tr_val(st[i]) * x[i];
     return sum;
 }
+/* sum_j v(s_j) x[j - j0] over steps [j0, j0 + cnt) of a block of T bits
+ * whose first step ends at pos + (T >> 6); states gathered 4 at a time
+ * (8-byte big-endian windows). The caller guarantees every load stays
+ * inside the stream: ((pos + T - L) >> 3) + 8 <= stream length. */
+__attribute__((target("avx2,fma"))) float tr_block_dot_avx2(const uint8_t *stream, uint64_t pos, uint32_t T,
+                                                             uint32_t L, uint32_t j0, uint32_t cnt, const float *x) {
+    const __m256i A = _mm256_set1_epi32((int)TR_LCG_A), C = _mm256_set1_epi32((int)TR_LCG_C);
+    const __m256i m8 = _mm256_set1_epi32(0x00ff00ff), m16 = _mm256_set1_epi32(0xffff), c510 = _mm256_set1_epi32(510);
+    const __m256i bswap = _mm256_setr_epi8(7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1,
+                                           0, 15, 14, 13, 12, 11, 10, 9, 8);
+    const __m256i base = _mm256_set1_epi64x((long long)(pos - L)), seven = _mm256_set1_epi64x(7);
+    const __m256i rsh = _mm256_set1_epi64x(64 - (long long)L), TT = _mm256_set1_epi32((int)T);
+    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    __m256 acc = _mm256_setzero_ps();
+    uint32_t i = 0;
+    for (; i + 8 <= cnt; i += 8) {
+        __m256i jv = _mm256_add_epi32(_mm256_set1_epi32((int)(j0 + i + 1)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256i r = _mm256_srli_epi32(_mm256_mullo_epi32(jv, TT), 6);
+        __m256i st2[2];
+        for (int h = 0; h < 2; h++) {
+            __m256i a = _mm256_add_epi64(base, _mm256_cvtepu32_epi64(h ? _mm256_extracti128_si256(r, 1)
+                                                                       : _mm256_castsi256_si128(r)));
+            __m256i g = _mm256_i64gather_epi64((const long long *)(const void *)stream, _mm256_srli_epi64(a, 3), 1);
+            g = _mm256_shuffle_epi8(g, bswap);
+            g = _mm256_srlv_epi64(_mm256_sllv_epi64(g, _mm256_and_si256(a, seven)), rsh);
+            st2[h] = _mm256_permutevar8x32_epi32(g, even); /* the 4 low dwords in the low half */
+        }
+        __m256i s = _mm256_inserti128_si256(st2[0], _mm256_castsi256_si128(st2[1]), 1);
+        __m256i xx = _mm256_add_epi32(_mm256_mullo_epi32(s, A), C);
+        __m256i t = _mm256_add_epi32(_mm256_and_si256(xx, m8), _mm256_and_si256(_mm256_srli_epi32(xx, 8), m8));
+        t = _mm256_add_epi32(_mm256_and_si256(t, m16), _mm256_srli_epi32(t, 16));
+        __m256 val = _mm256_cvtepi32_ps(_mm256_sub_epi32(t, c510));
+        acc = _mm256_fmadd_ps(val, _mm256_loadu_ps(x + i), acc);
+    }
+    __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    h4 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+    h4 = _mm_add_ss(h4, _mm_shuffle_ps(h4, h4, 1));
+    float sum = _mm_cvtss_f32(h4) * TR_VAL_NORM;
+    for (; i < cnt; i++) {
+        uint32_t j = j0 + i;
+        sum += tr_val(tr_get_bits(stream, ((pos + (((j + 1) * T) >> 6) - L) >> 3) + 8, pos + (((j + 1) * T) >> 6) - L, L)) * x[i];
+    }
+    return sum;
+}
 #else
 int tr_have_avx2(void) { return 0; }
 void tr_step_avx2(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp) { tr_step_ref(v, k, u, wgt, bp); }
 float tr_dot_avx2(const uint32_t *st, const float *x, uint32_t cnt) {
     float s = 0;
     for (uint32_t i = 0; i < cnt; i++) s += tr_val(st[i]) * x[i];
+    return s;
+}
+float tr_block_dot_avx2(const uint8_t *stream, uint64_t pos, uint32_t T, uint32_t L, uint32_t j0, uint32_t cnt,
+                        const float *x) {
+    float s = 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        uint64_t a = pos + (((j0 + i + 1) * T) >> 6) - L;
+        s += tr_val(tr_get_bits(stream, (a >> 3) + 8, a, L)) * x[i];
+    }
     return s;
 }
 #endif
