@@ -198,6 +198,7 @@ typedef struct hc_opts {
        (hc_encode_matrix); not owned, must outlive the call. */
     const struct hc_calib *calib;
     uint32_t effort;            /* trellis: state bits L (0: the default, 12)   */
+    uint32_t no_transform;      /* trellis: 1 = no Hadamard transform           */
     uint64_t cols;              /* row length of the tensor when known (0: not);
                                    set by hc_encode_tensor from the shape      */
 } hc_opts;

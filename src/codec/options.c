@@ -56,6 +56,8 @@ const hc_opt_def hc_opt_table[] = {
      "trellis: bits per weight x 16 (64 = 4 bpw), 16..128"},
     {HC_OPTF_EFFORT, "--effort", "effort", NULL, TRELLIS, HC_OPTK_TEXT, 0, 0, 0, "LEVEL",
      "trellis: state bits L: 12 (default), 14, 16, max (= 16); 8..20"},
+    {HC_OPTF_RHT, "--rht", "rht", NULL, TRELLIS, HC_OPTK_UINT, 0, 1, 0, "0|1",
+     "trellis: randomized Hadamard transform of the rows (1, default) or none (0)"},
     {HC_OPTF_MIN_ELEMS, "--min-elems", "min_elems", NULL, HC_OPT_ALL_LOSSY, HC_OPTK_UINT, 0, 9007199254740992.0, 0,
      "N", "smaller tensors stay lossless (1024)"},
     {HC_OPTF_KEEP, "--keep", NULL, NULL, HC_OPT_ALL_LOSSY, HC_OPTK_TEXT, 0, 0, 0, "GLOB[,GLOB]",
@@ -218,6 +220,7 @@ static hc_status apply(const hc_opt_def *d, const char *name, const char *v, hc_
     case HC_OPTF_SNR: o->target_snr = x; break;
     case HC_OPTF_MIN_ELEMS: o->min_elems = u; break;
     case HC_OPTF_KEEP: o->keep = v; break;
+    case HC_OPTF_RHT: o->no_transform = u ? 0 : 1; break;
     case HC_OPTF_EFFORT: {
         if (strcmp(v, "max") == 0) o->effort = TR_L_MAX_EFFORT;
         else if (strcmp(v, "default") == 0) o->effort = TR_L_DEFAULT;

@@ -227,7 +227,7 @@ static hc_status trellis_encode_with(const float *w, uint64_t n, const hc_opts *
     p.seed = TR_SEED;
     /* the transform: along the rows (cols, when known), blocks of the
      * largest power of two dividing them; not for tensors with >= 1% zeros */
-    if (zeros * 100 < n && !getenv("HYPERC_TRELLIS_NO_RHT")) {
+    if (zeros * 100 < n && !o->no_transform && !getenv("HYPERC_TRELLIS_NO_RHT")) {
         uint64_t c = (cols > 0 && n % cols == 0) ? cols : n;
         uint32_t lg = 0;
         while (lg < TR_RHT_MAX_LOG2 && c % ((uint64_t)2 << lg) == 0) lg++;
