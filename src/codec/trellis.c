@@ -476,6 +476,11 @@ static hc_status trellis_open(const uint8_t *params, uint32_t params_len, const 
     if (n > ((uint64_t)1 << 50) || payload_len < sb)
         return hc_fail(err, HC_E_CORRUPT, "trellis: payload of %llu bytes is shorter than the %llu scale bytes",
                        (unsigned long long)payload_len, (unsigned long long)sb);
+    /* every weight spends at least kmin bits: refuse a payload too short
+     * for n before allocating tables that grow with n */
+    if ((payload_len - sb) < (n / 8) * p.kmin)
+        return hc_fail(err, HC_E_CORRUPT, "trellis: payload of %llu bytes is too short for %llu weights",
+                       (unsigned long long)payload_len, (unsigned long long)n);
     tr_decoder *d = calloc(1, sizeof *d);
     if (!d) return hc_fail(err, HC_E_NOMEM, "trellis: out of memory");
     d->base.codec = HC_CODEC_TRELLIS;
