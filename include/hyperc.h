@@ -155,6 +155,7 @@ typedef enum hc_codec_id {
     HC_CODEC_Q4B = 3,    /* baseline: 4-bit absmax round-to-nearest, 32/blk */
     HC_CODEC_QKM = 4,    /* baseline: b-bit scale+min per block (k-quant-like) */
     HC_CODEC_HLAT = 5,   /* block-scaled K-dim winding lattice (hyperfunction) */
+    HC_CODEC_TRELLIS = 6, /* shift-map trellis, Viterbi-searched (hyperfunction) */
     HC_CODEC_SPARSE = 7, /* zero mask + the kept weights by another codec (pruning) */
     HC_CODEC_COUNT
 } hc_codec_id;
@@ -196,6 +197,10 @@ typedef struct hc_opts {
        NULL. Matrices found in it are coded with error feedback
        (hc_encode_matrix); not owned, must outlive the call. */
     const struct hc_calib *calib;
+    uint32_t effort;            /* trellis: state bits L (0: the default, 12)   */
+    uint32_t no_transform;      /* trellis: 1 = no Hadamard transform           */
+    uint64_t cols;              /* row length of the tensor when known (0: not);
+                                   set by hc_encode_tensor from the shape      */
     /* pruning before coding (src/codec/sparse.h; the zeros stored exactly by
        HC_CODEC_SPARSE): prune > 0 zeroes that fraction of each coded tensor,
        smallest magnitudes first; prune_m > 0 keeps the prune_n largest of

@@ -18,6 +18,7 @@
     X(hc_codec_q4b_vt)   /* blockq.c */                                                                          \
     X(hc_codec_qkm_vt)   /* qkm.c    */                                                                          \
     X(hc_codec_hlat_vt)  /* hlat.c   */                                                                          \
+    X(hc_codec_trellis_vt) /* trellis.c */                                                                       \
     X(hc_codec_sparse_vt) /* sparse.c */
 
 #define HC_CODEC_DECLARE(vt) extern const hc_codec_vt vt;

@@ -105,9 +105,11 @@ out:
 
 hc_status hc_encode_tensor(const hc_tensor_info *ti, const float *w, const hc_opts *o, hc_encoded *out,
                            hc_error *err) {
+    hc_opts oc = *o; /* the row length, for codecs that transform rows (trellis) */
+    if (ti->ndim >= 2 && ti->shape[0] > 0 && oc.cols == 0) oc.cols = ti->nelem / ti->shape[0];
     if (o->calib && ti->ndim == 2 && !hc_prune_active(o)) /* pruned: plain coding (sparse.c) */
-        return hc_encode_calibrated(o->calib, ti->name, w, ti->shape[0], ti->shape[1], o, out, err);
-    return hc_encode(w, ti->nelem, o, out, err);
+        return hc_encode_calibrated(o->calib, ti->name, w, ti->shape[0], ti->shape[1], &oc, out, err);
+    return hc_encode(w, ti->nelem, &oc, out, err);
 }
 
 /* Drops the whole pages of [p, p + n) from a read-only private file mapping

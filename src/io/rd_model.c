@@ -49,7 +49,9 @@ static hc_status rd_one(const rd_ctx *cx, size_t i, rd_tensor *r) {
     if (!w) return hc_fail(&r->err, HC_E_NOMEM, "cannot allocate %llu floats", (unsigned long long)n);
     hc_to_f32(ti->dtype, hc_st_data(cx->st, i), w, n);
     hc_rd_tensor m;
-    hc_status s = hc_rd_tensor_measure(w, n, ti->nbytes, cx->o, &m, &r->err);
+    hc_opts oc = *cx->o; /* the row length, as hc_encode_tensor passes it */
+    if (ti->ndim >= 2 && ti->shape[0] > 0) oc.cols = n / ti->shape[0];
+    hc_status s = hc_rd_tensor_measure(w, n, ti->nbytes, &oc, &m, &r->err);
     r->kept_raw = m.kept_raw;
     r->payload = m.payload;
     r->params_len = m.params_len;

@@ -1,0 +1,142 @@
+/* trellis_avx2.c — AVX2 kernels of the trellis codec: the Viterbi step
+ * (the same float operations in the same order as tr_step_ref, so the
+ * payloads are identical) and the dot product of a run of states with x. */
+#include "trellis.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+/* target avx2 without fma: mul and add stay separate, as in the reference */
+__attribute__((target("avx2"))) void tr_step_avx2(const tr_viterbi *v, uint32_t k, float u, float wgt,
+                                                    uint8_t *bp) {
+    const uint32_t L = v->L, sh = L - k, nq = 1u << sh, np = 1u << k;
+    const float *D = v->D;
+    float *M = v->M, *Dn = v->Dn;
+    uint32_t q = 0;
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (; q + 32 <= nq; q += 32) {
+        __m256i b[4];
+        for (int g = 0; g < 4; g++) {
+            __m256 m = _mm256_loadu_ps(D + q + 8 * g);
+            __m256i bb = _mm256_setzero_si256();
+            for (uint32_t p = 1; p < np; p++) {
+                __m256 x = _mm256_loadu_ps(D + (p << sh) + q + 8 * g);
+                __m256 lt = _mm256_cmp_ps(x, m, _CMP_LT_OQ);
+                m = _mm256_blendv_ps(m, x, lt);
+                bb = _mm256_blendv_epi8(bb, _mm256_set1_epi32((int)p), _mm256_castps_si256(lt));
+            }
+            _mm256_storeu_ps(M + q + 8 * g, m);
+            b[g] = bb;
+        }
+        __m256i p01 = _mm256_packs_epi32(b[0], b[1]), p23 = _mm256_packs_epi32(b[2], b[3]);
+        __m256i pk = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(p01, p23), perm);
+        _mm256_storeu_si256((__m256i *)(bp + q), pk);
+    }
+    for (; q < nq; q++) { /* short rows (2^(L-k) < 32): as the reference */
+        float m = D[q];
+        uint32_t bb = 0;
+        for (uint32_t p = 1; p < np; p++) {
+            float x = D[q | (p << sh)];
+            if (x < m) {
+                m = x;
+                bb = p;
+            }
+        }
+        M[q] = m;
+        bp[q] = (uint8_t)bb;
+    }
+    const __m256 uu = _mm256_set1_ps(u), ww = _mm256_set1_ps(wgt);
+    const __m256i idx = _mm256_srli_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), (int)(k < 3 ? k : 0));
+    const uint32_t S = 1u << L;
+    for (uint32_t s = 0; s < S; s += 8) {
+        __m256 mv;
+        if (k >= 3) mv = _mm256_set1_ps(M[s >> k]);
+        else mv = _mm256_permutevar8x32_ps(_mm256_loadu_ps(M + (s >> k)), idx);
+        __m256 d = _mm256_sub_ps(uu, _mm256_loadu_ps(v->V + s));
+        __m256 e = _mm256_mul_ps(d, d);
+        e = _mm256_mul_ps(ww, e);
+        _mm256_storeu_ps(Dn + s, _mm256_add_ps(mv, e));
+    }
+}
+
+__attribute__((target("avx2,fma"))) float tr_dot_avx2(const uint32_t *st, const float *x, uint32_t cnt) {
+    const __m256i A = _mm256_set1_epi32((int)TR_LCG_A), C = _mm256_set1_epi32((int)TR_LCG_C);
+    const __m256i m8 = _mm256_set1_epi32(0x00ff00ff), m16 = _mm256_set1_epi32(0xffff), c510 = _mm256_set1_epi32(510);
+    __m256 acc = _mm256_setzero_ps();
+    uint32_t i = 0;
+    for (; i + 8 <= cnt; i += 8) {
+        __m256i s = _mm256_loadu_si256((const __m256i *)(st + i));
+        __m256i xx = _mm256_add_epi32(_mm256_mullo_epi32(s, A), C);
+        __m256i t = _mm256_add_epi32(_mm256_and_si256(xx, m8), _mm256_and_si256(_mm256_srli_epi32(xx, 8), m8));
+        t = _mm256_add_epi32(_mm256_and_si256(t, m16), _mm256_srli_epi32(t, 16));
+        __m256 val = _mm256_cvtepi32_ps(_mm256_sub_epi32(t, c510));
+        acc = _mm256_fmadd_ps(val, _mm256_loadu_ps(x + i), acc);
+    }
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+    float sum = _mm_cvtss_f32(h) * TR_VAL_NORM;
+    for (; i < cnt; i++) sum += tr_val(st[i]) * x[i];
+    return sum;
+}
+/* sum_j v(s_j) x[j - j0] over steps [j0, j0 + cnt) of a block of T bits
+ * whose first step ends at pos + (T >> 6); states gathered 4 at a time
+ * (8-byte big-endian windows). The caller guarantees every load stays
+ * inside the stream: ((pos + T - L) >> 3) + 8 <= stream length. */
+__attribute__((target("avx2,fma"))) float tr_block_dot_avx2(const uint8_t *stream, uint64_t pos, uint32_t T,
+                                                             uint32_t L, uint32_t j0, uint32_t cnt, const float *x) {
+    const __m256i A = _mm256_set1_epi32((int)TR_LCG_A), C = _mm256_set1_epi32((int)TR_LCG_C);
+    const __m256i m8 = _mm256_set1_epi32(0x00ff00ff), m16 = _mm256_set1_epi32(0xffff), c510 = _mm256_set1_epi32(510);
+    const __m256i bswap = _mm256_setr_epi8(7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1,
+                                           0, 15, 14, 13, 12, 11, 10, 9, 8);
+    const __m256i base = _mm256_set1_epi64x((long long)(pos - L)), seven = _mm256_set1_epi64x(7);
+    const __m256i rsh = _mm256_set1_epi64x(64 - (long long)L), TT = _mm256_set1_epi32((int)T);
+    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    __m256 acc = _mm256_setzero_ps();
+    uint32_t i = 0;
+    for (; i + 8 <= cnt; i += 8) {
+        __m256i jv = _mm256_add_epi32(_mm256_set1_epi32((int)(j0 + i + 1)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256i r = _mm256_srli_epi32(_mm256_mullo_epi32(jv, TT), 6);
+        __m256i st2[2];
+        for (int h = 0; h < 2; h++) {
+            __m256i a = _mm256_add_epi64(base, _mm256_cvtepu32_epi64(h ? _mm256_extracti128_si256(r, 1)
+                                                                       : _mm256_castsi256_si128(r)));
+            __m256i g = _mm256_i64gather_epi64((const long long *)(const void *)stream, _mm256_srli_epi64(a, 3), 1);
+            g = _mm256_shuffle_epi8(g, bswap);
+            g = _mm256_srlv_epi64(_mm256_sllv_epi64(g, _mm256_and_si256(a, seven)), rsh);
+            st2[h] = _mm256_permutevar8x32_epi32(g, even); /* the 4 low dwords in the low half */
+        }
+        __m256i s = _mm256_inserti128_si256(st2[0], _mm256_castsi256_si128(st2[1]), 1);
+        __m256i xx = _mm256_add_epi32(_mm256_mullo_epi32(s, A), C);
+        __m256i t = _mm256_add_epi32(_mm256_and_si256(xx, m8), _mm256_and_si256(_mm256_srli_epi32(xx, 8), m8));
+        t = _mm256_add_epi32(_mm256_and_si256(t, m16), _mm256_srli_epi32(t, 16));
+        __m256 val = _mm256_cvtepi32_ps(_mm256_sub_epi32(t, c510));
+        acc = _mm256_fmadd_ps(val, _mm256_loadu_ps(x + i), acc);
+    }
+    __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    h4 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+    h4 = _mm_add_ss(h4, _mm_shuffle_ps(h4, h4, 1));
+    float sum = _mm_cvtss_f32(h4) * TR_VAL_NORM;
+    for (; i < cnt; i++) {
+        uint32_t j = j0 + i;
+        sum += tr_val(tr_get_bits(stream, ((pos + (((j + 1) * T) >> 6) - L) >> 3) + 8, pos + (((j + 1) * T) >> 6) - L, L)) * x[i];
+    }
+    return sum;
+}
+#else
+void tr_step_avx2(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp) { tr_step_ref(v, k, u, wgt, bp); }
+float tr_dot_avx2(const uint32_t *st, const float *x, uint32_t cnt) {
+    float s = 0;
+    for (uint32_t i = 0; i < cnt; i++) s += tr_val(st[i]) * x[i];
+    return s;
+}
+float tr_block_dot_avx2(const uint8_t *stream, uint64_t pos, uint32_t T, uint32_t L, uint32_t j0, uint32_t cnt,
+                        const float *x) {
+    float s = 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        uint64_t a = pos + (((j0 + i + 1) * T) >> 6) - L;
+        s += tr_val(tr_get_bits(stream, (a >> 3) + 8, a, L)) * x[i];
+    }
+    return s;
+}
+#endif
