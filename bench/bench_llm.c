@@ -104,7 +104,18 @@ static void encode_tensor(void *p, uint64_t i, int tid) {
     if (e->codec == HC_CODEC_RAW) hc_encoded_free(e);
 }
 
+/* The process's peak RSS: VmHWM (reset by exec, so a launcher's own size is
+ * not counted, as it is in ru_maxrss), else getrusage. */
 static double peak_rss_mib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f) {
+        char line[256];
+        double kib = -1;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "VmHWM: %lf", &kib) == 1) break;
+        fclose(f);
+        if (kib >= 0) return kib / 1024.0;
+    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_maxrss / 1024.0;

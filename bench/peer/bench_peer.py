@@ -16,7 +16,7 @@ What it does (every step is skipped when its output is already there):
        hyperc:    bench_llm M -t T -n 64 -r 1
      Both: one untimed warm-up token, then 64 single-token decode steps at positions
      0..63 from an empty cache (BOS, then random tokens), no prompt, no sampling.
-     Peak RSS of every run is the child's ru_maxrss (wait4), the same for both tools.
+     Peak RSS of every run: /usr/bin/time's %M of the child, the same for both tools.
   4. The same for stories260K: its default .hyc against its float32 safetensors.
 Prints one line per sample, then per thread count a table: file size (MiB), bits per
 weight (file bytes * 8 / parameters), tokens/s of every sample and their median, peak
@@ -34,6 +34,7 @@ Environment:
   HYPERC_PEER_THREADS  thread counts (default 1,2)
   HYPERC_PEER_ROUNDS   samples per setting and thread count (default 3)
   HYPERC_PEER_TOKENS   generated tokens per sample (default 64)
+  HYPERC_PEER_STORIES_ROUNDS  rounds of the stories260K half (default 5)
   HYPERC_PEER_ONLY     'tinyllama' or 'stories' to run one half only
   HYPERC_PEER_REMAKE=1 make the hyperc files again
   HYPERC_SHARED        the shared data folder (default ../shared)
@@ -77,8 +78,20 @@ def run_logged(cmd, log, cwd=None, extra_env=None):
 
 
 def run_sample(cmd):
-    """Runs one sample in a fresh child reaped with wait4, for its own peak RSS."""
+    """Runs one sample in a fresh child; returns (stdout, stderr, exit code, peak RSS MiB, seconds).
+    Peak RSS: GNU time's %M (wait4 of a child forked by that small program); without
+    /usr/bin/time, wait4 here (ru_maxrss then counts this Python process's ~10 MiB too)."""
     t0 = time.time()
+    if os.access("/usr/bin/time", os.X_OK):
+        rss_file = os.path.join(os.environ.get("TMPDIR", "/tmp"), "bench-peer-rss.%d" % os.getpid())
+        p = subprocess.run(["/usr/bin/time", "-o", rss_file, "-f", "%M"] + cmd, capture_output=True, text=True)
+        try:
+            with open(rss_file) as f:
+                rss = float(f.read().split()[-1]) / 1024.0
+            os.unlink(rss_file)
+        except (OSError, ValueError, IndexError):
+            rss = float("nan")
+        return p.stdout, p.stderr, p.returncode, rss, time.time() - t0
     rfd, wfd = os.pipe()
     efd_r, efd_w = os.pipe()
     pid = os.fork()
@@ -225,7 +238,7 @@ def table(res, settings, files, params, refs):
         print("|" + "---|" * (7 + len(refs)))
         for lab, tool, path, _ in settings:
             sz = os.path.getsize(path)
-            row = "| %s | %s | %.1f | %.2f | %s | %.2f | %.0f |" % (
+            row = "| %s | %s | %.1f | %.2f | %s | %.2f | %.1f |" % (
                 tool, lab, sz / 1048576.0, sz * 8.0 / params, " / ".join("%.2f" % s["tps"] for s in rt[lab]),
                 statistics.median(s["tps"] for s in rt[lab]), max(s["rss"] for s in rt[lab]))
             for ref, applies in refs:
@@ -312,7 +325,7 @@ def main():
         # stories260K: 64 tokens take milliseconds; 256 tokens x 20 reps per sample
         S = lambda p, t: sample_hyperc(bench_llm, p, t, 256, 20)
         settings = [("float32 safetensors", "hyperc", st, S), ("default .hyc", "hyperc", hyc, S)]
-        srounds = max(rounds, 5)
+        srounds = int(env("HYPERC_PEER_STORIES_ROUNDS") or 5)
         print("\nstories260K, 256 tokens x 20 reps per sample (mean), %d rounds, interleaved:" % srounds, flush=True)
         res = interleave(settings, threads_list, srounds, 256, "stories")
         params = res[threads_list[0]]["default .hyc"][0]["params"]
