@@ -43,6 +43,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -251,6 +252,8 @@ def table(res, settings, files, params, refs):
 
 
 def main():
+    # a SIGTERM unwinds like ^C: subprocess.run then kills the sample in flight
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     shared = env("HYPERC_SHARED") or os.path.join(os.path.dirname(ROOT), "shared")
     hyperc = os.path.abspath(env("HYPERC_BIN") or os.path.join(ROOT, "build", "hyperc"))
     bench_llm = os.path.abspath(env("HYPERC_BENCH_LLM") or os.path.join(ROOT, "build", "bench", "bench_llm"))
@@ -302,14 +305,15 @@ def main():
                     ("Q8_0", "llama.cpp", files["Q8_0"], L), ("float32 (F32 GGUF)", "hyperc", files["f32"], H)]
         print("\nTinyLlama shape (1.1 B, random weights), %d generated tokens per sample, %d rounds, interleaved:"
               % (tokens, rounds), flush=True)
-        res = interleave(settings, threads_list, rounds, tokens, "tinyllama")
-        params = res[threads_list[0]]["Q4_K_M"][0]["params"]
-        hp = res[threads_list[0]]["default .hyc"][0]["params"]
-        if hp != params:
-            print("note: llama.cpp counts %d parameters, hyperc %d" % (params, hp))
-        table(res, settings, files, params,
-              [("Q4_K_M", lambda lab, tool: True),
-               ("float32 (F32 GGUF)", lambda lab, tool: tool == "hyperc")])
+        for t in threads_list:  # each thread count's table as soon as its rounds are done
+            res = interleave(settings, [t], rounds, tokens, "tinyllama")
+            params = res[t]["Q4_K_M"][0]["params"]
+            hp = res[t]["default .hyc"][0]["params"]
+            if hp != params:
+                print("note: llama.cpp counts %d parameters, hyperc %d" % (params, hp))
+            table(res, settings, files, params,
+                  [("Q4_K_M", lambda lab, tool: True),
+                   ("float32 (F32 GGUF)", lambda lab, tool: tool == "hyperc")])
 
     if only in ("", "stories"):
         st = os.path.join(shared, "models", "stories260K.safetensors")
@@ -327,9 +331,10 @@ def main():
         settings = [("float32 safetensors", "hyperc", st, S), ("default .hyc", "hyperc", hyc, S)]
         srounds = int(env("HYPERC_PEER_STORIES_ROUNDS") or 5)
         print("\nstories260K, 256 tokens x 20 reps per sample (mean), %d rounds, interleaved:" % srounds, flush=True)
-        res = interleave(settings, threads_list, srounds, 256, "stories")
-        params = res[threads_list[0]]["default .hyc"][0]["params"]
-        table(res, settings, {}, params, [("float32 safetensors", lambda lab, tool: True)])
+        for t in threads_list:
+            res = interleave(settings, [t], srounds, 256, "stories")
+            params = res[t]["default .hyc"][0]["params"]
+            table(res, settings, {}, params, [("float32 safetensors", lambda lab, tool: True)])
 
 
 if __name__ == "__main__":
