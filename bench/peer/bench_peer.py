@@ -30,6 +30,8 @@ Environment:
   HYPERC_PEER_AGAINST=TREE  another built checkout (e.g. a branch's worktree): its
                     TREE/build/hyperc makes and runs the files, and this bench_llm.c is
                     compiled against its TREE/build/libhyperc.a (into the work folder)
+  HYPERC_PEER_ALSO=TREE  as well: that build's runner on the same files, one more setting
+                    interleaved with the others (before/after a kernel change in one run)
   HYPERC_PEER_DIR, HYPERC_PEER_WORK   as above
   HYPERC_PEER_THREADS  thread counts (default 1,2)
   HYPERC_PEER_ROUNDS   samples per setting and thread count (default 3)
@@ -251,6 +253,22 @@ def table(res, settings, files, params, refs):
             print(row)
 
 
+def other_tree(tree, work):
+    """(hyperc, bench_llm) of another built checkout: bench_llm.c compiled against its libhyperc.a"""
+    tree = os.path.abspath(tree)
+    hyperc = os.path.join(tree, "build", "hyperc")
+    lib = os.path.join(tree, "build", "libhyperc.a")
+    if not os.path.exists(lib):
+        die("%s is missing (make -j2 all in %s)" % (lib, tree))
+    tag = hashlib.sha1(os.path.realpath(hyperc).encode()).hexdigest()[:8]
+    os.makedirs(work, exist_ok=True)
+    bench_llm = os.path.join(work, "bench_llm-" + tag)
+    run_logged(["cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-I" + os.path.join(tree, "include"), "-pthread",
+                os.path.join(ROOT, "bench", "bench_llm.c"), lib, "-o", bench_llm, "-lm", "-pthread"],
+               bench_llm + ".log")
+    return hyperc, bench_llm
+
+
 def main():
     # a SIGTERM unwinds like ^C: subprocess.run then kills the sample in flight
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -260,19 +278,11 @@ def main():
     work = env("HYPERC_PEER_WORK") or os.path.expanduser("~/.cache/hyperc-anchors/work")
     if inside_repo(work):
         die("HYPERC_PEER_WORK=%s is inside the project; the files are GBs" % work)
-    tree = env("HYPERC_PEER_AGAINST")
-    if tree:
-        tree = os.path.abspath(tree)
-        hyperc = os.path.join(tree, "build", "hyperc")
-        lib = os.path.join(tree, "build", "libhyperc.a")
-        if not os.path.exists(lib):
-            die("%s is missing (make -j2 all in %s)" % (lib, tree))
-        tag = hashlib.sha1(os.path.realpath(hyperc).encode()).hexdigest()[:8]
-        os.makedirs(work, exist_ok=True)
-        bench_llm = os.path.join(work, "bench_llm-" + tag)
-        run_logged(["cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-I" + os.path.join(tree, "include"), "-pthread",
-                    os.path.join(ROOT, "bench", "bench_llm.c"), lib, "-o", bench_llm, "-lm", "-pthread"],
-                   bench_llm + ".log")
+    if env("HYPERC_PEER_AGAINST"):
+        hyperc, bench_llm = other_tree(env("HYPERC_PEER_AGAINST"), work)
+    # HYPERC_PEER_ALSO=TREE: that build's runner on the same default .hyc, as one more setting
+    also = other_tree(env("HYPERC_PEER_ALSO"), work)[1] if env("HYPERC_PEER_ALSO") else None
+    also_lab = "default .hyc (%s)" % os.path.basename(os.path.abspath(env("HYPERC_PEER_ALSO") or ".").rstrip("/"))
     for b in (hyperc, bench_llm):
         if not os.access(b, os.X_OK):
             die("%s is missing (make -j2 all %s)" % (b, "build/bench/bench_llm" if b == bench_llm else ""))
@@ -303,6 +313,8 @@ def main():
         settings = [("Q4_K_M", "llama.cpp", files["Q4_K_M"], L), ("default .hyc", "hyperc", files["default"], H),
                     ("Q4_0", "llama.cpp", files["Q4_0"], L), ("paper-llm .hyc", "hyperc", files["paper-llm"], H),
                     ("Q8_0", "llama.cpp", files["Q8_0"], L), ("float32 (F32 GGUF)", "hyperc", files["f32"], H)]
+        if also:
+            settings.insert(2, (also_lab, "hyperc", files["default"], lambda p, t: sample_hyperc(also, p, t, tokens)))
         print("\nTinyLlama shape (1.1 B, random weights), %d generated tokens per sample, %d rounds, interleaved:"
               % (tokens, rounds), flush=True)
         for t in threads_list:  # each thread count's table as soon as its rounds are done
@@ -329,12 +341,18 @@ def main():
         # stories260K: 64 tokens take milliseconds; 256 tokens x 20 reps per sample
         S = lambda p, t: sample_hyperc(bench_llm, p, t, 256, 20)
         settings = [("float32 safetensors", "hyperc", st, S), ("default .hyc", "hyperc", hyc, S)]
+        if also:
+            S2 = lambda p, t: sample_hyperc(also, p, t, 256, 20)
+            settings += [("float32 (%s)" % also_lab[14:-1], "hyperc", st, S2), (also_lab, "hyperc", hyc, S2)]
         srounds = int(env("HYPERC_PEER_STORIES_ROUNDS") or 5)
         print("\nstories260K, 256 tokens x 20 reps per sample (mean), %d rounds, interleaved:" % srounds, flush=True)
         for t in threads_list:
             res = interleave(settings, [t], srounds, 256, "stories")
             params = res[t]["default .hyc"][0]["params"]
-            table(res, settings, {}, params, [("float32 safetensors", lambda lab, tool: True)])
+            refs = [("float32 safetensors", lambda lab, tool: "(" not in lab)]
+            if also:
+                refs.append((settings[2][0], lambda lab, tool: "(" in lab))
+            table(res, settings, {}, params, refs)
 
 
 if __name__ == "__main__":
