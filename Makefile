@@ -59,6 +59,14 @@ bench: $(BUILD)/hyperc $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 	@for b in $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC)); do echo "== $$b"; HYPERC_SHARED=$(SHARED) $$b || exit 1; done
 	@echo "== bench/quality.sh"; HYPERC_SHARED=$(SHARED) bench/quality.sh $(BUILD)
 
+# hyperc against llama.cpp on the same weights, interleaved (bench/peer/bench_peer.py): builds
+# llama.cpp outside the project when HYPERC_PEER_DIR (default ~/.cache/hyperc-anchors/llama.cpp)
+# has none; GBs of model files in HYPERC_PEER_WORK (default ~/.cache/hyperc-anchors/work)
+.PHONY: bench-peer
+bench-peer: $(BUILD)/hyperc $(BUILD)/bench/bench_llm
+	HYPERC_SHARED=$(SHARED) HYPERC_BIN=$${HYPERC_BIN:-$(abspath $(BUILD))/hyperc} \
+	  HYPERC_BENCH_LLM=$${HYPERC_BENCH_LLM:-$(abspath $(BUILD))/bench/bench_llm} /usr/bin/python3 bench/peer/bench_peer.py
+
 rd: $(BUILD)/hyperc
 	@mkdir -p out
 	$(BUILD)/hyperc rd --shared $(SHARED) -o out/rd.csv --png out/rd.png

@@ -5,7 +5,17 @@
  * on the values), held as float32 and compressed by each codec setting.
  * Every figure comes from this one run, same threads, same prompt.
  *
- *   HYPERC_BENCH_LLM_SCALE=small  runs a 4x narrower model (quick check). */
+ *   HYPERC_BENCH_LLM_SCALE=small  runs a 4x narrower model (quick check).
+ *
+ * Given a model file it times token generation from that file instead, the
+ * way llama.cpp's `llama-bench -p 0 -n N` does (bench/peer/ uses it):
+ *   bench_llm MODEL [-t THREADS] [-n TOKENS] [-r REPS]
+ * MODEL: .hyc, GGUF, safetensors or llama2.c. One untimed warm-up token,
+ * then REPS times: the cache emptied, TOKENS single-token forward steps at
+ * positions 0..TOKENS-1 (BOS, then pseudo-random tokens: no sampling, no
+ * prompt, no tokenizer), each computing the last token's logits. Prints one
+ * line of key=value fields: tokens/s per rep, their mean, the load time
+ * (open + warm-up) and the peak RSS of the process. */
 #include "hyperc.h"
 #include "hyperc_llm.h"
 #include "../src/common/util.h"
@@ -94,7 +104,18 @@ static void encode_tensor(void *p, uint64_t i, int tid) {
     if (e->codec == HC_CODEC_RAW) hc_encoded_free(e);
 }
 
+/* The process's peak RSS: VmHWM (reset by exec, so a launcher's own size is
+ * not counted, as it is in ru_maxrss), else getrusage. */
 static double peak_rss_mib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f) {
+        char line[256];
+        double kib = -1;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "VmHWM: %lf", &kib) == 1) break;
+        fclose(f);
+        if (kib >= 0) return kib / 1024.0;
+    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_maxrss / 1024.0;
@@ -124,7 +145,76 @@ static double run_generate(bench_model *bm, const hc_llm_config *cfg, int thread
     return st.gen_seconds > 0 ? st.generated / st.gen_seconds : 0;
 }
 
-int main(void) {
+/* ---- a model file: pure token generation, as llama-bench's tg test --------------- */
+static int bench_file(int argc, char **argv) {
+    const char *path = argv[1];
+    long threads = 1, n = 64, reps = 1;
+    for (int i = 2; i < argc; i++) {
+        long *dst = !strcmp(argv[i], "-t") ? &threads : !strcmp(argv[i], "-n") ? &n : !strcmp(argv[i], "-r") ? &reps : NULL;
+        char *end = NULL;
+        if (!dst || i + 1 >= argc || (*dst = strtol(argv[i + 1], &end, 10), !end || *end) || *dst < 1 || *dst > 1 << 20) {
+            fprintf(stderr, "usage: bench_llm MODEL [-t THREADS] [-n TOKENS] [-r REPS]  (bad or unknown '%s')\n", argv[i]);
+            return 2;
+        }
+        i++;
+    }
+    hc_error err;
+    hc_error_clear(&err);
+    hc_llm_model *m = NULL;
+    hc_llm_state *s = NULL;
+    double t0 = hc_now();
+    if (hc_llm_open(path, NULL, &m, &err) != HC_OK) {
+        fprintf(stderr, "bench_llm: %s\n", err.msg);
+        return 1;
+    }
+    const hc_llm_config *cfg = hc_llm_config_of(m);
+    if (n > cfg->seq_len) n = cfg->seq_len;
+    float *logits = malloc((size_t)cfg->vocab_size * sizeof *logits);
+    double *tps = calloc((size_t)reps, sizeof *tps);
+    int rc = 1;
+    if (!logits || !tps) {
+        fprintf(stderr, "bench_llm: out of memory\n");
+        goto done;
+    }
+    if (hc_llm_state_new(m, (int)n, 1, (int)threads, &s, &err) != HC_OK) goto fail;
+    int tok = 1; /* BOS */
+    if (hc_llm_forward(s, &tok, 1, 0, logits, 0, &err) != HC_OK) goto fail; /* warm-up: pages in every weight */
+    double load_s = hc_now() - t0;
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    double sum = 0;
+    for (long r = 0; r < reps; r++) {
+        double t1 = hc_now();
+        for (long i = 0; i < n; i++) {
+            if (i > 0) {
+                rng ^= rng >> 12; rng ^= rng << 25; rng ^= rng >> 27;
+                tok = (int)((rng * 0x2545F4914F6CDD1Dull >> 33) % (uint64_t)cfg->vocab_size);
+            } else {
+                tok = 1;
+            }
+            if (hc_llm_forward(s, &tok, 1, (int)i, logits, 0, &err) != HC_OK) goto fail;
+        }
+        double dt = hc_now() - t1;
+        tps[r] = dt > 0 ? (double)n / dt : 0;
+        sum += tps[r];
+    }
+    printf("model=%s format=%s params=%llu threads=%ld tokens=%ld reps=%ld tps=", path, hc_llm_format_of(m),
+           (unsigned long long)hc_llm_param_count(m), threads, n, reps);
+    for (long r = 0; r < reps; r++) printf("%s%.3f", r ? "," : "", tps[r]);
+    printf(" mean_tps=%.3f load_s=%.2f peak_rss_mib=%.1f\n", sum / (double)reps, load_s, peak_rss_mib());
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "bench_llm: %s: %s\n", path, err.msg);
+done:
+    hc_llm_state_free(s);
+    hc_llm_free(m);
+    free(logits);
+    free(tps);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1) return bench_file(argc, argv);
     int small = getenv("HYPERC_BENCH_LLM_SCALE") && !strcmp(getenv("HYPERC_BENCH_LLM_SCALE"), "small");
     hc_llm_config cfg = {2048, 5632, 22, 32, 4, 32000, 2048, 1e-5f, 10000.0f, 0};
     if (small) {

@@ -44,9 +44,9 @@ static int ends_with(const char *s, const char *p) {
     size_t a = strlen(s), b = strlen(p);
     return a >= b && strcmp(s + a - b, p) == 0;
 }
+/* "output.weight" (the classifier) is both a Meta and a GGUF name: it tells neither apart */
 static int is_meta_name(const char *s) {
-    return starts_with(s, "layers.") || strcmp(s, "tok_embeddings.weight") == 0 ||
-           strcmp(s, "norm.weight") == 0 || strcmp(s, "output.weight") == 0;
+    return starts_with(s, "layers.") || strcmp(s, "tok_embeddings.weight") == 0 || strcmp(s, "norm.weight") == 0;
 }
 static int is_hf_name(const char *s) { return starts_with(s, "model.") || strcmp(s, "lm_head.weight") == 0; }
 static int is_gguf_name(const char *s) {
