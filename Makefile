@@ -24,7 +24,8 @@ TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 HDRS      := $(wildcard include/*.h src/*/*.h tests/*.h tools/*.h)
 
 .PHONY: all test asan demo bench rd clean
-all: $(BUILD)/libhyperc.a $(BUILD)/hyperc $(BUILD)/run_tests
+# the bench programs are built too, so a change that breaks one fails the build (they run only in make bench)
+all: $(BUILD)/libhyperc.a $(BUILD)/hyperc $(BUILD)/run_tests $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
