@@ -126,11 +126,17 @@ void tr_rht_inverse(float *x, uint32_t lg, const float *signs) {
 
 /* The level in force (src/common/cpu.h, HYPERC_SIMD); HYPERC_TRELLIS_KERNEL=ref
  * is a debugging knob below it (tests compare the two searches). */
-static int isa_wanted(void) {
+static int isa_for(hc_simd level) {
     const char *e = getenv("HYPERC_TRELLIS_KERNEL");
     if (e && strcmp(e, "ref") == 0) return 0;
-    return hc_simd_level() >= HC_SIMD_AVX2;
+    return level >= HC_SIMD_AVX2;
 }
+
+static int isa_wanted(void) { return isa_for(hc_simd_level()); }
+
+/* The kernels of a level: the decoder's block products (AVX2 or plain C).
+ * Called once, at open, with hc_simd_level(). */
+static void trellis_kernels(hc_simd level, tr_decoder *d) { d->isa = isa_for(level); }
 
 /* Ladder: rates 1.5 .. 8 bits per weight in quarter bits (bits = 16 x bpw). */
 size_t hc_trellis_ladder(const hc_opts *base, hc_opts *out, size_t max) {
@@ -541,7 +547,7 @@ static hc_status trellis_open(const uint8_t *params, uint32_t params_len, const 
     for (uint32_t c = 0; c < 64; c++) d->stab[c] = tr_scale(&p, c);
     for (uint32_t T = 0; T <= 64 * TR_K_MAX; T++) d->gtab[T] = tr_gain(T);
     if (d->signs) tr_make_signs(p.seed, p.rht_log2, d->signs);
-    d->isa = isa_wanted();
+    trellis_kernels(hc_simd_level(), d);
     *out = &d->base;
     return HC_OK;
 }
