@@ -11,8 +11,8 @@ int cmd_compress(int argc, char **argv);   /* tools/cmd_compress.c */
 int cmd_decompress(int argc, char **argv); /* tools/cmd_decompress.c */
 int cmd_info(int argc, char **argv);       /* tools/cmd_info.c */
 int cmd_compare(int argc, char **argv);    /* tools/cmd_compare.c */
-int cmd_generate(int argc, char **argv);   /* tools/cmd_llm.c  */
-int cmd_perplexity(int argc, char **argv); /* tools/cmd_llm.c  */
+int cmd_generate(int argc, char **argv);   /* tools/cmd_generate.c */
+int cmd_perplexity(int argc, char **argv); /* tools/cmd_perplexity.c */
 int cmd_rd(int argc, char **argv);         /* tools/cmd_rd.c   */
 int cmd_extract(int argc, char **argv);    /* tools/cmd_extract.c */
 /* info's list of attachments and shards; compress's notes (cmd_extract.c) */
@@ -36,7 +36,8 @@ enum { HC_EXIT_OK = 0, HC_EXIT_FAIL = 1, HC_EXIT_USAGE = 2 };
 /* Calibration statistics for `compress --calib`: source is "self" (text
  * sampled from the model) or a text file read with `tokenizer`; at most
  * n_tokens tokens. With a size budget in o (target_bpw) also each matrix's
- * sensitivity. Prints one line unless quiet. Returns an exit status. */
+ * sensitivity. Prints one line unless quiet. Returns an exit status
+ * (tools/cli_llm.c). */
 struct hc_calib;
 struct hc_opts;
 int cli_build_calib(const char *model_path, const char *source, const char *tokenizer, long n_tokens, int threads,
@@ -45,7 +46,7 @@ int cli_build_calib(const char *model_path, const char *source, const char *toke
 int cmd_layers(int argc, char **argv);     /* tools/cmd_layers.c */
 /* The first max_tokens tokens of text_path (all: 0) with tokenizer tok_path,
  * else the one model_path carries; prints why and returns 0 on failure
- * (tools/cmd_llm.c). *tokens is malloc'd. */
+ * (tools/cli_llm.c). *tokens is malloc'd. */
 int cli_text_tokens(const char *cmd, const char *model_path, const char *tok_path, const char *text_path, int vocab,
                     size_t max_tokens, int **tokens, size_t *n);
 

@@ -16,6 +16,7 @@
 #include "hlat.h"
 #include "options.h"
 #include "../common/util.h"
+#include "../common/cpu.h"
 #include <float.h>
 #include <stdlib.h>
 
@@ -293,6 +294,10 @@ static void hlat_destroy(hc_decoder *d) {
     free(d);
 }
 
+/* The kernels of a level (src/common/cpu.h): decode and matvec
+ * (hlat_kernels.c). Called once, at open, with hc_simd_level(). */
+static void hlat_kernels(hc_simd level, hlat_decoder *d) { hlat_kernels_at(level, d, NULL); }
+
 static hc_status hlat_open(const uint8_t *params, uint32_t params_len, const uint8_t *payload, uint64_t payload_len,
                            uint64_t n, hc_dtype dtype, hc_decoder **out, hc_error *err) {
     (void)dtype;
@@ -332,7 +337,7 @@ static hc_status hlat_open(const uint8_t *params, uint32_t params_len, const uin
     }
     for (uint32_t i = 0; i < p.K; i++) d->gshift[i] = p.g[i] << (32 - p.m);
     hlat_scale_table(&p, d->scale_tab);
-    hlat_select_kernels(d, NULL);
+    hlat_kernels(hc_simd_level(), d);
     *out = &d->base;
     return HC_OK;
 }

@@ -151,6 +151,9 @@ void hlat_matvec_ref(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t
 /* Chooses the best kernels this CPU runs ("ref", "avx2", "avx512") and sets
  * them on d; returns the name. `force` (NULL = best) names a kernel set. */
 const char *hlat_select_kernels(hlat_decoder *d, const char *force);
+/* The same for a given level (src/common/cpu.h); hlat_select_kernels uses
+ * hc_simd_level(). */
+const char *hlat_kernels_at(hc_simd level, hlat_decoder *d, const char *force);
 
 /* ---- quantised-activation product (hlat_q16.c) -------------------------
  * For K = 4, m <= 25, blocks a multiple of 32, no dead zone, and rows of a

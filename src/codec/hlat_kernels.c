@@ -652,6 +652,11 @@ hlat_matvec_avx512_k4(const hc_decoder *b, uint64_t cols, uint64_t row0, uint64_
 #endif
 
 const char *hlat_select_kernels(hlat_decoder *d, const char *force) {
+    return hlat_kernels_at(hc_simd_level(), d, force);
+}
+
+const char *hlat_kernels_at(hc_simd level, hlat_decoder *d, const char *force) {
+    (void)level; /* unused off x86 */
     d->base.decode = hlat_decode_ref;
     d->base.matvec = hlat_matvec_ref;
     const char *name = "ref";
@@ -662,8 +667,8 @@ const char *hlat_select_kernels(hlat_decoder *d, const char *force) {
     /* "avx2f": the AVX2 float kernels without the q16 product (A/B timing) */
     int want_avx2f = force && strcmp(force, "avx2f") == 0;
     int want_avx2 = force && (strcmp(force, "avx2") == 0 || want_avx2f);
-    int has512 = hc_simd_level() >= HC_SIMD_AVX512; /* the level in force (src/common/cpu.h) */
-    int has2 = hc_simd_level() >= HC_SIMD_AVX2;
+    int has512 = level >= HC_SIMD_AVX512;
+    int has2 = level >= HC_SIMD_AVX2;
     if (k_ok && !want_ref && has512 && !want_avx2) {
         d->base.decode = hlat_decode_avx512;
         d->base.matvec = hlat_matvec_avx512;

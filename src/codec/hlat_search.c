@@ -529,22 +529,10 @@ static hc_status quantize_blocks(const hlat_enc_ctx *c, const float *w, uint64_t
     return HC_OK;
 }
 
-hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *payload, hc_encoded *st, int threads,
-                        uint64_t cols, const float *U, int scale_exp, hc_error *err) {
-    const uint32_t K = p->K, B = p->block;
-    uint64_t nblocks = n / B + (n % B != 0), scale_bytes;
-    hlat_payload_len(p, n, &scale_bytes);
-    hlat_enc_ctx *c = calloc(1, sizeof *c);
-    tensor_stats *ts = calloc(1, sizeof *ts);
-    float *bmax = malloc(sizeof(float) * nblocks);
-    hlat_block_result *res = malloc(2 * sizeof *res);
-    if (!c || !ts || !bmax || !res) {
-        free(c);
-        free(ts);
-        free(bmax);
-        free(res);
-        return hc_fail(err, HC_E_NOMEM, "hlat: out of memory for %llu blocks", (unsigned long long)nblocks);
-    }
+/* The tensor's statistics: each block's largest |w| in bmax, the histogram,
+ * zeros and energies in ts. */
+static void hlat_block_stats(const float *w, uint64_t n, uint32_t B, uint64_t nblocks, tensor_stats *ts,
+                             float *bmax) {
     ts->bmax_min = INFINITY;
     for (uint64_t b = 0; b < nblocks; b++) {
         uint64_t o = b * B, e = o + B < n ? o + B : n;
@@ -568,7 +556,11 @@ hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *pay
         ts->bmax_min = mx < ts->bmax_min ? mx : ts->bmax_min;
         ts->bmax_max = mx > ts->bmax_max ? mx : ts->bmax_max;
     }
-    /* lattice */
+}
+
+/* The lattice of p and the search state derived from it. */
+static void hlat_enc_lattice(hlat_enc_ctx *c, hlat_params *p, int scale_exp) {
+    const uint32_t K = p->K, B = p->block;
     c->scale_exp = scale_exp;
     c->p = p;
     c->K = K;
@@ -607,8 +599,11 @@ hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *pay
             c->lane_err = c->lane_inv_s + c->lanes_max;
         }
     }
-    /* dead zone: wide enough that nearest-plane rounding of a zero target
-     * (J = n/2) always decodes to exactly 0 */
+}
+
+/* Dead zone: wide enough that nearest-plane rounding of a zero target
+ * (J = n/2) always decodes to exactly 0. */
+static void hlat_enc_dead_zone(const hlat_enc_ctx *c, hlat_params *p, const tensor_stats *ts, uint64_t n) {
     p->dead_zone = 0;
     if (ts->zeros * 100 >= n * (uint64_t)(ZERO_SHARE * 100) && ts->zeros < n) {
         double dz = 2.0 * c->L.babai_radius / (double)c->n * 1.01 + 2.0 / 65536;
@@ -617,19 +612,29 @@ hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *pay
             p->dead_zone = (float)(ceil(dz * 65536.0) / 65536.0);
         }
     }
-    /* instruction set of the search: the level in force (src/common/cpu.h,
-     * HYPERC_SIMD); all produce the same payload */
-    hlat_block_search_fn search = block_search_ref;
-    hlat_group_fn group = group_search_ref;
+}
+
+/* Instruction set of the search: the level in force (src/common/cpu.h,
+ * HYPERC_SIMD); all produce the same payload. */
+static void hlat_enc_kernels(hlat_enc_ctx *c, hlat_block_search_fn *search, hlat_group_fn *group) {
+    *search = block_search_ref;
+    *group = group_search_ref;
     c->isa = HLAT_ISA_REF;
 #if defined(__x86_64__) || defined(__i386__)
     if (hc_simd_level() >= HC_SIMD_AVX2) {
-        search = block_search_fma;
-        group = group_search_fma;
+        *search = block_search_fma;
+        *group = group_search_fma;
         c->isa = hc_simd_level() >= HC_SIMD_AVX512 ? HLAT_ISA_AVX512 : HLAT_ISA_AVX2;
     }
 #endif
-    /* compander: candidates judged on an evenly spread sample of blocks */
+}
+
+/* Compander: candidates judged on an evenly spread sample of blocks; the
+ * best is left set up in c and p. */
+static void hlat_enc_compander(hlat_enc_ctx *c, hlat_params *p, const tensor_stats *ts, const float *w, uint64_t n,
+                               uint64_t nblocks, const float *bmax, hlat_block_search_fn search,
+                               hlat_block_result *res) {
+    const uint32_t B = p->block;
     double co[N_DENSITY][3], best_err = INFINITY;
     uint32_t best = 0;
     uint64_t stride = nblocks > SAMPLE_BLOCKS ? nblocks / SAMPLE_BLOCKS : 1;
@@ -649,6 +654,31 @@ hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *pay
         }
     }
     setup_compander(c, p, co[best], ts);
+}
+
+hc_status hlat_quantize(const float *w, uint64_t n, hlat_params *p, uint8_t *payload, hc_encoded *st, int threads,
+                        uint64_t cols, const float *U, int scale_exp, hc_error *err) {
+    const uint32_t B = p->block;
+    uint64_t nblocks = n / B + (n % B != 0), scale_bytes;
+    hlat_payload_len(p, n, &scale_bytes);
+    hlat_enc_ctx *c = calloc(1, sizeof *c);
+    tensor_stats *ts = calloc(1, sizeof *ts);
+    float *bmax = malloc(sizeof(float) * nblocks);
+    hlat_block_result *res = malloc(2 * sizeof *res);
+    if (!c || !ts || !bmax || !res) {
+        free(c);
+        free(ts);
+        free(bmax);
+        free(res);
+        return hc_fail(err, HC_E_NOMEM, "hlat: out of memory for %llu blocks", (unsigned long long)nblocks);
+    }
+    hlat_block_stats(w, n, B, nblocks, ts, bmax);
+    hlat_enc_lattice(c, p, scale_exp);
+    hlat_enc_dead_zone(c, p, ts, n);
+    hlat_block_search_fn search;
+    hlat_group_fn group;
+    hlat_enc_kernels(c, &search, &group);
+    hlat_enc_compander(c, p, ts, w, n, nblocks, bmax, search, res);
     hc_status s = HC_OK;
     if (!isfinite(p->scale_top))
         s = HC_E_LIMIT; /* no message: the caller keeps the tensor lossless */

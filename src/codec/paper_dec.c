@@ -4,6 +4,7 @@
 #include "paper.h"
 #include "bitpack.h"
 #include "../common/util.h"
+#include "../common/cpu.h"
 #include <math.h>
 #include <stdlib.h>
 
@@ -94,6 +95,13 @@ static void paper_destroy(hc_decoder *base) {
     free(d);
 }
 
+/* The kernels of a level (src/common/cpu.h): the matvec (paper_simd.c; the
+ * levels are hc_simd's). Called once, at open, with hc_simd_level(). */
+static void paper_kernels(hc_simd level, hc_paper_decoder *d) {
+    hc_paper_matvec_fn fn = hc_paper_matvec_for((hc_paper_simd)level);
+    d->base.matvec = fn ? fn : hc_paper_matvec_ref;
+}
+
 hc_status hc_paper_open(const uint8_t *params, uint32_t params_len, const uint8_t *payload, uint64_t payload_len,
                             uint64_t nw, hc_dtype dtype, hc_decoder **out, hc_error *err) {
     (void)dtype;
@@ -126,7 +134,7 @@ hc_status hc_paper_open(const uint8_t *params, uint32_t params_len, const uint8_
     d->base.codec = HC_CODEC_PAPER;
     d->base.n = nw;
     d->base.decode = paper_decode;
-    d->base.matvec = hc_paper_matvec_select(); /* SIMD when the CPU has it (paper_simd.c) */
+    paper_kernels(hc_simd_level(), d);
     d->base.destroy = paper_destroy;
     s = hc_paper_linear_build(d, HC_PAPER_LINEAR_MAX_BITS, err); /* the correction list: one pass over the indices */
     if (s) {

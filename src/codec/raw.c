@@ -182,14 +182,16 @@ int hc_raw_rows_supported(const char *variant) {
     return strcmp(variant, "ref") == 0;
 }
 
-/* The variant of the level in force (src/common/cpu.h). */
-static hc_raw_rows_fn raw_rows_best(void) {
+/* The kernels of a level (src/common/cpu.h): the row products. Called once,
+ * at open, with hc_simd_level(). */
+static void raw_kernels(hc_simd level, raw_decoder *r) {
+    r->rows = hc_raw_rows_ref;
 #if defined(__x86_64__) || defined(__i386__)
-    hc_simd l = hc_simd_level();
-    if (l >= HC_SIMD_AVX512) return hc_raw_rows_avx512;
-    if (l >= HC_SIMD_AVX2) return hc_raw_rows_avx2;
+    if (level >= HC_SIMD_AVX512) r->rows = hc_raw_rows_avx512;
+    else if (level >= HC_SIMD_AVX2) r->rows = hc_raw_rows_avx2;
+#else
+    (void)level;
 #endif
-    return hc_raw_rows_ref;
 }
 
 static void raw_matvec(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
@@ -245,7 +247,7 @@ static hc_status raw_open(const uint8_t *params, uint32_t params_len, const uint
     r->base.destroy = raw_destroy;
     r->data = payload;
     r->dtype = dtype;
-    r->rows = raw_rows_best();
+    raw_kernels(hc_simd_level(), r);
     *out = &r->base;
     return HC_OK;
 }

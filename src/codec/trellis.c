@@ -126,11 +126,17 @@ void tr_rht_inverse(float *x, uint32_t lg, const float *signs) {
 
 /* The level in force (src/common/cpu.h, HYPERC_SIMD); HYPERC_TRELLIS_KERNEL=ref
  * is a debugging knob below it (tests compare the two searches). */
-static int isa_wanted(void) {
+static int isa_for(hc_simd level) {
     const char *e = getenv("HYPERC_TRELLIS_KERNEL");
     if (e && strcmp(e, "ref") == 0) return 0;
-    return hc_simd_level() >= HC_SIMD_AVX2;
+    return level >= HC_SIMD_AVX2;
 }
+
+static int isa_wanted(void) { return isa_for(hc_simd_level()); }
+
+/* The kernels of a level: the decoder's block products (AVX2 or plain C).
+ * Called once, at open, with hc_simd_level(). */
+static void trellis_kernels(hc_simd level, tr_decoder *d) { d->isa = isa_for(level); }
 
 /* Ladder: rates 1.5 .. 8 bits per weight in quarter bits (bits = 16 x bpw). */
 size_t hc_trellis_ladder(const hc_opts *base, hc_opts *out, size_t max) {
@@ -191,6 +197,128 @@ static uint64_t payload_bytes(const tr_params *p, const uint8_t *q, uint64_t n) 
     return tr_scale_bytes(nb) + (tr_stream_bits(p, q, n) + 7) / 8;
 }
 
+/* The transform: along the rows (cols, when known), blocks of the largest
+ * power of two dividing them; not for tensors with >= 1% zeros. */
+static void tr_encode_transform(float *t, uint64_t n, uint64_t cols, uint64_t zeros, const hc_opts *o, tr_params *p) {
+    if (zeros * 100 < n && !o->no_transform && !getenv("HYPERC_TRELLIS_NO_RHT")) {
+        uint64_t c = (cols > 0 && n % cols == 0) ? cols : n;
+        uint32_t lg = 0;
+        while (lg < TR_RHT_MAX_LOG2 && c % ((uint64_t)2 << lg) == 0) lg++;
+        /* rows of no large power of two (172 = 4 x 43): blocks along the
+         * flat tensor, across row ends (the product then decodes first) */
+        if (lg < TR_RHT_MIN_LOG2)
+            for (lg = 0; lg < TR_RHT_MAX_LOG2 && n % ((uint64_t)2 << lg) == 0;) lg++;
+        if (lg >= TR_RHT_MIN_LOG2) {
+            p->flags |= TR_FLAG_RHT;
+            p->rht_log2 = lg;
+            float signs[1u << TR_RHT_MAX_LOG2];
+            tr_make_signs(p->seed, lg, signs);
+            for (uint64_t a = 0; a < n; a += (uint64_t)1 << lg) tr_rht_forward(t + a, lg, signs);
+        }
+    }
+}
+
+/* Block scales from the RMS, 1/8 octave below the largest: p->top and q[nb]. */
+static hc_status tr_encode_scales(const float *t, uint64_t n, uint64_t nb, tr_params *p, uint8_t *q, hc_error *err) {
+    double top = 0;
+    double *rmsb = malloc(sizeof(double) * nb);
+    if (!rmsb) return hc_fail(err, HC_E_NOMEM, "trellis: out of memory");
+    for (uint64_t b = 0; b < nb; b++) {
+        uint64_t a = b * TR_BLOCK, len = n - a < TR_BLOCK ? n - a : TR_BLOCK;
+        double ss = 0;
+        for (uint64_t j = 0; j < len; j++) ss += (double)t[a + j] * t[a + j];
+        rmsb[b] = sqrt(ss / (double)len);
+        if (rmsb[b] > top) top = rmsb[b];
+    }
+    p->top = (float)top;
+    for (uint64_t b = 0; b < nb; b++) {
+        long c = rmsb[b] > 0 && top > 0 ? 63 + lround(8.0 * log2(rmsb[b] / (double)p->top)) : 0;
+        q[b] = (uint8_t)(c < 0 ? 0 : c > 63 ? 63 : c);
+    }
+    free(rmsb);
+    return HC_OK;
+}
+
+/* Water-filling: the largest offset whose size meets the rate R. */
+static void tr_encode_offset(tr_params *p, const uint8_t *q, uint64_t n, double R) {
+    double budget = R * (double)n;
+    int32_t lo = -64 * TR_K_MAX - 8 * 63 - 64, hi = 64 * TR_K_MAX + 64;
+    p->offset = lo;
+    while (lo < hi) {
+        int32_t mid = lo + (hi - lo + 1) / 2;
+        p->offset = mid;
+        double bits = 8.0 * (double)(payload_bytes(p, q, n) + TR_PARAMS_BYTES);
+        if (bits <= budget) lo = mid;
+        else hi = mid - 1;
+    }
+    p->offset = lo;
+}
+
+/* The search's inputs: each weight's step bits kb, scaled target u and weight wg. */
+static void tr_encode_targets(const tr_params *p, const uint8_t *q, const float *t, uint64_t n, uint64_t nb,
+                              uint8_t *kb, float *u, float *wg) {
+    const float topf = p->top;
+    for (uint64_t b = 0; b < nb; b++) {
+        uint64_t a = b * TR_BLOCK, len = n - a < TR_BLOCK ? n - a : TR_BLOCK;
+        uint32_t T = tr_block_bits(p, q[b]);
+        float sc = tr_scale(p, q[b]) * tr_gain(T);
+        float r = topf > 0 ? sc / topf : 0;
+        float wgt = sc > 0 ? r * r : 0;
+        for (uint64_t j = 0; j < len; j++) {
+            kb[a + j] = (uint8_t)tr_step_bits(T, (uint32_t)j);
+            u[a + j] = sc > 0 ? t[a + j] / sc : 0;
+            wg[a + j] = wgt;
+        }
+    }
+}
+
+/* The search, segment by segment, on o->threads threads: the states st[n]. */
+static hc_status tr_encode_search(const tr_params *p, const hc_opts *o, const float *u, const float *wg,
+                                  const uint8_t *kb, uint64_t n, uint32_t *st, hc_error *err) {
+    uint64_t seg = (uint64_t)1 << p->seg_log2, nseg = (n + seg - 1) / seg;
+    int threads = o->threads > 1 ? (int)(o->threads < 64 ? o->threads : 64) : 1;
+    if ((uint64_t)threads > nseg) threads = (int)nseg;
+    tr_viterbi *vit = calloc((size_t)threads, sizeof *vit);
+    if (!vit) return hc_fail(err, HC_E_NOMEM, "trellis: out of memory");
+    hc_status s = HC_OK;
+    int isa = isa_wanted();
+    for (int i = 0; i < threads; i++)
+        if (!tr_viterbi_init(&vit[i], p->L, isa)) {
+            s = hc_fail(err, HC_E_NOMEM, "trellis: out of memory for the search at L = %u", p->L);
+            goto done;
+        }
+    seg_ctx sc = {u, wg, kb, st, n, seg, vit};
+    hc_parallel_for(threads, nseg, seg_worker, &sc);
+done:
+    for (int i = 0; i < threads; i++) tr_viterbi_free(&vit[i]);
+    free(vit);
+    return s;
+}
+
+/* The payload: the block scales, then each segment's start state and each
+ * weight's step bits. */
+static hc_status tr_encode_payload(const tr_params *p, const uint8_t *q, const uint32_t *st, const uint8_t *kb,
+                                   uint64_t n, uint64_t nb, hc_encoded *out, hc_error *err) {
+    uint64_t seg = (uint64_t)1 << p->seg_log2;
+    uint64_t len = payload_bytes(p, q, n);
+    out->payload = calloc(1, (size_t)len);
+    if (!out->payload)
+        return hc_fail(err, HC_E_NOMEM, "trellis: cannot allocate %llu payload bytes", (unsigned long long)len);
+    out->payload_len = len;
+    tr_bw bw = {out->payload, 0, 0};
+    for (uint64_t b = 0; b < nb; b++) bw_put(&bw, q[b], TR_SBITS);
+    bw_flush(&bw);
+    for (uint64_t i = 0; i < n; i++) {
+        if (i % seg == 0) bw_put(&bw, st[i], p->L);
+        else bw_put(&bw, st[i], kb[i]);
+    }
+    bw_flush(&bw);
+    if ((uint64_t)(bw.p - out->payload) != len)
+        return hc_fail(err, HC_E_LIMIT, "trellis: wrote %llu payload bytes, expected %llu",
+                       (unsigned long long)(bw.p - out->payload), (unsigned long long)len);
+    return HC_OK;
+}
+
 static hc_status trellis_encode_with(const float *w, uint64_t n, const hc_opts *o, uint64_t cols, hc_encoded *out,
                                      hc_error *err) {
     uint32_t L = o->effort ? o->effort : TR_L_DEFAULT;
@@ -209,8 +337,6 @@ static hc_status trellis_encode_with(const float *w, uint64_t n, const hc_opts *
     float *t = malloc(sizeof(float) * n), *u = malloc(sizeof(float) * n), *wg = malloc(sizeof(float) * n);
     uint8_t *kb = malloc(n), *q = malloc(nb);
     uint32_t *st = malloc(sizeof(uint32_t) * n);
-    tr_viterbi *vit = NULL;
-    int threads = 1;
     hc_status s = HC_OK;
     if (!t || !u || !wg || !kb || !q || !st) {
         s = hc_fail(err, HC_E_NOMEM, "trellis: out of memory for %llu weights", (unsigned long long)n);
@@ -228,109 +354,12 @@ static hc_status trellis_encode_with(const float *w, uint64_t n, const hc_opts *
     p.kmin = 1;
     p.kmax = L - 4 < TR_K_MAX ? L - 4 : TR_K_MAX;
     p.seed = TR_SEED;
-    /* the transform: along the rows (cols, when known), blocks of the
-     * largest power of two dividing them; not for tensors with >= 1% zeros */
-    if (zeros * 100 < n && !o->no_transform && !getenv("HYPERC_TRELLIS_NO_RHT")) {
-        uint64_t c = (cols > 0 && n % cols == 0) ? cols : n;
-        uint32_t lg = 0;
-        while (lg < TR_RHT_MAX_LOG2 && c % ((uint64_t)2 << lg) == 0) lg++;
-        /* rows of no large power of two (172 = 4 x 43): blocks along the
-         * flat tensor, across row ends (the product then decodes first) */
-        if (lg < TR_RHT_MIN_LOG2)
-            for (lg = 0; lg < TR_RHT_MAX_LOG2 && n % ((uint64_t)2 << lg) == 0;) lg++;
-        if (lg >= TR_RHT_MIN_LOG2) {
-            p.flags |= TR_FLAG_RHT;
-            p.rht_log2 = lg;
-            float signs[1u << TR_RHT_MAX_LOG2];
-            tr_make_signs(p.seed, lg, signs);
-            for (uint64_t a = 0; a < n; a += (uint64_t)1 << lg) tr_rht_forward(t + a, lg, signs);
-        }
-    }
-    /* block scales from the RMS, 1/8 octave below the largest */
-    double top = 0;
-    double *rmsb = malloc(sizeof(double) * nb);
-    if (!rmsb) {
-        s = hc_fail(err, HC_E_NOMEM, "trellis: out of memory");
-        goto done;
-    }
-    for (uint64_t b = 0; b < nb; b++) {
-        uint64_t a = b * TR_BLOCK, len = n - a < TR_BLOCK ? n - a : TR_BLOCK;
-        double ss = 0;
-        for (uint64_t j = 0; j < len; j++) ss += (double)t[a + j] * t[a + j];
-        rmsb[b] = sqrt(ss / (double)len);
-        if (rmsb[b] > top) top = rmsb[b];
-    }
-    p.top = (float)top;
-    for (uint64_t b = 0; b < nb; b++) {
-        long c = rmsb[b] > 0 && top > 0 ? 63 + lround(8.0 * log2(rmsb[b] / (double)p.top)) : 0;
-        q[b] = (uint8_t)(c < 0 ? 0 : c > 63 ? 63 : c);
-    }
-    free(rmsb);
-    /* water-filling: the largest offset whose size meets the rate */
-    {
-        double budget = R * (double)n;
-        int32_t lo = -64 * TR_K_MAX - 8 * 63 - 64, hi = 64 * TR_K_MAX + 64;
-        p.offset = lo;
-        while (lo < hi) {
-            int32_t mid = lo + (hi - lo + 1) / 2;
-            p.offset = mid;
-            double bits = 8.0 * (double)(payload_bytes(&p, q, n) + TR_PARAMS_BYTES);
-            if (bits <= budget) lo = mid;
-            else hi = mid - 1;
-        }
-        p.offset = lo;
-    }
-    const float topf = p.top;
-    for (uint64_t b = 0; b < nb; b++) {
-        uint64_t a = b * TR_BLOCK, len = n - a < TR_BLOCK ? n - a : TR_BLOCK;
-        uint32_t T = tr_block_bits(&p, q[b]);
-        float sc = tr_scale(&p, q[b]) * tr_gain(T);
-        float r = topf > 0 ? sc / topf : 0;
-        float wgt = sc > 0 ? r * r : 0;
-        for (uint64_t j = 0; j < len; j++) {
-            kb[a + j] = (uint8_t)tr_step_bits(T, (uint32_t)j);
-            u[a + j] = sc > 0 ? t[a + j] / sc : 0;
-            wg[a + j] = wgt;
-        }
-    }
-    /* the search, segment by segment */
-    uint64_t seg = (uint64_t)1 << p.seg_log2, nseg = (n + seg - 1) / seg;
-    threads = o->threads > 1 ? (int)(o->threads < 64 ? o->threads : 64) : 1;
-    if ((uint64_t)threads > nseg) threads = (int)nseg;
-    vit = calloc((size_t)threads, sizeof *vit);
-    if (!vit) {
-        s = hc_fail(err, HC_E_NOMEM, "trellis: out of memory");
-        goto done;
-    }
-    int isa = isa_wanted();
-    for (int i = 0; i < threads; i++)
-        if (!tr_viterbi_init(&vit[i], L, isa)) {
-            s = hc_fail(err, HC_E_NOMEM, "trellis: out of memory for the search at L = %u", L);
-            goto done;
-        }
-    seg_ctx sc = {u, wg, kb, st, n, seg, vit};
-    hc_parallel_for(threads, nseg, seg_worker, &sc);
-    /* the payload */
-    uint64_t len = payload_bytes(&p, q, n);
-    out->payload = calloc(1, (size_t)len);
-    if (!out->payload) {
-        s = hc_fail(err, HC_E_NOMEM, "trellis: cannot allocate %llu payload bytes", (unsigned long long)len);
-        goto done;
-    }
-    out->payload_len = len;
-    tr_bw bw = {out->payload, 0, 0};
-    for (uint64_t b = 0; b < nb; b++) bw_put(&bw, q[b], TR_SBITS);
-    bw_flush(&bw);
-    for (uint64_t i = 0; i < n; i++) {
-        if (i % seg == 0) bw_put(&bw, st[i], L);
-        else bw_put(&bw, st[i], kb[i]);
-    }
-    bw_flush(&bw);
-    if ((uint64_t)(bw.p - out->payload) != len) {
-        s = hc_fail(err, HC_E_LIMIT, "trellis: wrote %llu payload bytes, expected %llu",
-                    (unsigned long long)(bw.p - out->payload), (unsigned long long)len);
-        goto done;
-    }
+    tr_encode_transform(t, n, cols, zeros, o, &p);
+    if ((s = tr_encode_scales(t, n, nb, &p, q, err)) != HC_OK) goto done;
+    tr_encode_offset(&p, q, n, R);
+    tr_encode_targets(&p, q, t, n, nb, kb, u, wg);
+    if ((s = tr_encode_search(&p, o, u, wg, kb, n, st, err)) != HC_OK) goto done;
+    if ((s = tr_encode_payload(&p, q, st, kb, n, nb, out, err)) != HC_OK) goto done;
     p.top = (float)ldexp((double)p.top, ex);
     if (!isfinite(p.top)) {
         s = hc_encode_lossless(w, n, out, err, "|w| up to %.3g: trellis scales exceed float32", (double)amax);
@@ -340,9 +369,6 @@ static hc_status trellis_encode_with(const float *w, uint64_t n, const hc_opts *
     out->params_len = tr_params_write(&p, out->params);
     s = hc_encoded_measure(w, n, out, err);
 done:
-    if (vit)
-        for (int i = 0; i < threads; i++) tr_viterbi_free(&vit[i]);
-    free(vit);
     free(t);
     free(u);
     free(wg);
@@ -521,7 +547,7 @@ static hc_status trellis_open(const uint8_t *params, uint32_t params_len, const 
     for (uint32_t c = 0; c < 64; c++) d->stab[c] = tr_scale(&p, c);
     for (uint32_t T = 0; T <= 64 * TR_K_MAX; T++) d->gtab[T] = tr_gain(T);
     if (d->signs) tr_make_signs(p.seed, p.rht_log2, d->signs);
-    d->isa = isa_wanted();
+    trellis_kernels(hc_simd_level(), d);
     *out = &d->base;
     return HC_OK;
 }

@@ -1,6 +1,6 @@
 /* tok_any.c — the one place that picks a tokenizer's reader by content,
  * for generate, perplexity and calibration (tok_any.h). Moved from
- * tools/cmd_llm.c so that the library's calibration call can use it. */
+ * tools/cli_llm.c so that the library's calibration call can use it. */
 #include "tok_any.h"
 #include <stdio.h>
 #include <string.h>
