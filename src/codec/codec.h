@@ -104,9 +104,6 @@ size_t hc_codec_ladder(const hc_opts *base, hc_opts *out, size_t max);
  * budget, changed by the codec's probe_setting. */
 void hc_codec_probe_setting(const hc_opts *o, hc_opts *probe);
 
-/* The codec table entry for an id, or NULL if this build does not know it. */
-const hc_codec_vt *hc_codec_get(hc_codec_id id);
-
 /* Replaces whatever out holds by a lossless (RAW, float32) copy of w, with
  * out->note set from fmt (why the codec kept it lossless; the pipeline
  * reports it per tensor). Codecs call it when they cannot code a tensor at

@@ -47,31 +47,19 @@ static inline uint32_t group_index(const hlat_decoder *d, uint64_t g) {
     return (uint32_t)hlat_get_bits(d->idx, d->idx_len, pos, d->p.m);
 }
 
-static inline float block_scale(const hlat_decoder *d, uint64_t b) {
-    uint64_t pos = b * d->p.sbits;
-    uint32_t code;
-    if (b < d->fast_blocks) {
-        const uint8_t *s = d->scales + (pos >> 3);
-        code = ((uint32_t)(s[0] | (s[1] << 8)) >> (pos & 7)) & ((1u << d->p.sbits) - 1);
-    } else {
-        code = (uint32_t)hlat_get_bits(d->scales, d->scales_len, pos, d->p.sbits);
-    }
-    return d->scale_tab[code];
-}
-
 /* Unpacks groups [g0, g0 + cnt) into indices tt[] and block scales ss[].
  * The callers' arrays have 16 spare entries, zeroed once, so that vector
  * loads past a tile's end read defined values. */
 static inline void unpack_tile(const hlat_decoder *d, uint64_t g0, uint32_t cnt, uint32_t *tt, float *ss) {
     const uint64_t per_block = d->p.block / d->p.K;
     uint64_t b = g0 / per_block, r = g0 % per_block;
-    float s = block_scale(d, b);
+    float s = hlat_block_scale(d, b);
     for (uint32_t j = 0; j < cnt; j++) {
         tt[j] = group_index(d, g0 + j);
         ss[j] = s;
         if (++r == per_block && j + 1 < cnt) {
             r = 0;
-            s = block_scale(d, ++b);
+            s = hlat_block_scale(d, ++b);
         }
     }
 }
@@ -88,7 +76,7 @@ void hlat_decode_ref(const hc_decoder *base, uint64_t start, uint64_t count, flo
         uint64_t g = i / p->K;
         uint32_t c = (uint32_t)(i % p->K);
         uint32_t t = group_index(d, g);
-        float s = block_scale(d, i / p->block);
+        float s = hlat_block_scale(d, i / p->block);
         for (; c < p->K && i < end; c++, i++)
             out[i - start] = hlat_recon(t * d->gshift[c], s, p->dead_zone, p->c1, p->c3, p->c5);
     }
@@ -267,7 +255,7 @@ steps_dot_k4_avx2(const hlat_decoder *d, const fused8 *F, uint64_t u0, uint64_t 
             accb = _mm256_fmadd_ps(_mm256_mul_ps(y, p), _mm256_loadu_ps(x + 8 * v), accb);
         }
         if (--left == 0 || u + 1 == u1) {
-            acc = _mm256_fmadd_ps(accb, _mm256_set1_ps(block_scale(d, b) * unfold), acc);
+            acc = _mm256_fmadd_ps(accb, _mm256_set1_ps(hlat_block_scale(d, b) * unfold), acc);
             accb = _mm256_setzero_ps();
             b++;
             left = steps_per_block;
@@ -472,7 +460,7 @@ steps_dot_k4(const hlat_decoder *d, const fused16 *F, uint64_t u0, uint64_t u1, 
         accb = _mm512_fmadd_ps(fused16_half(F, raw, 0, use_dz), _mm512_loadu_ps(x), accb);
         accb = _mm512_fmadd_ps(fused16_half(F, raw, 1, use_dz), _mm512_loadu_ps(x + 16), accb);
         if (--left == 0 || u + 1 == u1) {
-            acc = _mm512_fmadd_ps(accb, _mm512_set1_ps(block_scale(d, b) * unfold), acc);
+            acc = _mm512_fmadd_ps(accb, _mm512_set1_ps(hlat_block_scale(d, b) * unfold), acc);
             accb = _mm512_setzero_ps();
             b++;
             left = steps_per_block;
@@ -490,10 +478,10 @@ steps_decode_k4(const hlat_decoder *d, uint64_t u0, uint64_t u1, float *out, int
     const __m512 c1 = _mm512_set1_ps(d->p.c1), c3 = _mm512_set1_ps(d->p.c3), c5 = _mm512_set1_ps(d->p.c5);
     const __m512 dz = _mm512_set1_ps(d->p.dead_zone), unit = _mm512_set1_ps(0x1p-31f);
     uint64_t b = u0 / steps_per_block, left = (b + 1) * steps_per_block - u0;
-    __m512 s = _mm512_set1_ps(block_scale(d, b));
+    __m512 s = _mm512_set1_ps(hlat_block_scale(d, b));
     for (uint64_t u = u0; u < u1; u++, out += 32) { /* flat, as steps_dot_k4 */
         if (left-- == 0) {
-            s = _mm512_set1_ps(block_scale(d, ++b));
+            s = _mm512_set1_ps(hlat_block_scale(d, ++b));
             left = steps_per_block - 1;
         }
         __m512i raw = fused16_load(d, &F, u);
