@@ -34,7 +34,7 @@ typedef struct hlat_params {
     float scale_top;             /* scale of code 0                           */
     float c1, c3, c5;            /* compander coefficients (stored as f16)    */
     float dead_zone;             /* dz in z units, 0 = none (stored as u16)   */
-    uint32_t g[HLAT_KMAX];       /* [K] generator, g[0] = 1, all odd          */
+    uint32_t g[HLAT_KMAX];       /* [K] generator, g[0] = 1 (odd as written)  */
 } hlat_params;
 
 /* Serialises p into out (HC_MAX_PARAMS bytes); returns the length. */

@@ -54,6 +54,11 @@ void hlat_q16_prepare(hlat_decoder *d) {
     const hlat_params *p = &d->p;
     q->ok = 0;
     if (p->K != 4 || p->m > 25 || p->block % 32 || p->dead_zone > 0) return;
+    /* the kernel centres by flipping bit m-1 of t, which equals flipping the
+     * top bit of t*g only for odd g (hyperc writes odd generators; the
+     * format allows any) */
+    for (uint32_t i = 0; i < p->K; i++)
+        if (!(p->g[i] & 1)) return;
     const double c1 = p->c1, c3 = p->c3, c5 = p->c5;
     double qmax = 0, pmax = 0, fmax = 0;
     for (int i = 0; i <= 4096; i++) { /* smooth polynomials: a fine grid and a margin below */
