@@ -72,6 +72,12 @@ rd: $(BUILD)/hyperc
 	@mkdir -p out
 	$(BUILD)/hyperc rd --shared $(SHARED) -o out/rd.csv --png out/rd.png
 
+# the hyperfunctions side by side and each engineering step (docs/ALGORITHM.md)
+.PHONY: rd-ablation
+rd-ablation: $(BUILD)/hyperc
+	@mkdir -p out
+	python3 bench/hyperfunctions.py --hyperc $(BUILD)/hyperc --shared $(SHARED) --csv out/rd-ablation.csv
+
 clean:
 	rm -rf build build-asan out
 

@@ -161,6 +161,10 @@ TEST(rd_resnet20_q8b_consistent) {
     CHECK(r8.bpw_coded > 8.5 && r8.bpw_coded < 8.6); /* plus directory entries */
     CHECK(r8.bpw_file > r8.bpw_coded);               /* small tensors stay float32 */
     CHECKF(r8.snr_db > r4.snr_db + 15, "q8b %.2f dB, q4b %.2f dB", r8.snr_db, r4.snr_db);
+    /* the per-step times are thread time inside the call: positive, within its wall time times the threads */
+    CHECK(r8.encode_s > 0 && r8.decode_s > 0 && r4.encode_s > 0 && r4.decode_s > 0);
+    CHECKF(r4.encode_s + r4.decode_s <= r4.seconds * 1.01 + 1e-3, "encode %.4f + decode %.4f s in %.4f s", r4.encode_s,
+           r4.decode_s, r4.seconds);
     /* the predicted file size is that of the file hyperc writes */
     char hyc[512];
     snprintf(hyc, sizeof hyc, "%s/rd_q8b.hyc", hc_test_tmpdir());
@@ -238,6 +242,7 @@ TEST(rd_command_csv_and_chart) {
     CHECKF(fabs(nmse - want) <= 1e-5 * want, "csv nmse %g, independent %g", nmse, want);
     CHECK(fabs(snr + 10 * log10(want)) < 1e-3);
     CHECK(strstr(text, "\nresnet20,\"qkm:bits=4,block=32\",qkm,") != NULL);
+    CHECK(strstr(text, ",weights_total,encode_mws,decode_mws\n") != NULL);
     /* usage errors: exit 2 with a message */
     snprintf(args, sizeof args, "--shared '%s' --models resnet20 --only qkm:bits=9", shared);
     CHECK(run_rd(args, log) == 2);

@@ -33,7 +33,9 @@ static void rd_usage(FILE *f) {
             "tensor, averaged weighted by tensor size; SNR = -10 log10 NMSE.\n"
             "bpw_coded counts payload, codec parameters and directory entries of the coded\n"
             "tensors over their weights; bpw_file the whole .hyc file (other tensors raw)\n"
-            "over all weights; bpw_payload payload and parameters only.\n"
+            "over all weights; bpw_payload payload and parameters only. encode_mws and\n"
+            "decode_mws (CSV only): millions of weights per second per thread, the coded\n"
+            "weights over the thread time spent encoding / decoding them.\n"
             "\n"
             "options:\n"
             "  --shared DIR        folder holding models/ (default $HYPERC_SHARED or ../shared)\n"
@@ -184,13 +186,17 @@ static void csv_row(FILE *f, const rd_row *w) {
     csv_num(f, "%.4f", w->r.snr_db);
     fprintf(f, ",%.3f,", w->r.seconds);
     csv_num(f, "%.6f", w->r.bpw_payload);
-    fprintf(f, ",%zu,%llu,%llu\n", w->r.tensors_coded, (unsigned long long)w->r.weights_coded,
+    fprintf(f, ",%zu,%llu,%llu,", w->r.tensors_coded, (unsigned long long)w->r.weights_coded,
             (unsigned long long)w->r.weights_total);
+    /* speeds per thread: weights over the thread-seconds spent in each step */
+    double wc = (double)w->r.weights_coded;
+    fprintf(f, "%.3f,%.3f\n", w->r.encode_s > 0 ? wc / w->r.encode_s / 1e6 : 0.0,
+            w->r.decode_s > 0 ? wc / w->r.decode_s / 1e6 : 0.0);
 }
 
 static const char CSV_HEADER[] =
     "model,setting,codec,bpw_coded,bpw_file,nmse,snr_db,seconds,bpw_payload,tensors_coded,weights_coded,"
-    "weights_total\n";
+    "weights_total,encode_mws,decode_mws\n";
 
 static int write_csv(const char *path, const rd_row *rows, size_t n) {
     if (!path) {

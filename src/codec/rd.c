@@ -122,7 +122,9 @@ hc_status hc_rd_tensor_measure(const float *w, uint64_t n, uint64_t raw_bytes, c
     float *buf = malloc(4096 * sizeof *buf);
     if (!buf) return hc_fail(err, HC_E_NOMEM, "cannot allocate a decode buffer");
     hc_encoded e;
+    double t0 = hc_now();
     hc_status s = hc_encode(w, n, o, &e, err);
+    r->encode_s = hc_now() - t0;
     if (s == HC_OK && e.codec == HC_CODEC_RAW) {
         /* the codec chose lossless: the original bytes are stored */
         r->kept_raw = 1;
@@ -138,7 +140,9 @@ hc_status hc_rd_tensor_measure(const float *w, uint64_t n, uint64_t raw_bytes, c
             double se = 0, ss = 0;
             for (uint64_t a = 0; a < n; a += 4096) {
                 uint64_t k = n - a < 4096 ? n - a : 4096;
+                double t1 = hc_now();
                 d->decode(d, a, k, buf);
+                r->decode_s += hc_now() - t1;
                 for (uint64_t j = 0; j < k; j++) {
                     double diff = (double)buf[j] - (double)w[a + j];
                     se += diff * diff;

@@ -43,6 +43,8 @@ typedef struct hc_rd_tensor {
     uint64_t payload;    /* bytes stored as payload                         */
     uint32_t params_len;
     double nmse;         /* sum (w - w')^2 / sum w^2                        */
+    double encode_s;     /* seconds in hc_encode (this thread)              */
+    double decode_s;     /* seconds in the decoder's decode calls           */
 } hc_rd_tensor;
 hc_status hc_rd_tensor_measure(const float *w, uint64_t n, uint64_t raw_bytes, const hc_opts *o, hc_rd_tensor *r,
                                hc_error *err);

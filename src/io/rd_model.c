@@ -25,6 +25,7 @@ typedef struct rd_tensor {
     uint64_t payload;    /* bytes stored as payload                         */
     uint32_t params_len;
     double nmse;
+    double encode_s, decode_s;
     hc_status status;
     hc_error err;
 } rd_tensor;
@@ -56,6 +57,8 @@ static hc_status rd_one(const rd_ctx *cx, size_t i, rd_tensor *r) {
     r->payload = m.payload;
     r->params_len = m.params_len;
     r->nmse = m.nmse;
+    r->encode_s = m.encode_s;
+    r->decode_s = m.decode_s;
     free(w);
     return s;
 }
@@ -122,6 +125,8 @@ hc_status hc_rd_measure(const hc_safetensors *st, const char *label, const hc_op
         out->bytes_payload += payload + params_len;
         out->bytes_coded += payload + entry;
         nmse_w += r->nmse * (double)ti->nelem;
+        out->encode_s += r->encode_s;
+        out->decode_s += r->decode_s;
     }
     free(t);
     free(order);

@@ -19,6 +19,8 @@ typedef struct hc_rd_result {
     double nmse;              /* size-weighted mean of the per-tensor NMSE */
     double snr_db;            /* -10 log10 nmse (+inf when 0)              */
     double seconds;           /* wall time of encode + measure             */
+    double encode_s;          /* thread-seconds in hc_encode, summed over coded tensors */
+    double decode_s;          /* thread-seconds decoding them back (4096 at a time)     */
 } hc_rd_result;
 
 /* Measures one model under one setting, in parallel over tensors
