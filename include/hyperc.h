@@ -199,6 +199,8 @@ typedef struct hc_opts {
     const struct hc_calib *calib;
     uint32_t effort;            /* trellis: state bits L (0: the default, 12)   */
     uint32_t no_transform;      /* trellis: 1 = no Hadamard transform           */
+    uint32_t tr_slope;          /* trellis: water-filling slope + 1 (block bits
+                                   per 1/8 octave of scale; 0: the default)    */
     uint64_t cols;              /* row length of the tensor when known (0: not);
                                    set by hc_encode_tensor from the shape      */
     /* pruning before coding (src/codec/sparse.h; the zeros stored exactly by

@@ -10,6 +10,7 @@
  * to a byte, then the trellis bit stream (MSB-first), padded to a byte.
  * docs/FORMAT.md, "trellis". */
 #include "trellis.h"
+#include "trellis_enc.h"
 #include "options.h"
 #include "../common/cpu.h"
 #include "../common/util.h"
@@ -32,7 +33,7 @@ uint32_t tr_params_write(const tr_params *p, uint8_t *out) {
     out[4] = (uint8_t)p->seg_log2;
     out[5] = (uint8_t)p->kmin;
     out[6] = (uint8_t)p->kmax;
-    out[7] = 0;
+    out[7] = (p->flags & TR_FLAG_SLOPE) ? (uint8_t)p->slope : 0;
     hc_put_u32(out + 8, p->seed);
     hc_put_f32(out + 12, p->top);
     hc_put_u32(out + 16, (uint32_t)p->offset);
@@ -56,7 +57,8 @@ hc_status tr_params_read(const uint8_t *b, uint32_t len, tr_params *p, hc_error 
     p->offset = (int32_t)hc_get_u32(b + 16);
     if (p->L < TR_L_MIN || p->L > TR_L_MAX)
         return hc_fail(err, HC_E_CORRUPT, "trellis: state bits L = %u not in %d..%d", p->L, TR_L_MIN, TR_L_MAX);
-    if (p->flags & ~TR_FLAG_RHT) return hc_fail(err, HC_E_CORRUPT, "trellis: unknown flags 0x%x", p->flags);
+    if (p->flags & ~(TR_FLAG_RHT | TR_FLAG_SLOPE))
+        return hc_fail(err, HC_E_CORRUPT, "trellis: unknown flags 0x%x", p->flags);
     if ((p->flags & TR_FLAG_RHT) ? (p->rht_log2 < TR_RHT_MIN_LOG2 || p->rht_log2 > TR_RHT_MAX_LOG2) : p->rht_log2 != 0)
         return hc_fail(err, HC_E_CORRUPT, "trellis: Hadamard block 2^%u with flags 0x%x", p->rht_log2, p->flags);
     if (p->seg_log2 < 10 || p->seg_log2 > 30)
@@ -64,7 +66,15 @@ hc_status tr_params_read(const uint8_t *b, uint32_t len, tr_params *p, hc_error 
     uint32_t kcap = p->L - 1 < TR_K_MAX ? p->L - 1 : TR_K_MAX;
     if (p->kmin < 1 || p->kmin > p->kmax || p->kmax > kcap)
         return hc_fail(err, HC_E_CORRUPT, "trellis: bits per step %u..%u not within 1..%u", p->kmin, p->kmax, kcap);
-    if (b[7] != 0) return hc_fail(err, HC_E_CORRUPT, "trellis: reserved byte is %u, not 0", b[7]);
+    if (p->flags & TR_FLAG_SLOPE) {
+        p->slope = b[7];
+        if (p->slope > TR_SLOPE_MAX || p->slope == TR_SLOPE_DEFAULT)
+            return hc_fail(err, HC_E_CORRUPT, "trellis: water-filling slope %u not in 0..%u (other than %u)", p->slope,
+                           TR_SLOPE_MAX, TR_SLOPE_DEFAULT);
+    } else {
+        p->slope = TR_SLOPE_DEFAULT;
+        if (b[7] != 0) return hc_fail(err, HC_E_CORRUPT, "trellis: reserved byte is %u, not 0", b[7]);
+    }
     if (!(p->top >= 0) || !isfinite(p->top))
         return hc_fail(err, HC_E_CORRUPT, "trellis: top scale %g is not a finite number >= 0", (double)p->top);
     if (p->offset < -TR_OFFSET_LIM || p->offset > TR_OFFSET_LIM)
@@ -219,7 +229,7 @@ static void tr_encode_transform(float *t, uint64_t n, uint64_t cols, uint64_t ze
 }
 
 /* Block scales from the RMS, 1/8 octave below the largest: p->top and q[nb]. */
-static hc_status tr_encode_scales(const float *t, uint64_t n, uint64_t nb, tr_params *p, uint8_t *q, hc_error *err) {
+hc_status tr_encode_scales(const float *t, uint64_t n, uint64_t nb, tr_params *p, uint8_t *q, hc_error *err) {
     double top = 0;
     double *rmsb = malloc(sizeof(double) * nb);
     if (!rmsb) return hc_fail(err, HC_E_NOMEM, "trellis: out of memory");
@@ -240,7 +250,7 @@ static hc_status tr_encode_scales(const float *t, uint64_t n, uint64_t nb, tr_pa
 }
 
 /* Water-filling: the largest offset whose size meets the rate R. */
-static void tr_encode_offset(tr_params *p, const uint8_t *q, uint64_t n, double R) {
+void tr_encode_offset(tr_params *p, const uint8_t *q, uint64_t n, double R) {
     double budget = R * (double)n;
     int32_t lo = -64 * TR_K_MAX - 8 * 63 - 64, hi = 64 * TR_K_MAX + 64;
     p->offset = lo;
@@ -297,7 +307,7 @@ done:
 
 /* The payload: the block scales, then each segment's start state and each
  * weight's step bits. */
-static hc_status tr_encode_payload(const tr_params *p, const uint8_t *q, const uint32_t *st, const uint8_t *kb,
+hc_status tr_encode_payload(const tr_params *p, const uint8_t *q, const uint32_t *st, const uint8_t *kb,
                                    uint64_t n, uint64_t nb, hc_encoded *out, hc_error *err) {
     uint64_t seg = (uint64_t)1 << p->seg_log2;
     uint64_t len = payload_bytes(p, q, n);
@@ -317,6 +327,17 @@ static hc_status tr_encode_payload(const tr_params *p, const uint8_t *q, const u
         return hc_fail(err, HC_E_LIMIT, "trellis: wrote %llu payload bytes, expected %llu",
                        (unsigned long long)(bw.p - out->payload), (unsigned long long)len);
     return HC_OK;
+}
+
+void tr_encode_params_init(tr_params *p, uint32_t L, const hc_opts *o, uint64_t n) {
+    memset(p, 0, sizeof *p);
+    p->L = L;
+    p->seg_log2 = TR_SEG_LOG2;
+    p->kmin = 1;
+    p->kmax = L - 4 < TR_K_MAX ? L - 4 : TR_K_MAX;
+    p->seed = TR_SEED;
+    p->slope = tr_encode_slope(o, n);
+    if (p->slope != TR_SLOPE_DEFAULT) p->flags |= TR_FLAG_SLOPE;
 }
 
 static hc_status trellis_encode_with(const float *w, uint64_t n, const hc_opts *o, uint64_t cols, hc_encoded *out,
@@ -348,12 +369,7 @@ static hc_status trellis_encode_with(const float *w, uint64_t n, const hc_opts *
         zeros += w[i] == 0;
     }
     tr_params p;
-    memset(&p, 0, sizeof p);
-    p.L = L;
-    p.seg_log2 = TR_SEG_LOG2;
-    p.kmin = 1;
-    p.kmax = L - 4 < TR_K_MAX ? L - 4 : TR_K_MAX;
-    p.seed = TR_SEED;
+    tr_encode_params_init(&p, L, o, n);
     tr_encode_transform(t, n, cols, zeros, o, &p);
     if ((s = tr_encode_scales(t, n, nb, &p, q, err)) != HC_OK) goto done;
     tr_encode_offset(&p, q, n, R);
@@ -580,6 +596,12 @@ static hc_status set_rht(hc_opts *o, const hc_opt_value *v, hc_error *err) {
     return HC_OK;
 }
 
+static hc_status set_slope(hc_opts *o, const hc_opt_value *v, hc_error *err) {
+    (void)err;
+    o->tr_slope = (uint32_t)v->u + 1;
+    return HC_OK;
+}
+
 static const hc_opt_def trellis_options[] = {
     {"--bits", "bits", NULL, HC_OPTK_UINT, 16, 128, 1, set_bits, "B", "bits per weight x 16 (64 = 4 bpw), 16..128", 0,
      0},
@@ -587,6 +609,9 @@ static const hc_opt_def trellis_options[] = {
      "state bits L: 12 (default), 14, 16, max (= 16); 8..20", 0, 0},
     {"--rht", "rht", NULL, HC_OPTK_UINT, 0, 1, 0, set_rht, "0|1",
      "randomized Hadamard transform of the rows (1, default) or none (0)", 0, 0},
+    {"--slope", "slope", NULL, HC_OPTK_UINT, 0, TR_SLOPE_MAX, 0, set_slope, "S",
+     "water-filling: block bits per 1/8 octave of block scale, 0..16 (8: one bit per weight per octave; 0: one rate)",
+     0, 0},
     {NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0},
 };
 
@@ -608,6 +633,7 @@ const hc_codec_vt hc_codec_trellis_vt = {
     .id = HC_CODEC_TRELLIS,
     .name = "trellis",
     .encode = trellis_encode,
+    .encode_matrix = tr_encode_matrix,
     .open = trellis_open,
     .ladder = hc_trellis_ladder,
     .ladder_bpw = trellis_ladder_bpw,

@@ -35,6 +35,9 @@
 #define TR_RHT_MAX_LOG2 8    /* Hadamard blocks of at most 256              */
 #define TR_RHT_MIN_LOG2 4    /* and at least 16 (smaller: no transform)     */
 #define TR_FLAG_RHT 1u
+#define TR_FLAG_SLOPE 2u     /* byte 7 holds the water-filling slope (else 8) */
+#define TR_SLOPE_DEFAULT 8u  /* block bits per scale-code step: 1 bit/weight/octave */
+#define TR_SLOPE_MAX 16u
 #ifndef TR_LCG_A
 #define TR_LCG_A 0xB5297A4Du /* chosen on N(0,1) (docs/ALGORITHM.md) */
 #endif
@@ -48,7 +51,8 @@ typedef struct tr_params {
     uint32_t L, flags, rht_log2, seg_log2, kmin, kmax;
     uint32_t seed;   /* RHT signs                                        */
     float top;       /* scale of code 63                                 */
-    int32_t offset;  /* O: T_b = clamp(O + 8 q_b, 64 kmin, 64 kmax)      */
+    int32_t offset;  /* O: T_b = clamp(O + slope q_b, 64 kmin, 64 kmax)  */
+    uint32_t slope;  /* 8 unless flags has TR_FLAG_SLOPE (then byte 7)    */
 } tr_params;
 
 /* Serialises p into out (TR_PARAMS_BYTES); returns the length. */
@@ -66,7 +70,7 @@ static inline float tr_val(uint32_t s) {
 
 /* Bits block b spends for scale code q. */
 static inline uint32_t tr_block_bits(const tr_params *p, uint32_t q) {
-    int64_t t = (int64_t)p->offset + 8 * (int64_t)q, lo = 64 * (int64_t)p->kmin, hi = 64 * (int64_t)p->kmax;
+    int64_t t = (int64_t)p->offset + (int64_t)p->slope * (int64_t)q, lo = 64 * (int64_t)p->kmin, hi = 64 * (int64_t)p->kmax;
     return (uint32_t)(t < lo ? lo : t > hi ? hi : t);
 }
 /* Bits entering at step j of a block of T bits (j < 64). */
