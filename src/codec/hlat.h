@@ -107,6 +107,16 @@ typedef struct hlat_decoder {
     uint32_t gshift[HLAT_KMAX]; /* [K] g_i << (32 - m)                         */
     float scale_tab[1u << HLAT_SBITS_MAX]; /* [2^sbits] scales by code         */
     hlat_q16 q16;            /* integer product constants (hlat_q16.c)          */
+    /* Small tensors (<= HLAT_SMALL_MAX weights; hlat_small.c): the decoded
+     * float32 weights, built by the first product (state 0 -> 1 -> 2; 3: not
+     * possible), freed with d; the product is then the float one. */
+    float *small;
+    int small_state;
+    void (*small_rows)(hc_dtype dt, const uint8_t *data, uint64_t cols, uint64_t row0, uint64_t row1,
+                       const float *x, float *y); /* the float row product of this level (raw.h) */
+    /* the product used where the weights could not be kept */
+    void (*small_fallback)(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
+                           float *y);
 } hlat_decoder;
 
 /* Reconstruction of one lattice coordinate; the single definition that the
@@ -191,6 +201,20 @@ void hlat_q16_rows_avx2(const hlat_decoder *d, uint64_t cols, uint64_t c0, uint6
 void hlat_matvec_q16_ref(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x, float *y);
 void hlat_matvec_q16_avx2(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
                           float *y);
+
+/* ---- small tensors (hlat_small.c) -------------------------------------
+ * A tensor of at most HLAT_SMALL_MAX weights (stories260K's, 64 x 64 ...)
+ * keeps its decoded float32 weights after its first product (4 bytes per
+ * weight, as the float model): the product is then float32's row product
+ * on them (raw.h, the same kernel a float model runs), with no per-call
+ * setup; its result is decode-then-multiply's to float rounding and does
+ * not depend on the row range. Installed by hlat_kernels_at for the default
+ * kernels (force NULL) unless HYPERC_HLAT_NOCACHE is set. */
+#define HLAT_SMALL_MAX 65536
+/* Puts the small-tensor product in front of d's matvec where it applies;
+ * returns 1 if it did. */
+int hlat_small_install(hc_simd level, hlat_decoder *d);
+void hlat_matvec_small(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x, float *y);
 
 /* ---- encoder search (hlat_search.c, hlat_search_simd.c) ---------------- */
 #define HLAT_ZINV_N 1024      /* inverse compander table resolution */

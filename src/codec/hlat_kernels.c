@@ -644,7 +644,6 @@ const char *hlat_select_kernels(hlat_decoder *d, const char *force) {
 }
 
 const char *hlat_kernels_at(hc_simd level, hlat_decoder *d, const char *force) {
-    (void)level; /* unused off x86 */
     d->base.decode = hlat_decode_ref;
     d->base.matvec = hlat_matvec_ref;
     const char *name = "ref";
@@ -689,5 +688,7 @@ const char *hlat_kernels_at(hc_simd level, hlat_decoder *d, const char *force) {
             d->base.matvec = hlat_matvec_q16_ref;
         }
     }
+    /* the default kernels: small tensors multiply their kept decoded weights */
+    if (!force) hlat_small_install(level, d);
     return name;
 }
