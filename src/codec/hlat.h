@@ -75,9 +75,12 @@ typedef struct hlat_q16 {
     int ok;                  /* 1: this tensor's setting runs the q16 product  */
     int b;                   /* W = f(z) 2^b                                   */
     int16_t c1, c3, c5;      /* c1 2^b, c3 2^(b+1), c5 2^(b+2), rounded        */
-    float unscale;           /* 2^-b                                           */
+    int sq;                  /* 1: the square form W = Z ((U + A)^2 + E), f = c5 W 2^-13 */
+    int16_t a16, e16;        /* its A = a 2^14, E = e 2^13 (hlat_q16_prepare)   */
+    float unscale;           /* 2^-b, or c5 2^-13 in the square form           */
     float werr;              /* |W 2^-b - f(z)| bound, in units of the block scale */
     int gpb_shift;           /* log2 of the groups per block, -1 if not a power of two */
+    int no_b32;              /* 1: not the blocks-of-32 path (A/B timing, tests: kernels "avx2s") */
     /* per bit phase of a row's first group (its bit offset mod 8): the byte
      * shuffle and shifts that put groups 0..7 of a step in dword lanes
      * 0..7 (groups 4..7 from the 16 bytes at hi_off) */
@@ -180,6 +183,8 @@ const char *hlat_kernels_at(hc_simd level, hlat_decoder *d, const char *force);
 #define HLAT_Q16_POS(c) ((((c) >> 1) & 1) * 16 + ((c) >> 2) * 2 + ((c) & 1))
 /* Sets d->q16 for d's parameters (ok = 0 where the q16 product does not apply). */
 void hlat_q16_prepare(hlat_decoder *d);
+/* The same, with the square form allowed or not (tests of the other form). */
+void hlat_q16_prepare_form(hlat_decoder *d, int allow_sq);
 /* xq[32 u + HLAT_Q16_POS(c)], sx[u] for the steps u of 32 columns of x[0..
  * ncols) (the last one padded with zeros); a step holding NaN/Inf gets sx =
  * NaN, one with max |x| below 2^-100 is zero. */
