@@ -64,7 +64,9 @@ TEST(hlat_q16_kernels_match) {
         {37, 64, 21, 32}, {5, 2048, 21, 32}, {9, 96, 17, 64}, {3, 8192 + 96, 21, 32}, {4, 32, 25, 32},
         {13, 160, 13, 128}, {64, 64, 21, 32}, {2, 352, 9, 32},
         /* rows that are not whole steps: every bit phase, steps across blocks */
-        {64, 172, 21, 32}, {7, 44, 21, 32}, {9, 4, 21, 32}, {9, 100, 21, 64}, {6, 200, 19, 96}, {3, 8204, 21, 32}, {40, 2048, 21, 32}};
+        {64, 172, 21, 32}, {7, 44, 21, 32}, {9, 4, 21, 32}, {9, 100, 21, 64}, {6, 200, 19, 96}, {3, 8204, 21, 32}, {40, 2048, 21, 32},
+        /* blocks of 2 and 4 steps on rows of whole blocks (the blocks-of-32 2^sh loop), one chunked */
+        {11, 128, 19, 64}, {5, 256, 21, 128}, {3, 8192 + 128, 19, 64}, {7, 64, 15, 64}};
     int saw_avx2 = 0;
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         uint64_t rows = cases[ci].rows, cols = cases[ci].cols, n = rows * cols;

@@ -448,11 +448,11 @@ __attribute__((target("avx2,fma"))) static const int16_t *q16_cache_for(const hl
     return c;
 }
 
-/* ---- blocks of 32 on rows of whole steps (the default setting) ------------
- * With B = 32 and cols % 32 == 0 every step is one block and starts on a
- * byte (8 groups = m bytes), so every step has bit phase 0: the shuffle and
- * shifts are constants, the step's bytes are at (first step + j) m, and its
- * scale code at bit (first step + j) sbits. One row at a time (more rows
+/* ---- blocks of 32 2^sh on rows of whole blocks (the default: B = 32) -------
+ * With B = 32 2^sh and cols % B == 0 every step lies in one block and
+ * starts on a byte (8 groups = m bytes), so every step has bit phase 0: the
+ * shuffle and shifts are constants, the step's bytes are at (first step + j)
+ * m, and its scale code at bit ((first step + j) >> sh) sbits. One row at a time (more rows
  * per pass shared the activation loads but gained nothing measurable: the
  * kernel is bound by its vector work and the length of a step's chain),
  * software-pipelined (b32_row). Each lane does the reference's integer and
@@ -496,16 +496,16 @@ __attribute__((target("avx2,fma"), always_inline)) static inline __m256i b32_sum
  * operations. */
 __attribute__((target("avx2,fma"), always_inline)) static inline float
 b32_row(const b32_consts *kk, const uint8_t *p, uint64_t ns, uint64_t m, uint32_t ho, int left, const int16_t *xq,
-        const uint8_t *scales, uint64_t bit, uint32_t sbits, const float *tabu, const float *sx) {
+        const uint8_t *scales, uint64_t bit0, uint32_t sbits, uint32_t sh, const float *tabu, const float *sx) {
     const b32_consts k = *kk;
     const uint32_t smask = (1u << sbits) - 1;
     __m256 a = _mm256_setzero_ps();
     __m256i z01, z23;
     b32_coords(&k, p, ho, left, &z01, &z23);
     for (uint64_t j = 0;; j++) {
+        const uint64_t bit = bit0 + (j >> sh) * sbits; /* step j is in the row's block j / 2^sh */
         const uint8_t *sb = scales + (bit >> 3);
         const uint32_t code = ((uint32_t)(sb[0] | (sb[1] << 8)) >> (bit & 7)) & smask;
-        bit += sbits;
         const float f = tabu[code] * sx[j];
         const __m256i xa = _mm256_load_si256((const __m256i *)(xq + 32 * j));
         const __m256i xb = _mm256_load_si256((const __m256i *)(xq + 32 * j + 16));
@@ -526,8 +526,8 @@ b32_row(const b32_consts *kk, const uint8_t *p, uint64_t ns, uint64_t m, uint32_
     __attribute__((target("avx2,fma"))) static float name(const b32_consts *k, const uint8_t *p, uint64_t ns,        \
                                                           uint64_t m, uint32_t ho, const int16_t *xq,                \
                                                           const uint8_t *scales, uint64_t bit, uint32_t sbits,       \
-                                                          const float *tabu, const float *sx) {                      \
-        return b32_row(k, p, ns, m, ho, left, xq, scales, bit, sbits, tabu, sx);                                     \
+                                                          uint32_t sh, const float *tabu, const float *sx) {         \
+        return b32_row(k, p, ns, m, ho, left, xq, scales, bit, sbits, sh, tabu, sx);                                 \
     }
 B32_INST(b32_row_r, 0)
 B32_INST(b32_row_l, 1)
@@ -540,11 +540,15 @@ __attribute__((target("avx2,fma"))) static uint64_t q16_rows_b32_avx2(const hlat
                                                                       const float *sx, float *y, int add) {
     const uint64_t m = d->p.m, spr = cols / 32, ns = (nc + 31) / 32, s0 = c0 / 32;
     const uint32_t ho = d->q16.hi_off[0];
-    if (!d->q16.sq || d->p.block != 32 || cols % 32 || c0 % 32 || ns == 0 || d->idx_len < ho + 16) return row0;
+    /* blocks of 2^sh steps, rows (and column chunks) of whole blocks */
+    const uint32_t B = d->p.block;
+    uint32_t sh = 0;
+    while ((32u << sh) < B) sh++;
+    if (!d->q16.sq || (32u << sh) != B || cols % B || c0 % B || ns == 0 || d->idx_len < ho + 16) return row0;
     /* a step's loads end at byte (step) m + ho + 16, its scale's 2-byte
      * load is in bounds below block fast_blocks: rows [0, rmax) are both */
     const uint64_t last = (d->idx_len - ho - 16) / m; /* the last step whose loads are in bounds */
-    uint64_t lastb = d->fast_blocks; /* steps (= blocks) below this one read their scale fast */
+    uint64_t lastb = d->fast_blocks << sh; /* steps below this one read their block's scale fast */
     if (lastb > last + 1) lastb = last + 1;
     if (lastb < s0 + ns) return row0;
     uint64_t rmax = (lastb - s0 - ns) / spr + 1;
@@ -564,9 +568,9 @@ __attribute__((target("avx2,fma"))) static uint64_t q16_rows_b32_avx2(const hlat
     const uint32_t sbits = d->p.sbits;
     for (uint32_t c = 0; c < (1u << sbits); c++) tabu[c] = d->scale_tab[c] * d->q16.unscale;
     for (uint64_t r = row0; r < rmax; r++) {
-        const uint64_t s = r * spr + s0; /* the row's first step = block */
-        float v = (k->sh0_left ? b32_row_l : b32_row_r)(&bk, d->idx + s * m, ns, m, ho, xq, d->scales, s * sbits,
-                                                        sbits, tabu, sx);
+        const uint64_t s = r * spr + s0; /* the row's first step; its block is s / 2^sh */
+        float v = (k->sh0_left ? b32_row_l : b32_row_r)(&bk, d->idx + s * m, ns, m, ho, xq, d->scales,
+                                                        (s >> sh) * sbits, sbits, sh, tabu, sx);
         y[r - row0] = add ? y[r - row0] + v : v;
     }
     return rmax;
