@@ -105,11 +105,16 @@ void hlat_q16_prepare_form(hlat_decoder *d, int allow_sq) {
         const double ua = dmax(fabs(a), fabs(1 + a));
         if (ua * 16384 + 1 <= Q16_LIM && dmax(fabs(lo + e), fabs(hi + e)) * 8192 + 2 <= Q16_LIM &&
             fabs(e) * 8192 + 1 <= Q16_LIM && fmax / fabs(c5) * 8192 >= 2048) {
-            q->sq = 1;
-            q->a16 = (int16_t)lrint(a * 16384);
-            q->e16 = (int16_t)lrint(e * 8192);
-            q->unscale = (float)(c5 * 0x1p-13);
-            q->werr = (float)(1.05 * (dfmax * 0x1p-15 + fabs(c5) * (3 * ua + 3) * 0x1p-14));
+            /* and never less accurate than the four-multiply form, so that every
+             * bound that holds for that one holds for this one */
+            const float werr_sq = (float)(1.05 * (dfmax * 0x1p-15 + fabs(c5) * (3 * ua + 3) * 0x1p-14));
+            if (werr_sq <= q->werr) {
+                q->sq = 1;
+                q->a16 = (int16_t)lrint(a * 16384);
+                q->e16 = (int16_t)lrint(e * 8192);
+                q->unscale = (float)(c5 * 0x1p-13);
+                q->werr = werr_sq;
+            }
         }
     }
     const uint32_t gpb = p->block / 4, m = p->m;
