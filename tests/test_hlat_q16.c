@@ -64,7 +64,9 @@ TEST(hlat_q16_kernels_match) {
         {37, 64, 21, 32}, {5, 2048, 21, 32}, {9, 96, 17, 64}, {3, 8192 + 96, 21, 32}, {4, 32, 25, 32},
         {13, 160, 13, 128}, {64, 64, 21, 32}, {2, 352, 9, 32},
         /* rows that are not whole steps: every bit phase, steps across blocks */
-        {64, 172, 21, 32}, {7, 44, 21, 32}, {9, 4, 21, 32}, {9, 100, 21, 64}, {6, 200, 19, 96}, {3, 8204, 21, 32}, {40, 2048, 21, 32}};
+        {64, 172, 21, 32}, {7, 44, 21, 32}, {9, 4, 21, 32}, {9, 100, 21, 64}, {6, 200, 19, 96}, {3, 8204, 21, 32}, {40, 2048, 21, 32},
+        /* blocks of 2 and 4 steps on rows of whole blocks (the blocks-of-32 2^sh loop), one chunked */
+        {11, 128, 19, 64}, {5, 256, 21, 128}, {3, 8192 + 128, 19, 64}, {7, 64, 15, 64}};
     int saw_avx2 = 0;
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         uint64_t rows = cases[ci].rows, cols = cases[ci].cols, n = rows * cols;
@@ -76,6 +78,9 @@ TEST(hlat_q16_kernels_match) {
         CHECK_OK(encode_open(w, n, cases[ci].m, cases[ci].B, &e, &d, &err), &err);
         hlat_decoder *hd = (hlat_decoder *)d;
         CHECKF(hd->q16.ok, "m=%u B=%u: q16 product not prepared", cases[ci].m, cases[ci].B);
+        /* these tensors' companders fit the square form (so B = 32 rows of whole steps take that path) */
+        CHECKF(hd->q16.sq, "m=%u B=%u: no square form (c1 %g c3 %g c5 %g)", cases[ci].m, cases[ci].B, hd->p.c1, hd->p.c3,
+               hd->p.c5);
         float *dec = malloc(sizeof(float) * n), *yr = malloc(sizeof(float) * rows), *ya = malloc(sizeof(float) * rows);
         hlat_decode_ref(d, 0, n, dec);
         CHECK(strcmp(hlat_select_kernels(hd, "q16ref"), "q16ref") == 0);
@@ -106,6 +111,18 @@ TEST(hlat_q16_kernels_match) {
                        "%llux%llu m=%u: avx2 (kept weights %d) differs from the reference", (unsigned long long)rows,
                        (unsigned long long)cols, cases[ci].m, kept);
             }
+            /* the general step loop (every setting) gives the same bits as the
+             * blocks-of-32 one (B = 32, rows of whole steps, square form) */
+            CHECK(strcmp(hlat_select_kernels(hd, "avx2s"), "avx2s") == 0);
+            setenv("HYPERC_HLAT_NOCACHE", "1", 1);
+            float *ys = malloc(sizeof(float) * rows);
+            d->matvec(d, cols, 0, rows, x, ys);
+            unsetenv("HYPERC_HLAT_NOCACHE");
+            int same = memcmp(yr, ys, sizeof(float) * rows) == 0;
+            free(ys);
+            CHECKF(same, "%llux%llu m=%u: avx2s differs from the reference", (unsigned long long)rows,
+                   (unsigned long long)cols, cases[ci].m);
+            CHECK(strcmp(hlat_select_kernels(hd, "avx2"), "avx2") == 0);
             /* row ranges (the transformer's tasks) give the same bits */
             for (uint64_t r0 = 0; r0 < rows; r0 += 3) {
                 uint64_t r1 = r0 + 3 < rows ? r0 + 3 : rows;
@@ -217,6 +234,51 @@ TEST(hlat_q16_falls_back) {
         }
         free(y1);
         free(y2);
+        free(w);
+        free(x);
+        hc_decoder_free(d);
+        hc_encoded_free(&e);
+    }
+}
+
+/* The four-multiply compander form (tensors whose compander does not fit
+ * the square form): plain C and AVX2 agree bit for bit, and both stay within
+ * the bound of decode-then-multiply. */
+TEST(hlat_q16_general_form_matches) {
+    static const struct { uint64_t rows, cols; uint32_t m, B; } cases[] = {{37, 64, 21, 32}, {6, 2048, 21, 32}, {9, 100, 21, 64}};
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        uint64_t rows = cases[ci].rows, cols = cases[ci].cols, n = rows * cols;
+        float *w = normals(n, 500 + ci, 0.03), *x = normals(cols, 600 + ci, 1.0);
+        hc_encoded e;
+        hc_decoder *d;
+        hc_error err = {0};
+        CHECK_OK(encode_open(w, n, cases[ci].m, cases[ci].B, &e, &d, &err), &err);
+        hlat_decoder *hd = (hlat_decoder *)d;
+        float *dec = malloc(sizeof(float) * n), *yr = malloc(sizeof(float) * rows), *ya = malloc(sizeof(float) * rows);
+        hlat_decode_ref(d, 0, n, dec);
+        hlat_select_kernels(hd, "q16ref");
+        hlat_q16_prepare_form(hd, 0);
+        CHECK(hd->q16.ok && !hd->q16.sq);
+        d->matvec(d, cols, 0, rows, x, yr);
+        for (uint64_t r = 0; r < rows; r++) {
+            double want = 0;
+            for (uint64_t c = 0; c < cols; c++) want += (double)dec[r * cols + c] * x[c];
+            CHECKF(fabs(yr[r] - want) <= row_bound(hd, dec, x, cols, r), "row %llu: %.9g vs %.9g",
+                   (unsigned long long)r, yr[r], want);
+        }
+#if defined(__x86_64__) || defined(__i386__)
+        if (have_avx2()) {
+            hlat_select_kernels(hd, "avx2");
+            hlat_q16_prepare_form(hd, 0);
+            setenv("HYPERC_HLAT_NOCACHE", "1", 1);
+            d->matvec(d, cols, 0, rows, x, ya);
+            unsetenv("HYPERC_HLAT_NOCACHE");
+            CHECK(memcmp(yr, ya, sizeof(float) * rows) == 0);
+        }
+#endif
+        free(dec);
+        free(yr);
+        free(ya);
         free(w);
         free(x);
         hc_decoder_free(d);

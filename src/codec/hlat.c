@@ -291,6 +291,7 @@ static hc_status hlat_encode_matrix(const float *w, uint64_t rows, uint64_t cols
 
 static void hlat_destroy(hc_decoder *d) {
     free(((hlat_decoder *)d)->q16.cache);
+    free(((hlat_decoder *)d)->small);
     free(d);
 }
 

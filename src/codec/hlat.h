@@ -75,9 +75,12 @@ typedef struct hlat_q16 {
     int ok;                  /* 1: this tensor's setting runs the q16 product  */
     int b;                   /* W = f(z) 2^b                                   */
     int16_t c1, c3, c5;      /* c1 2^b, c3 2^(b+1), c5 2^(b+2), rounded        */
-    float unscale;           /* 2^-b                                           */
+    int sq;                  /* 1: the square form W = Z ((U + A)^2 + E), f = c5 W 2^-13 */
+    int16_t a16, e16;        /* its A = a 2^14, E = e 2^13 (hlat_q16_prepare)   */
+    float unscale;           /* 2^-b, or c5 2^-13 in the square form           */
     float werr;              /* |W 2^-b - f(z)| bound, in units of the block scale */
     int gpb_shift;           /* log2 of the groups per block, -1 if not a power of two */
+    int no_b32;              /* 1: not the blocks-of-32 path (A/B timing, tests: kernels "avx2s") */
     /* per bit phase of a row's first group (its bit offset mod 8): the byte
      * shuffle and shifts that put groups 0..7 of a step in dword lanes
      * 0..7 (groups 4..7 from the 16 bytes at hi_off) */
@@ -107,6 +110,16 @@ typedef struct hlat_decoder {
     uint32_t gshift[HLAT_KMAX]; /* [K] g_i << (32 - m)                         */
     float scale_tab[1u << HLAT_SBITS_MAX]; /* [2^sbits] scales by code         */
     hlat_q16 q16;            /* integer product constants (hlat_q16.c)          */
+    /* Small tensors (<= HLAT_SMALL_MAX weights; hlat_small.c): the decoded
+     * float32 weights, built by the first product (state 0 -> 1 -> 2; 3: not
+     * possible), freed with d; the product is then the float one. */
+    float *small;
+    int small_state;
+    void (*small_rows)(hc_dtype dt, const uint8_t *data, uint64_t cols, uint64_t row0, uint64_t row1,
+                       const float *x, float *y); /* the float row product of this level (raw.h) */
+    /* the product used where the weights could not be kept */
+    void (*small_fallback)(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
+                           float *y);
 } hlat_decoder;
 
 /* Reconstruction of one lattice coordinate; the single definition that the
@@ -170,6 +183,8 @@ const char *hlat_kernels_at(hc_simd level, hlat_decoder *d, const char *force);
 #define HLAT_Q16_POS(c) ((((c) >> 1) & 1) * 16 + ((c) >> 2) * 2 + ((c) & 1))
 /* Sets d->q16 for d's parameters (ok = 0 where the q16 product does not apply). */
 void hlat_q16_prepare(hlat_decoder *d);
+/* The same, with the square form allowed or not (tests of the other form). */
+void hlat_q16_prepare_form(hlat_decoder *d, int allow_sq);
 /* xq[32 u + HLAT_Q16_POS(c)], sx[u] for the steps u of 32 columns of x[0..
  * ncols) (the last one padded with zeros); a step holding NaN/Inf gets sx =
  * NaN, one with max |x| below 2^-100 is zero. */
@@ -191,6 +206,20 @@ void hlat_q16_rows_avx2(const hlat_decoder *d, uint64_t cols, uint64_t c0, uint6
 void hlat_matvec_q16_ref(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x, float *y);
 void hlat_matvec_q16_avx2(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x,
                           float *y);
+
+/* ---- small tensors (hlat_small.c) -------------------------------------
+ * A tensor of at most HLAT_SMALL_MAX weights (stories260K's, 64 x 64 ...)
+ * keeps its decoded float32 weights after its first product (4 bytes per
+ * weight, as the float model): the product is then float32's row product
+ * on them (raw.h, the same kernel a float model runs), with no per-call
+ * setup; its result is decode-then-multiply's to float rounding and does
+ * not depend on the row range. Installed by hlat_kernels_at for the default
+ * kernels (force NULL) unless HYPERC_HLAT_NOCACHE is set. */
+#define HLAT_SMALL_MAX 65536
+/* Puts the small-tensor product in front of d's matvec where it applies;
+ * returns 1 if it did. */
+int hlat_small_install(hc_simd level, hlat_decoder *d);
+void hlat_matvec_small(const hc_decoder *d, uint64_t cols, uint64_t row0, uint64_t row1, const float *x, float *y);
 
 /* ---- encoder search (hlat_search.c, hlat_search_simd.c) ---------------- */
 #define HLAT_ZINV_N 1024      /* inverse compander table resolution */

@@ -644,7 +644,6 @@ const char *hlat_select_kernels(hlat_decoder *d, const char *force) {
 }
 
 const char *hlat_kernels_at(hc_simd level, hlat_decoder *d, const char *force) {
-    (void)level; /* unused off x86 */
     d->base.decode = hlat_decode_ref;
     d->base.matvec = hlat_matvec_ref;
     const char *name = "ref";
@@ -654,7 +653,9 @@ const char *hlat_kernels_at(hc_simd level, hlat_decoder *d, const char *force) {
     int want_ref = force && strcmp(force, "ref") == 0;
     /* "avx2f": the AVX2 float kernels without the q16 product (A/B timing) */
     int want_avx2f = force && strcmp(force, "avx2f") == 0;
-    int want_avx2 = force && (strcmp(force, "avx2") == 0 || want_avx2f);
+    /* "avx2s": the q16 product by its general step loop only (A/B timing, tests) */
+    int want_avx2s = force && strcmp(force, "avx2s") == 0;
+    int want_avx2 = force && (strcmp(force, "avx2") == 0 || want_avx2f || want_avx2s);
     int has512 = level >= HC_SIMD_AVX512;
     int has2 = level >= HC_SIMD_AVX2;
     if (k_ok && !want_ref && has512 && !want_avx2) {
@@ -676,6 +677,8 @@ const char *hlat_kernels_at(hc_simd level, hlat_decoder *d, const char *force) {
         } else if (d->q16.ok) {
             d->q16.fallback = d->base.matvec;
             d->base.matvec = hlat_matvec_q16_avx2;
+            d->q16.no_b32 = want_avx2s;
+            if (want_avx2s) name = "avx2s";
         }
     }
 #endif
@@ -689,5 +692,7 @@ const char *hlat_kernels_at(hc_simd level, hlat_decoder *d, const char *force) {
             d->base.matvec = hlat_matvec_q16_ref;
         }
     }
+    /* the default kernels: small tensors multiply their kept decoded weights */
+    if (!force) hlat_small_install(level, d);
     return name;
 }

@@ -49,7 +49,12 @@
 
 #define Q16_LIM 32000.0
 
-void hlat_q16_prepare(hlat_decoder *d) {
+static double dmax(double a, double b) { return a > b ? a : b; }
+static double dmin(double a, double b) { return a < b ? a : b; }
+
+void hlat_q16_prepare(hlat_decoder *d) { hlat_q16_prepare_form(d, 1); }
+
+void hlat_q16_prepare_form(hlat_decoder *d, int allow_sq) {
     hlat_q16 *q = &d->q16;
     const hlat_params *p = &d->p;
     q->ok = 0;
@@ -86,6 +91,32 @@ void hlat_q16_prepare(hlat_decoder *d) {
     q->unscale = ldexpf(1.0f, -b);
     double dfmax = fabs(c1) + 3 * fabs(c3) + 5 * fabs(c5); /* |f'| */
     q->werr = (float)(1.05 * (dfmax * 0x1p-15 + (fabs(c3) + 2 * fabs(c5)) * 0x1p-14 + 2.2 * ldexp(1.0, -b)));
+    /* The square form, where it fits: c1 + c3 u + c5 u^2 = c5 ((u + a)^2 + e)
+     * with a = c3 / (2 c5), e = c1 / c5 - a^2, so that
+     *   U = mulhi(Z, Z) = u 2^14,  V = U + A = (u + a) 2^14,
+     *   R = mulhrs(V, V) + E = ((u + a)^2 + e) 2^13,  W = mulhrs(Z, R) = f(z) / c5 2^13
+     * (A = a 2^14, E = e 2^13 rounded; c5 2^-13 goes into the float factor):
+     * three multiplies per 16 weights instead of four. Every intermediate
+     * must stay within 32000 and W keep at least 11 bits. */
+    q->sq = 0;
+    if (allow_sq && c5 != 0) {
+        const double a = c3 / (2 * c5), e = c1 / c5 - a * a;
+        const double lo = (a >= 0 || a <= -1) ? dmin(a * a, (1 + a) * (1 + a)) : 0, hi = dmax(a * a, (1 + a) * (1 + a));
+        const double ua = dmax(fabs(a), fabs(1 + a));
+        if (ua * 16384 + 1 <= Q16_LIM && dmax(fabs(lo + e), fabs(hi + e)) * 8192 + 2 <= Q16_LIM &&
+            fabs(e) * 8192 + 1 <= Q16_LIM && fmax / fabs(c5) * 8192 >= 2048) {
+            /* and never less accurate than the four-multiply form, so that every
+             * bound that holds for that one holds for this one */
+            const float werr_sq = (float)(1.05 * (dfmax * 0x1p-15 + fabs(c5) * (3 * ua + 3) * 0x1p-14));
+            if (werr_sq <= q->werr) {
+                q->sq = 1;
+                q->a16 = (int16_t)lrint(a * 16384);
+                q->e16 = (int16_t)lrint(e * 8192);
+                q->unscale = (float)(c5 * 0x1p-13);
+                q->werr = werr_sq;
+            }
+        }
+    }
     const uint32_t gpb = p->block / 4, m = p->m;
     q->gpb_shift = -1;
     for (int sh = 0; sh < 31; sh++)
@@ -141,6 +172,10 @@ static inline int16_t mulhi16(int16_t a, int16_t b) { return (int16_t)(((int32_t
 static inline int16_t add16(int16_t a, int16_t b) { return (int16_t)(uint16_t)((uint16_t)a + (uint16_t)b); }
 
 static inline int16_t q16_weight(const hlat_q16 *q, int16_t Z) {
+    if (q->sq) {
+        int16_t V = add16(mulhi16(Z, Z), q->a16);
+        return mulhrs16(Z, add16(mulhrs16(V, V), q->e16));
+    }
     int16_t U = mulhi16(Z, Z);
     int16_t Q = add16(q->c3, mulhrs16(U, q->c5));
     int16_t P = add16(q->c1, mulhrs16(U, Q));
@@ -255,7 +290,8 @@ __attribute__((target("avx2,fma"))) void hlat_q16_quantize_avx2(const float *x, 
 }
 
 typedef struct q16_consts {
-    __m256i g1, g2, g3, c1, c3, c5;
+    __m256i g1, g2, g3, c1, c3, c5, a, e;
+    int sq;          /* the square form (hlat_q16_prepare) */
     __m128i sh0;     /* coordinate 0 (g_0 = 1): Z_0 in the low word of t shifted by sh0 */
     int sh0_left;    /* m < 16: left, else right */
 } q16_consts;
@@ -272,6 +308,9 @@ __attribute__((target("avx2,fma"))) static q16_consts q16_consts_init(const hlat
     k.c1 = _mm256_set1_epi16(d->q16.c1);
     k.c3 = _mm256_set1_epi16(d->q16.c3);
     k.c5 = _mm256_set1_epi16(d->q16.c5);
+    k.a = _mm256_set1_epi16(d->q16.a16);
+    k.e = _mm256_set1_epi16(d->q16.e16);
+    k.sq = d->q16.sq;
     return k;
 }
 
@@ -282,6 +321,10 @@ static const int32_t split_mask[8][8] = {
     {0, 0, 0, 0, 0, 0, -1, -1},       {0, 0, 0, 0, 0, 0, 0, -1}};
 
 __attribute__((target("avx2,fma"), always_inline)) static inline __m256i q16_poly(const q16_consts *k, __m256i z) {
+    if (k->sq) {
+        __m256i v = _mm256_add_epi16(_mm256_mulhi_epi16(z, z), k->a);
+        return _mm256_mulhrs_epi16(z, _mm256_add_epi16(_mm256_mulhrs_epi16(v, v), k->e));
+    }
     __m256i u = _mm256_mulhi_epi16(z, z);
     __m256i q = _mm256_add_epi16(k->c3, _mm256_mulhrs_epi16(u, k->c5));
     __m256i p = _mm256_add_epi16(k->c1, _mm256_mulhrs_epi16(u, q));
@@ -410,6 +453,134 @@ __attribute__((target("avx2,fma"))) static const int16_t *q16_cache_for(const hl
     return c;
 }
 
+/* ---- blocks of 32 2^sh on rows of whole blocks (the default: B = 32) -------
+ * With B = 32 2^sh and cols % B == 0 every step lies in one block and
+ * starts on a byte (8 groups = m bytes), so every step has bit phase 0: the
+ * shuffle and shifts are constants, the step's bytes are at (first step + j)
+ * m, and its scale code at bit ((first step + j) >> sh) sbits. One row at a time (more rows
+ * per pass shared the activation loads but gained nothing measurable: the
+ * kernel is bound by its vector work and the length of a step's chain),
+ * software-pipelined (b32_row). Each lane does the reference's integer and
+ * float operations in its order, so the bits are the reference's. */
+/* the step constants, by value (kept in registers by the inlined loops) */
+typedef struct b32_consts {
+    __m256i g1, g2, g3, a, e, pat, shift, flip;
+    __m128i sh0;
+} b32_consts;
+
+/* Stage 1 of a step: its 8 indices, centred, as the int16 coordinates
+ * z01 (0 and 1 of each group) and z23. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void b32_coords(const b32_consts *k, const uint8_t *bp,
+                                                                                 uint32_t ho, int left, __m256i *z01,
+                                                                                 __m256i *z23) {
+    __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)bp)),
+                                        _mm_loadu_si128((const __m128i *)(bp + ho)), 1);
+    t = _mm256_xor_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(t, k->pat), k->shift), k->flip);
+    __m256i z0 = left ? _mm256_sll_epi32(t, k->sh0) : _mm256_srl_epi32(t, k->sh0);
+    *z01 = _mm256_blend_epi16(z0, _mm256_mullo_epi32(t, k->g1), 0xAA);
+    *z23 = _mm256_blend_epi16(_mm256_srli_epi32(_mm256_mullo_epi32(t, k->g2), 16), _mm256_mullo_epi32(t, k->g3), 0xAA);
+}
+
+/* Stage 2: the compander (square form, hlat_q16_prepare) and the step's
+ * 8 exact partial sums against its activations xa, xb. */
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256i b32_sums(const b32_consts *k, __m256i z01,
+                                                                                  __m256i z23, __m256i xa, __m256i xb) {
+    __m256i v = _mm256_add_epi16(_mm256_mulhi_epi16(z01, z01), k->a);
+    __m256i w01 = _mm256_mulhrs_epi16(z01, _mm256_add_epi16(_mm256_mulhrs_epi16(v, v), k->e));
+    v = _mm256_add_epi16(_mm256_mulhi_epi16(z23, z23), k->a);
+    __m256i w23 = _mm256_mulhrs_epi16(z23, _mm256_add_epi16(_mm256_mulhrs_epi16(v, v), k->e));
+    return _mm256_add_epi32(_mm256_madd_epi16(w01, xa), _mm256_madd_epi16(w23, xb));
+}
+
+/* One row: ns steps whose bytes start at p and whose blocks' scale codes
+ * start at bit `bit` of the scale stream (all within its 2-byte loads).
+ * Software-pipelined by one step: stage 1 of step j + 1 is issued before
+ * stage 2 of step j, so that the out-of-order window holds ready work (a
+ * step's dependency chain is about 35 cycles long). Step j's factor is
+ * (scale * 2^-b-or-c5 2^-13) * activation scale, the reference's
+ * operations. */
+__attribute__((target("avx2,fma"), always_inline)) static inline float
+b32_row(const b32_consts *kk, const uint8_t *p, uint64_t ns, uint64_t m, uint32_t ho, int left, const int16_t *xq,
+        const uint8_t *scales, uint64_t bit0, uint32_t sbits, uint32_t sh, const float *tabu, const float *sx) {
+    const b32_consts k = *kk;
+    const uint32_t smask = (1u << sbits) - 1;
+    __m256 a = _mm256_setzero_ps();
+    __m256i z01, z23;
+    b32_coords(&k, p, ho, left, &z01, &z23);
+    for (uint64_t j = 0;; j++) {
+        const uint64_t bit = bit0 + (j >> sh) * sbits; /* step j is in the row's block j / 2^sh */
+        const uint8_t *sb = scales + (bit >> 3);
+        const uint32_t code = ((uint32_t)(sb[0] | (sb[1] << 8)) >> (bit & 7)) & smask;
+        const float f = tabu[code] * sx[j];
+        const __m256i xa = _mm256_load_si256((const __m256i *)(xq + 32 * j));
+        const __m256i xb = _mm256_load_si256((const __m256i *)(xq + 32 * j + 16));
+        if (j + 1 == ns) {
+            a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(b32_sums(&k, z01, z23, xa, xb)), _mm256_set1_ps(f), a);
+            break;
+        }
+        __m256i n01, n23;
+        b32_coords(&k, p + (j + 1) * m, ho, left, &n01, &n23);
+        a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(b32_sums(&k, z01, z23, xa, xb)), _mm256_set1_ps(f), a);
+        z01 = n01;
+        z23 = n23;
+    }
+    return hsum8(a);
+}
+
+#define B32_INST(name, left)                                                                                         \
+    __attribute__((target("avx2,fma"))) static float name(const b32_consts *k, const uint8_t *p, uint64_t ns,        \
+                                                          uint64_t m, uint32_t ho, const int16_t *xq,                \
+                                                          const uint8_t *scales, uint64_t bit, uint32_t sbits,       \
+                                                          uint32_t sh, const float *tabu, const float *sx) {         \
+        return b32_row(k, p, ns, m, ho, left, xq, scales, bit, sbits, sh, tabu, sx);                                 \
+    }
+B32_INST(b32_row_r, 0)
+B32_INST(b32_row_l, 1)
+
+/* The rows [row0, end) of the product that this path can do from row0 on;
+ * returns end (row0 if none). */
+__attribute__((target("avx2,fma"))) static uint64_t q16_rows_b32_avx2(const hlat_decoder *d, const q16_consts *k,
+                                                                      uint64_t cols, uint64_t c0, uint64_t nc,
+                                                                      uint64_t row0, uint64_t row1, const int16_t *xq,
+                                                                      const float *sx, float *y, int add) {
+    const uint64_t m = d->p.m, spr = cols / 32, ns = (nc + 31) / 32, s0 = c0 / 32;
+    const uint32_t ho = d->q16.hi_off[0];
+    /* blocks of 2^sh steps, rows (and column chunks) of whole blocks */
+    const uint32_t B = d->p.block;
+    uint32_t sh = 0;
+    while ((32u << sh) < B) sh++;
+    if (!d->q16.sq || (32u << sh) != B || cols % B || c0 % B || ns == 0 || d->idx_len < ho + 16) return row0;
+    /* a step's loads end at byte (step) m + ho + 16, its scale's 2-byte
+     * load is in bounds below block fast_blocks: rows [0, rmax) are both */
+    const uint64_t last = (d->idx_len - ho - 16) / m; /* the last step whose loads are in bounds */
+    uint64_t lastb = d->fast_blocks << sh; /* steps below this one read their block's scale fast */
+    if (lastb > last + 1) lastb = last + 1;
+    if (lastb < s0 + ns) return row0;
+    uint64_t rmax = (lastb - s0 - ns) / spr + 1;
+    if (rmax > row1) rmax = row1;
+    if (rmax <= row0) return row0;
+    b32_consts bk;
+    bk.g1 = k->g1;
+    bk.g2 = k->g2;
+    bk.g3 = k->g3;
+    bk.a = k->a;
+    bk.e = k->e;
+    bk.sh0 = k->sh0;
+    bk.pat = _mm256_loadu_si256((const __m256i *)d->q16.pat[0]);
+    bk.shift = _mm256_loadu_si256((const __m256i *)d->q16.shift[0]);
+    bk.flip = _mm256_set1_epi32((int32_t)(1u << (m - 1)));
+    float tabu[1u << HLAT_SBITS_MAX];
+    const uint32_t sbits = d->p.sbits;
+    for (uint32_t c = 0; c < (1u << sbits); c++) tabu[c] = d->scale_tab[c] * d->q16.unscale;
+    for (uint64_t r = row0; r < rmax; r++) {
+        const uint64_t s = r * spr + s0; /* the row's first step; its block is s / 2^sh */
+        float v = (k->sh0_left ? b32_row_l : b32_row_r)(&bk, d->idx + s * m, ns, m, ho, xq, d->scales,
+                                                        (s >> sh) * sbits, sbits, sh, tabu, sx);
+        y[r - row0] = add ? y[r - row0] + v : v;
+    }
+    return rmax;
+}
+
 /* Rows two at a time (independent chains, shared activation loads); each
  * row's operations are those of the one-row loop, so the bits are too. */
 __attribute__((target("avx2,fma"))) void hlat_q16_rows_avx2(const hlat_decoder *d, uint64_t cols, uint64_t c0,
@@ -434,6 +605,7 @@ __attribute__((target("avx2,fma"))) void hlat_q16_rows_avx2(const hlat_decoder *
         }
         return;
     }
+    if (!d->q16.no_b32) r = q16_rows_b32_avx2(d, &k, cols, c0, nc, row0, row1, xq, sx, y, add);
     for (; r + 2 <= row1; r += 2) {
         const q16_row a = q16_row_at(d, cols, c0, r), b = q16_row_at(d, cols, c0, r + 1);
         __m256 acc_a = _mm256_setzero_ps(), acc_b = _mm256_setzero_ps();
