@@ -63,6 +63,14 @@ static inline float tr_val(uint32_t s) {
     t = (t & 0xffffu) + (t >> 16);
     return (float)((int32_t)t - 510) * TR_VAL_NORM;
 }
+/* The same codebook as an integer: tr_val(s) = tr_val_int(s) * TR_VAL_NORM
+ * exactly, |tr_val_int| <= 510. */
+static inline int32_t tr_val_int(uint32_t s) {
+    uint32_t x = s * TR_LCG_A + TR_LCG_C;
+    uint32_t t = (x & 0x00ff00ffu) + ((x >> 8) & 0x00ff00ffu);
+    t = (t & 0xffffu) + (t >> 16);
+    return (int32_t)t - 510;
+}
 
 /* Bits block b spends for scale code q. */
 static inline uint32_t tr_block_bits(const tr_params *p, uint32_t q) {
@@ -139,12 +147,35 @@ typedef struct tr_viterbi {
     uint8_t *bp;       /* [steps][2^(L-1)] back pointers                */
     uint32_t steps_max;
     int isa;
+    /* the int16 search (trellis_viterbi.c, "int16 costs"): */
+    int costs;         /* TR_COSTS_INT16 (default) or TR_COSTS_FLOAT    */
+    int16_t *V16;      /* [2^L] 64 tr_val_int(s)                        */
+    int16_t *Mi, *Mn;  /* [2^(L-1) + 16] path costs by predecessor class */
+    int16_t *au, *aq;  /* [steps] per-step target and weight            */
 } tr_viterbi;
+#define TR_COSTS_INT16 0
+#define TR_COSTS_FLOAT 1
 
 /* One Viterbi step: M[q] = min_p D[q | p << (L-k)], bp[q] = argmin (first);
  * Dn[s] = M[s >> k] + wgt (u - V[s])^2. Scalar and AVX2 give the same bits. */
 void tr_step_ref(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp);
 void tr_step_avx2(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp);
+/* One fused int16 step: Mn[q] = min_p sat(Mt[s >> kt] + e(s)), s = q | p << (L - k1),
+ * e(s) = the quantised cost of V16[s] against (au, aq) (trellis_viterbi.c);
+ * bp[q] = the first argmin; returns min_q Mn[q]. Scalar and AVX2: same bits. */
+int tr_fstep_ref(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au, int16_t aq, uint32_t k1,
+                 int16_t *Mn, uint8_t *bp);
+int tr_fstep_avx2(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au, int16_t aq, uint32_t k1,
+                  int16_t *Mn, uint8_t *bp);
+/* The int16 branch cost (scalar definition; the AVX2 step follows it). */
+static inline int32_t tr_cost16(int16_t V, int16_t au, int16_t aq) {
+    int32_t pr = (int32_t)V * aq + 0x4000;                             /* mulhrs */
+    int32_t av = pr >= 0 ? pr / 32768 : -((-pr + 32767) / 32768);     /* floor */
+    int32_t d = (int32_t)au - av;
+    d = d > 32767 ? 32767 : d < -32768 ? -32768 : d;                   /* subs */
+    uint32_t ad = (uint32_t)(d < 0 ? -d : d);                          /* abs as u16 */
+    return (int32_t)((ad * ad) >> 16);                                 /* mulhi_epu16 */
+}
 /* Fused row product over the transformed row (AVX2): sum_j w_j x_j for the
  * weights [i0, i0 + cnt) of one row (states already extracted to st). */
 float tr_dot_avx2(const uint32_t *st, const float *x, uint32_t cnt);

@@ -59,6 +59,58 @@ __attribute__((target("avx2"))) void tr_step_avx2(const tr_viterbi *v, uint32_t 
     }
 }
 
+/* The fused int16 step, 16 states per vector; follows tr_fstep_ref and
+ * tr_cost16 exactly (mulhrs, subs, abs, mulhi_epu16, adds; strict < keeps
+ * the first argmin). Rows of fewer than 16 classes: the reference. */
+__attribute__((target("avx2"))) int tr_fstep_avx2(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au,
+                                                    int16_t aq, uint32_t k1, int16_t *Mn, uint8_t *bp) {
+    const uint32_t L = v->L, sh = L - k1, nq = 1u << sh, np = 1u << k1;
+    if (nq < 16) return tr_fstep_ref(v, Mt, kt, au, aq, k1, Mn, bp);
+    const int16_t *V16 = v->V16;
+    /* element i of 16 takes class i >> kt of the 8 loaded (both lanes hold them) */
+    const uint32_t kk = kt < 4 ? kt : 4;
+    uint8_t pb[32];
+    for (int i = 0; i < 16; i++) {
+        pb[2 * i] = (uint8_t)(2 * ((uint32_t)i >> kk));
+        pb[2 * i + 1] = (uint8_t)(2 * ((uint32_t)i >> kk) + 1);
+    }
+    const __m256i pat = _mm256_loadu_si256((const __m256i *)(const void *)pb);
+    const __m256i AU = _mm256_set1_epi16(au), AQ = _mm256_set1_epi16(aq);
+    __m256i mnv = _mm256_set1_epi16(32767);
+    for (uint32_t q = 0; q < nq; q += 16) {
+        __m256i m, bb = _mm256_setzero_si256(), pv = _mm256_setzero_si256();
+        const __m256i one = _mm256_set1_epi16(1);
+        {
+            __m256i mv = _mm256_shuffle_epi8(
+                _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(Mt + (q >> kt)))), pat);
+            __m256i av = _mm256_mulhrs_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(V16 + q)), AQ);
+            __m256i ad = _mm256_abs_epi16(_mm256_subs_epi16(AU, av));
+            m = _mm256_adds_epi16(mv, _mm256_mulhi_epu16(ad, ad));
+        }
+        for (uint32_t p = 1; p < np; p++) {
+            const uint32_t s0 = q | (p << sh);
+            pv = _mm256_add_epi16(pv, one);
+            __m256i mv = _mm256_shuffle_epi8(
+                _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(Mt + (s0 >> kt)))), pat);
+            __m256i av = _mm256_mulhrs_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(V16 + s0)), AQ);
+            __m256i ad = _mm256_abs_epi16(_mm256_subs_epi16(AU, av));
+            __m256i c = _mm256_adds_epi16(mv, _mm256_mulhi_epu16(ad, ad));
+            __m256i lt = _mm256_cmpgt_epi16(m, c);
+            m = _mm256_min_epi16(m, c);
+            bb = _mm256_blendv_epi8(bb, pv, lt);
+        }
+        _mm256_storeu_si256((__m256i *)(void *)(Mn + q), m);
+        mnv = _mm256_min_epi16(mnv, m);
+        __m256i pk = _mm256_permute4x64_epi64(_mm256_packus_epi16(bb, bb), 0x08); /* lanes 0, 2 */
+        _mm_storeu_si128((__m128i *)(void *)(bp + q), _mm256_castsi256_si128(pk));
+    }
+    __m128i h = _mm_min_epi16(_mm256_castsi256_si128(mnv), _mm256_extracti128_si256(mnv, 1));
+    h = _mm_min_epi16(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_min_epi16(h, _mm_shuffle_epi32(h, 0xb1));
+    h = _mm_min_epi16(h, _mm_shufflelo_epi16(h, 0xb1));
+    return (int16_t)_mm_extract_epi16(h, 0);
+}
+
 __attribute__((target("avx2,fma"))) float tr_dot_avx2(const uint32_t *st, const float *x, uint32_t cnt) {
     const __m256i A = _mm256_set1_epi32((int)TR_LCG_A), C = _mm256_set1_epi32((int)TR_LCG_C);
     const __m256i m8 = _mm256_set1_epi32(0x00ff00ff), m16 = _mm256_set1_epi32(0xffff), c510 = _mm256_set1_epi32(510);
@@ -125,6 +177,10 @@ __attribute__((target("avx2,fma"))) float tr_block_dot_avx2(const uint8_t *strea
 }
 #else
 void tr_step_avx2(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp) { tr_step_ref(v, k, u, wgt, bp); }
+int tr_fstep_avx2(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au, int16_t aq, uint32_t k1,
+                  int16_t *Mn, uint8_t *bp) {
+    return tr_fstep_ref(v, Mt, kt, au, aq, k1, Mn, bp);
+}
 float tr_dot_avx2(const uint32_t *st, const float *x, uint32_t cnt) {
     float s = 0;
     for (uint32_t i = 0; i < cnt; i++) s += tr_val(st[i]) * x[i];
