@@ -170,7 +170,7 @@ int tr_fstep_avx2(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t a
 /* The int16 branch cost (scalar definition; the AVX2 step follows it). */
 static inline int32_t tr_cost16(int16_t V, int16_t au, int16_t aq) {
     int32_t pr = (int32_t)V * aq + 0x4000;                             /* mulhrs */
-    int32_t av = pr >= 0 ? pr / 32768 : -((-pr + 32767) / 32768);     /* floor */
+    int32_t av = (int32_t)(((uint32_t)pr + 0x40000000u) >> 15) - 0x8000; /* floor(pr / 2^15), |pr| < 2^30 */
     int32_t d = (int32_t)au - av;
     d = d > 32767 ? 32767 : d < -32768 ? -32768 : d;                   /* subs */
     uint32_t ad = (uint32_t)(d < 0 ? -d : d);                          /* abs as u16 */

@@ -62,6 +62,36 @@ __attribute__((target("avx2"))) void tr_step_avx2(const tr_viterbi *v, uint32_t 
 /* The fused int16 step, 16 states per vector; follows tr_fstep_ref and
  * tr_cost16 exactly (mulhrs, subs, abs, mulhi_epu16, adds; strict < keeps
  * the first argmin). Rows of fewer than 16 classes: the reference. */
+/* 16 classes q..q+15 over np predecessors each: min in *m, argmin in *bb */
+static inline __attribute__((always_inline, target("avx2"))) void fstep_q(const int16_t *Mt, const int16_t *V16,
+                                                                            uint32_t q, uint32_t sh, uint32_t kt,
+                                                                            uint32_t np, __m256i pat, __m256i AU,
+                                                                            __m256i AQ, __m256i *mo, __m256i *bo) {
+    __m256i m = _mm256_setzero_si256(), bb = _mm256_setzero_si256(), pv = _mm256_setzero_si256();
+    const __m256i one = _mm256_set1_epi16(1);
+    for (uint32_t p = 0; p < np; p++) {
+        const uint32_t s0 = q | (p << sh);
+        __m256i mv = _mm256_shuffle_epi8(
+            _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(Mt + (s0 >> kt)))), pat);
+        __m256i av = _mm256_mulhrs_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(V16 + s0)), AQ);
+        __m256i ad = _mm256_abs_epi16(_mm256_subs_epi16(AU, av));
+        __m256i c = _mm256_adds_epi16(mv, _mm256_mulhi_epu16(ad, ad));
+        if (p == 0) {
+            m = c;
+        } else {
+            pv = _mm256_add_epi16(pv, one);
+            __m256i lt = _mm256_cmpgt_epi16(m, c);
+            m = _mm256_min_epi16(m, c);
+            bb = _mm256_blendv_epi8(bb, pv, lt);
+        }
+    }
+    *mo = m;
+    *bo = bb;
+}
+
+/* The fused int16 step, 16 states per vector; follows tr_fstep_ref and
+ * tr_cost16 exactly (mulhrs, subs, abs, mulhi_epu16, adds; strict < keeps
+ * the first argmin). Rows of fewer than 16 classes: the reference. */
 __attribute__((target("avx2"))) int tr_fstep_avx2(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au,
                                                     int16_t aq, uint32_t k1, int16_t *Mn, uint8_t *bp) {
     const uint32_t L = v->L, sh = L - k1, nq = 1u << sh, np = 1u << k1;
@@ -78,26 +108,12 @@ __attribute__((target("avx2"))) int tr_fstep_avx2(const tr_viterbi *v, const int
     const __m256i AU = _mm256_set1_epi16(au), AQ = _mm256_set1_epi16(aq);
     __m256i mnv = _mm256_set1_epi16(32767);
     for (uint32_t q = 0; q < nq; q += 16) {
-        __m256i m, bb = _mm256_setzero_si256(), pv = _mm256_setzero_si256();
-        const __m256i one = _mm256_set1_epi16(1);
-        {
-            __m256i mv = _mm256_shuffle_epi8(
-                _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(Mt + (q >> kt)))), pat);
-            __m256i av = _mm256_mulhrs_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(V16 + q)), AQ);
-            __m256i ad = _mm256_abs_epi16(_mm256_subs_epi16(AU, av));
-            m = _mm256_adds_epi16(mv, _mm256_mulhi_epu16(ad, ad));
-        }
-        for (uint32_t p = 1; p < np; p++) {
-            const uint32_t s0 = q | (p << sh);
-            pv = _mm256_add_epi16(pv, one);
-            __m256i mv = _mm256_shuffle_epi8(
-                _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(Mt + (s0 >> kt)))), pat);
-            __m256i av = _mm256_mulhrs_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(V16 + s0)), AQ);
-            __m256i ad = _mm256_abs_epi16(_mm256_subs_epi16(AU, av));
-            __m256i c = _mm256_adds_epi16(mv, _mm256_mulhi_epu16(ad, ad));
-            __m256i lt = _mm256_cmpgt_epi16(m, c);
-            m = _mm256_min_epi16(m, c);
-            bb = _mm256_blendv_epi8(bb, pv, lt);
+        __m256i m, bb;
+        switch (np) { /* constant trip counts for the short rows: unrolled */
+        case 2: fstep_q(Mt, V16, q, sh, kt, 2, pat, AU, AQ, &m, &bb); break;
+        case 4: fstep_q(Mt, V16, q, sh, kt, 4, pat, AU, AQ, &m, &bb); break;
+        case 8: fstep_q(Mt, V16, q, sh, kt, 8, pat, AU, AQ, &m, &bb); break;
+        default: fstep_q(Mt, V16, q, sh, kt, np, pat, AU, AQ, &m, &bb); break;
         }
         _mm256_storeu_si256((__m256i *)(void *)(Mn + q), m);
         mnv = _mm256_min_epi16(mnv, m);
