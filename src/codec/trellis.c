@@ -409,8 +409,13 @@ void tr_decode_raw(const tr_decoder *d, uint64_t start, uint64_t count, float *o
         uint32_t j0 = (uint32_t)(i - a), j1 = (uint32_t)(end - a < TR_BLOCK ? end - a : TR_BLOCK);
         uint32_t T = tr_block_bits(&d->p, d->q[b]);
         float sc = d->stab[d->q[b]] * d->gtab[T];
-        block_states(d, block_pos(d, b), T, j0, j1, st);
-        for (uint32_t j = j0; j < j1; j++) out[i - start + j - j0] = sc * tr_val(st[j - j0]);
+        uint64_t pos = block_pos(d, b);
+        if (d->isa == 1 && ((pos + T - d->p.L) >> 3) + 16 <= d->stream_len) {
+            tr_block_decode_avx2(d->stream, pos, T, d->p.L, j0, j1 - j0, sc, out + (i - start));
+        } else {
+            block_states(d, pos, T, j0, j1, st);
+            for (uint32_t j = j0; j < j1; j++) out[i - start + j - j0] = sc * tr_val(st[j - j0]);
+        }
         i = a + j1;
     }
 }
@@ -458,7 +463,7 @@ static void tr_matvec(const hc_decoder *dd, uint64_t cols, uint64_t row0, uint64
             uint32_t T = tr_block_bits(&d->p, d->q[b]);
             const float *xx = xt + (i - r * cols);
             float part;
-            if (d->isa == 1 && ((pos + T - d->p.L) >> 3) + 8 <= d->stream_len) {
+            if (d->isa == 1 && ((pos + T - d->p.L) >> 3) + 16 <= d->stream_len) {
                 part = tr_block_dot_avx2(d->stream, pos, T, d->p.L, j0, j1 - j0, xx);
             } else if (d->isa == 1) {
                 block_states(d, pos, T, j0, j1, st);

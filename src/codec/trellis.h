@@ -181,6 +181,8 @@ static inline int32_t tr_cost16(int16_t V, int16_t au, int16_t aq) {
 float tr_dot_avx2(const uint32_t *st, const float *x, uint32_t cnt);
 float tr_block_dot_avx2(const uint8_t *stream, uint64_t pos, uint32_t T, uint32_t L, uint32_t j0, uint32_t cnt,
                         const float *x);
+void tr_block_decode_avx2(const uint8_t *stream, uint64_t pos, uint32_t T, uint32_t L, uint32_t j0, uint32_t cnt,
+                          float sc, float *out);
 
 /* Encodes n weights (the transformed, normalised targets u and per-step
  * weights wg) of one segment into states st (uses v's buffers). */

@@ -147,49 +147,99 @@ __attribute__((target("avx2,fma"))) float tr_dot_avx2(const uint32_t *st, const 
     for (; i < cnt; i++) sum += tr_val(st[i]) * x[i];
     return sum;
 }
+/* The states of 8 consecutive steps j .. j + 7 of a block of T bits whose
+ * window bits start at block-relative bit (R_i >> 6) (R = (j + 1 + i) T + 64
+ * (P0 & 7), P0 = pos - L: the block's bits counted from byte base = P0 >> 3):
+ * one 16-byte load at the group's first byte, each lane's 4 big-endian bytes
+ * picked by a shuffle, shifted into place. No gathers: a group of 8 steps of
+ * at most 8 bits and L <= 20 spans at most 91 bits. */
+static inline __attribute__((always_inline, target("avx2"))) __m256i states8(const uint8_t *stream, int64_t bb,
+                                                                               __m256i R, uint32_t L) {
+    const __m256i rep = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12, 0, 0, 0, 0, 4, 4, 4, 4,
+                                         8, 8, 8, 8, 12, 12, 12, 12);
+    const __m256i be = _mm256_set1_epi32(0x00010203);
+    __m256i rho = _mm256_srli_epi32(R, 6);
+    uint32_t g0 = (uint32_t)_mm256_cvtsi256_si32(rho) >> 3;
+    __m256i o = _mm256_sub_epi32(rho, _mm256_set1_epi32((int)(8 * g0)));
+    __m256i by = _mm256_srli_epi32(o, 3), bit = _mm256_and_si256(o, _mm256_set1_epi32(7));
+    __m256i mask = _mm256_add_epi32(_mm256_shuffle_epi8(by, rep), be);
+    __m256i win = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(stream + (size_t)(bb + g0))));
+    __m256i g = _mm256_shuffle_epi8(win, mask);
+    return _mm256_srli_epi32(_mm256_sllv_epi32(g, bit), (int)(32 - L));
+}
+
+/* tr_val_int of 8 states (as int32): the byte sum by two multiply-adds */
+static inline __attribute__((always_inline, target("avx2"))) __m256i vals8(__m256i s) {
+    const __m256i A = _mm256_set1_epi32((int)TR_LCG_A), C = _mm256_set1_epi32((int)TR_LCG_C);
+    __m256i xx = _mm256_add_epi32(_mm256_mullo_epi32(s, A), C);
+    __m256i t = _mm256_madd_epi16(_mm256_maddubs_epi16(xx, _mm256_set1_epi8(1)), _mm256_set1_epi16(1));
+    return _mm256_sub_epi32(t, _mm256_set1_epi32(510));
+}
+
 /* sum_j v(s_j) x[j - j0] over steps [j0, j0 + cnt) of a block of T bits
- * whose first step ends at pos + (T >> 6); states gathered 4 at a time
- * (8-byte big-endian windows). The caller guarantees every load stays
- * inside the stream: ((pos + T - L) >> 3) + 8 <= stream length. */
+ * whose first step ends at pos + (T >> 6). The caller guarantees every load
+ * stays inside the stream: ((pos + T - L) >> 3) + 16 <= stream length, and
+ * pos + (T >> 6) >= L. */
 __attribute__((target("avx2,fma"))) float tr_block_dot_avx2(const uint8_t *stream, uint64_t pos, uint32_t T,
                                                              uint32_t L, uint32_t j0, uint32_t cnt, const float *x) {
-    const __m256i A = _mm256_set1_epi32((int)TR_LCG_A), C = _mm256_set1_epi32((int)TR_LCG_C);
-    const __m256i m8 = _mm256_set1_epi32(0x00ff00ff), m16 = _mm256_set1_epi32(0xffff), c510 = _mm256_set1_epi32(510);
-    const __m256i bswap = _mm256_setr_epi8(7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1,
-                                           0, 15, 14, 13, 12, 11, 10, 9, 8);
-    const __m256i base = _mm256_set1_epi64x((long long)(pos - L)), seven = _mm256_set1_epi64x(7);
-    const __m256i rsh = _mm256_set1_epi64x(64 - (long long)L), TT = _mm256_set1_epi32((int)T);
-    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
-    __m256 acc = _mm256_setzero_ps();
+    const int64_t P0 = (int64_t)pos - (int64_t)L;
+    const int64_t bb = P0 >> 3; /* P0 >= -8: bb may be -1; no load reads before the stream */
+    __m256i R = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_add_epi32(_mm256_set1_epi32((int)(j0 + 1)),
+                                                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)),
+                                                     _mm256_set1_epi32((int)T)),
+                                  _mm256_set1_epi32((int)(64 * (P0 & 7))));
+    const __m256i R8 = _mm256_set1_epi32((int)(8 * T));
+    __m256 acc = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps();
     uint32_t i = 0;
-    for (; i + 8 <= cnt; i += 8) {
-        __m256i jv = _mm256_add_epi32(_mm256_set1_epi32((int)(j0 + i + 1)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        __m256i r = _mm256_srli_epi32(_mm256_mullo_epi32(jv, TT), 6);
-        __m256i st2[2];
-        for (int h = 0; h < 2; h++) {
-            __m256i a = _mm256_add_epi64(base, _mm256_cvtepu32_epi64(h ? _mm256_extracti128_si256(r, 1)
-                                                                       : _mm256_castsi256_si128(r)));
-            __m256i g = _mm256_i64gather_epi64((const long long *)(const void *)stream, _mm256_srli_epi64(a, 3), 1);
-            g = _mm256_shuffle_epi8(g, bswap);
-            g = _mm256_srlv_epi64(_mm256_sllv_epi64(g, _mm256_and_si256(a, seven)), rsh);
-            st2[h] = _mm256_permutevar8x32_epi32(g, even); /* the 4 low dwords in the low half */
-        }
-        __m256i s = _mm256_inserti128_si256(st2[0], _mm256_castsi256_si128(st2[1]), 1);
-        __m256i xx = _mm256_add_epi32(_mm256_mullo_epi32(s, A), C);
-        __m256i t = _mm256_add_epi32(_mm256_and_si256(xx, m8), _mm256_and_si256(_mm256_srli_epi32(xx, 8), m8));
-        t = _mm256_add_epi32(_mm256_and_si256(t, m16), _mm256_srli_epi32(t, 16));
-        __m256 val = _mm256_cvtepi32_ps(_mm256_sub_epi32(t, c510));
-        acc = _mm256_fmadd_ps(val, _mm256_loadu_ps(x + i), acc);
+    for (; i + 16 <= cnt; i += 16) {
+        __m256i v0 = vals8(states8(stream, bb, R, L));
+        R = _mm256_add_epi32(R, R8);
+        __m256i v1 = vals8(states8(stream, bb, R, L));
+        R = _mm256_add_epi32(R, R8);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v0), _mm256_loadu_ps(x + i), acc);
+        acc2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v1), _mm256_loadu_ps(x + i + 8), acc2);
     }
+    for (; i + 8 <= cnt; i += 8) {
+        __m256i v0 = vals8(states8(stream, bb, R, L));
+        R = _mm256_add_epi32(R, R8);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v0), _mm256_loadu_ps(x + i), acc);
+    }
+    acc = _mm256_add_ps(acc, acc2);
     __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
     h4 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
     h4 = _mm_add_ss(h4, _mm_shuffle_ps(h4, h4, 1));
     float sum = _mm_cvtss_f32(h4) * TR_VAL_NORM;
     for (; i < cnt; i++) {
         uint32_t j = j0 + i;
-        sum += tr_val(tr_get_bits(stream, ((pos + (((j + 1) * T) >> 6) - L) >> 3) + 8, pos + (((j + 1) * T) >> 6) - L, L)) * x[i];
+        uint64_t a = pos + (((j + 1) * T) >> 6) - L;
+        sum += tr_val(tr_get_bits(stream, (a >> 3) + 8, a, L)) * x[i];
     }
     return sum;
+}
+
+/* out[i] = sc v(s_j) for steps [j0, j0 + cnt) (conditions as tr_block_dot_avx2). */
+__attribute__((target("avx2"))) void tr_block_decode_avx2(const uint8_t *stream, uint64_t pos, uint32_t T, uint32_t L,
+                                                           uint32_t j0, uint32_t cnt, float sc, float *out) {
+    const int64_t P0 = (int64_t)pos - (int64_t)L;
+    const int64_t bb = P0 >> 3;
+    __m256i R = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_add_epi32(_mm256_set1_epi32((int)(j0 + 1)),
+                                                                      _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)),
+                                                     _mm256_set1_epi32((int)T)),
+                                  _mm256_set1_epi32((int)(64 * (P0 & 7))));
+    const __m256i R8 = _mm256_set1_epi32((int)(8 * T));
+    /* sc * (t * NORM), rounded as sc * tr_val(s): the same floats as the reference */
+    const __m256 F = _mm256_set1_ps(sc), NV = _mm256_set1_ps(TR_VAL_NORM);
+    uint32_t i = 0;
+    for (; i + 8 <= cnt; i += 8) {
+        __m256i v0 = vals8(states8(stream, bb, R, L));
+        R = _mm256_add_epi32(R, R8);
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(F, _mm256_mul_ps(_mm256_cvtepi32_ps(v0), NV)));
+    }
+    for (; i < cnt; i++) {
+        uint32_t j = j0 + i;
+        uint64_t a = pos + (((j + 1) * T) >> 6) - L;
+        out[i] = sc * tr_val(tr_get_bits(stream, (a >> 3) + 8, a, L));
+    }
 }
 #else
 void tr_step_avx2(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp) { tr_step_ref(v, k, u, wgt, bp); }
@@ -201,6 +251,13 @@ float tr_dot_avx2(const uint32_t *st, const float *x, uint32_t cnt) {
     float s = 0;
     for (uint32_t i = 0; i < cnt; i++) s += tr_val(st[i]) * x[i];
     return s;
+}
+void tr_block_decode_avx2(const uint8_t *stream, uint64_t pos, uint32_t T, uint32_t L, uint32_t j0, uint32_t cnt,
+                          float sc, float *out) {
+    for (uint32_t i = 0; i < cnt; i++) {
+        uint64_t a = pos + (((j0 + i + 1) * T) >> 6) - L;
+        out[i] = sc * tr_val(tr_get_bits(stream, (a >> 3) + 8, a, L));
+    }
 }
 float tr_block_dot_avx2(const uint8_t *stream, uint64_t pos, uint32_t T, uint32_t L, uint32_t j0, uint32_t cnt,
                         const float *x) {
