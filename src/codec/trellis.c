@@ -453,10 +453,22 @@ static void tr_matvec(const hc_decoder *dd, uint64_t cols, uint64_t row0, uint64
     if (d->signs)
         for (uint64_t a = 0; a < cols; a += B) tr_rht_forward(xt + a, d->p.rht_log2, d->signs);
     uint32_t st[TR_BLOCK];
+    /* whole-block rows (cols a multiple of 64) by the AVX2 row kernel */
+    const int rowk = d->isa == 1 && d->pat && cols % TR_BLOCK == 0;
     for (uint64_t r = row0; r < row1; r++) {
         uint64_t i = r * cols, end = i + cols;
         double acc = 0;
         uint64_t b = i / TR_BLOCK, pos = block_pos(d, b);
+        if (rowk) {
+            uint64_t done = tr_row_dot_avx2(d, b, cols / TR_BLOCK, pos, xt, NULL, &acc);
+            if (done == cols / TR_BLOCK) {
+                y[r - row0] = (float)acc;
+                continue;
+            }
+            i += TR_BLOCK * done;
+            b += done;
+            pos = block_pos(d, b);
+        }
         while (i < end) {
             uint64_t a = b * TR_BLOCK;
             uint32_t j0 = (uint32_t)(i - a), j1 = (uint32_t)(end - a < TR_BLOCK ? end - a : TR_BLOCK);
@@ -492,6 +504,7 @@ static void tr_destroy(hc_decoder *dd) {
     free(d->q);
     free(d->goff);
     free(d->signs);
+    free(d->pat);
     free(d);
 }
 
@@ -553,6 +566,10 @@ static hc_status trellis_open(const uint8_t *params, uint32_t params_len, const 
     for (uint32_t T = 0; T <= 64 * TR_K_MAX; T++) d->gtab[T] = tr_gain(T);
     if (d->signs) tr_make_signs(p.seed, p.rht_log2, d->signs);
     trellis_kernels(hc_simd_level(), d);
+    if (d->isa == 1 && !tr_patterns_build(d)) {
+        free(d->pat); /* the per-block kernel instead */
+        d->pat = NULL;
+    }
     *out = &d->base;
     return HC_OK;
 }

@@ -118,6 +118,16 @@ uint64_t tr_stream_bits(const tr_params *p, const uint8_t *q, uint64_t n);
 static inline uint64_t tr_scale_bytes(uint64_t nblocks) { return (nblocks * TR_SBITS + 7) / 8; }
 
 /* ---- decoder ----------------------------------------------------------- */
+/* Where the 8 windows of each group of 8 steps of a full block lie, for one
+ * block rate T and one bit phase (P0 & 7, P0 = the block's position - L):
+ * the group's 16-byte load at byte g0 from P0 >> 3, then per lane the
+ * shuffle of its 4 big-endian bytes and the left shift (trellis_avx2.c). */
+typedef struct tr_pattern {
+    uint8_t mask[8][32];
+    uint32_t shl[8][8];
+    uint32_t g0[8];
+} tr_pattern;
+
 typedef struct tr_decoder {
     hc_decoder base;
     tr_params p;
@@ -129,7 +139,19 @@ typedef struct tr_decoder {
     float gtab[64 * TR_K_MAX + 1]; /* gain by block bits                  */
     float *signs;         /* [2^rht_log2] RHT signs / sqrt(b), or NULL     */
     int isa;              /* 0 ref, 1 avx2                                 */
+    tr_pattern *pat;      /* [npat][8 phases] for the rates T in use (AVX2), or NULL */
+    int16_t pidx[64 * TR_K_MAX + 1]; /* T -> pattern set, -1 if none       */
 } tr_decoder;
+
+/* Builds d->pat for the rates its blocks use (0 if out of memory: then the
+ * product uses the per-block kernel). */
+int tr_patterns_build(tr_decoder *d);
+/* Row product over whole blocks b0 .. b0 + nblk - 1 of d (each of 64 steps,
+ * x[64 nblk] transformed): sum_b scale_b gain_T sum_j v(s_j) x_j. pos: the
+ * bit position before block b0. Stops before a block whose loads would pass
+ * the stream's end; returns the blocks done and their sum in *sum. */
+uint64_t tr_row_dot_avx2(const tr_decoder *d, uint64_t b0, uint64_t nblk, uint64_t pos, const float *x,
+                         const float *xsum, double *sum);
 
 /* Weights [start, start + count) in the transformed domain. */
 void tr_decode_raw(const tr_decoder *d, uint64_t start, uint64_t count, float *out);

@@ -2,6 +2,34 @@
  * (the same float operations in the same order as tr_step_ref, so the
  * payloads are identical) and the dot product of a run of states with x. */
 #include "trellis.h"
+#include <stdlib.h>
+
+int tr_patterns_build(tr_decoder *d) {
+    uint32_t used[64], nused = 0;
+    for (uint32_t T = 0; T <= 64 * TR_K_MAX; T++) d->pidx[T] = -1;
+    for (uint32_t q = 0; q < 64; q++) { /* T is a function of the scale code */
+        uint32_t T = tr_block_bits(&d->p, q);
+        if (T > 64 * TR_K_MAX || d->pidx[T] >= 0) continue;
+        d->pidx[T] = (int16_t)nused;
+        used[nused++] = T;
+    }
+    d->pat = malloc(sizeof(tr_pattern) * 8 * (nused ? nused : 1));
+    if (!d->pat) return 0;
+    for (uint32_t u = 0; u < nused; u++)
+        for (uint32_t ph = 0; ph < 8; ph++) {
+            tr_pattern *pt = &d->pat[8 * u + ph];
+            for (uint32_t g = 0; g < 8; g++) {
+                uint32_t g0 = (((8 * g + 1) * used[u] + 64 * ph) >> 6) >> 3;
+                pt->g0[g] = g0;
+                for (uint32_t i = 0; i < 8; i++) {
+                    uint32_t o = (((8 * g + i + 1) * used[u] + 64 * ph) >> 6) - 8 * g0, by = o >> 3;
+                    for (uint32_t c = 0; c < 4; c++) pt->mask[g][4 * i + c] = (uint8_t)(by + 3 - c);
+                    pt->shl[g][i] = o & 7;
+                }
+            }
+        }
+    return 1;
+}
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -217,6 +245,56 @@ __attribute__((target("avx2,fma"))) float tr_block_dot_avx2(const uint8_t *strea
     return sum;
 }
 
+/* One group of 8 steps of a full block by its pattern: tr_val_int as int32. */
+static inline __attribute__((always_inline, target("avx2"))) __m256i group8(const uint8_t *stream, int64_t bb,
+                                                                              const tr_pattern *pt, uint32_t g,
+                                                                              __m128i rs) {
+    const __m256i A = _mm256_set1_epi32((int)TR_LCG_A), C = _mm256_set1_epi32((int)TR_LCG_C);
+    __m256i win = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(stream + (size_t)(bb + pt->g0[g]))));
+    __m256i w = _mm256_shuffle_epi8(win, _mm256_loadu_si256((const __m256i *)(const void *)pt->mask[g]));
+    __m256i st = _mm256_srl_epi32(_mm256_sllv_epi32(w, _mm256_loadu_si256((const __m256i *)(const void *)pt->shl[g])),
+                                  rs);
+    __m256i xx = _mm256_add_epi32(_mm256_mullo_epi32(st, A), C);
+    __m256i t = _mm256_madd_epi16(_mm256_maddubs_epi16(xx, _mm256_set1_epi8(1)), _mm256_set1_epi16(1));
+    return _mm256_sub_epi32(t, _mm256_set1_epi32(510));
+}
+
+__attribute__((target("avx2,fma"))) uint64_t tr_row_dot_avx2(const tr_decoder *d, uint64_t b0, uint64_t nblk,
+                                                              uint64_t pos, const float *x, const float *xsum,
+                                                              double *sum) {
+    (void)xsum;
+    const uint32_t L = d->p.L;
+    const __m128i rs = _mm_cvtsi32_si128((int)(32 - L));
+    __m256 acc = _mm256_setzero_ps();
+    uint64_t k = 0;
+    for (; k < nblk; k++) {
+        const uint64_t b = b0 + k;
+        const uint32_t T = tr_block_bits(&d->p, d->q[b]);
+        if (((pos + T - L) >> 3) + 16 > d->stream_len || d->pidx[T] < 0) break;
+        const int64_t P0 = (int64_t)pos - (int64_t)L;
+        const tr_pattern *pt = &d->pat[8 * (uint32_t)d->pidx[T] + (uint32_t)(P0 & 7)];
+        const int64_t bb = P0 >> 3; /* -1 only before the stream's first window: no load reads byte -1 */
+        const float *xb = x + 64 * k;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        for (uint32_t g = 0; g < 8; g += 2) {
+            __m256i v0 = group8(d->stream, bb, pt, g, rs), v1 = group8(d->stream, bb, pt, g + 1, rs);
+            a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v0), _mm256_loadu_ps(xb + 8 * g), a0);
+            a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v1), _mm256_loadu_ps(xb + 8 * g + 8), a1);
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d->stab[d->q[b]] * d->gtab[T]), _mm256_add_ps(a0, a1), acc);
+        if ((b + 1) % TR_GROUP_BLOCKS == 0) {
+            if (b + 1 < d->nblocks) pos = d->goff[(b + 1) / TR_GROUP_BLOCKS];
+        } else {
+            pos += T;
+        }
+    }
+    __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    h4 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+    h4 = _mm_add_ss(h4, _mm_shuffle_ps(h4, h4, 1));
+    *sum = (double)(_mm_cvtss_f32(h4) * TR_VAL_NORM);
+    return k;
+}
+
 /* out[i] = sc v(s_j) for steps [j0, j0 + cnt) (conditions as tr_block_dot_avx2). */
 __attribute__((target("avx2"))) void tr_block_decode_avx2(const uint8_t *stream, uint64_t pos, uint32_t T, uint32_t L,
                                                            uint32_t j0, uint32_t cnt, float sc, float *out) {
@@ -242,6 +320,12 @@ __attribute__((target("avx2"))) void tr_block_decode_avx2(const uint8_t *stream,
     }
 }
 #else
+uint64_t tr_row_dot_avx2(const tr_decoder *d, uint64_t b0, uint64_t nblk, uint64_t pos, const float *x,
+                         const float *xsum, double *sum) {
+    (void)d, (void)b0, (void)nblk, (void)pos, (void)x, (void)xsum;
+    *sum = 0;
+    return 0;
+}
 void tr_step_avx2(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp) { tr_step_ref(v, k, u, wgt, bp); }
 int tr_fstep_avx2(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au, int16_t aq, uint32_t k1,
                   int16_t *Mn, uint8_t *bp) {
