@@ -404,6 +404,10 @@ static inline void block_states(const tr_decoder *d, uint64_t pos, uint32_t T, u
 void tr_decode_raw(const tr_decoder *d, uint64_t start, uint64_t count, float *out) {
     uint64_t i = start, end = start + count;
     uint32_t st[TR_BLOCK];
+    if (d->isa == 1 && d->pat && i % TR_BLOCK == 0 && end - i >= TR_BLOCK) { /* whole blocks: AVX2 */
+        uint64_t b = i / TR_BLOCK;
+        i += TR_BLOCK * tr_blocks_decode_avx2(d, b, (end - i) / TR_BLOCK, block_pos(d, b), out);
+    }
     while (i < end) {
         uint64_t b = i / TR_BLOCK, a = b * TR_BLOCK;
         uint32_t j0 = (uint32_t)(i - a), j1 = (uint32_t)(end - a < TR_BLOCK ? end - a : TR_BLOCK);
@@ -433,7 +437,10 @@ static void tr_decode(const hc_decoder *dd, uint64_t start, uint64_t count, floa
         uint64_t len = d->base.n - a < 4096 ? d->base.n - a : 4096; /* n is a multiple of B */
         if (a + len > ((end + B - 1) & ~(B - 1))) len = ((end + B - 1) & ~(B - 1)) - a;
         tr_decode_raw(d, a, len, buf);
-        for (uint64_t x = 0; x < len; x += B) tr_rht_inverse(buf + x, lg, d->signs);
+        for (uint64_t x = 0; x < len; x += B) {
+            if (d->isa == 1 && lg >= 3) tr_rht_inverse_avx2(buf + x, lg, d->signs);
+            else tr_rht_inverse(buf + x, lg, d->signs);
+        }
         uint64_t lo = a > start ? a : start, hi = a + len < end ? a + len : end;
         memcpy(out + (lo - start), buf + (lo - a), sizeof(float) * (hi - lo));
     }

@@ -150,6 +150,8 @@ int tr_patterns_build(tr_decoder *d);
  * x[64 nblk] transformed): sum_b scale_b gain_T sum_j v(s_j) x_j. pos: the
  * bit position before block b0. Stops before a block whose loads would pass
  * the stream's end; returns the blocks done and their sum in *sum. */
+uint64_t tr_blocks_decode_avx2(const tr_decoder *d, uint64_t b0, uint64_t nblk, uint64_t pos, float *out);
+void tr_rht_inverse_avx2(float *x, uint32_t lg, const float *signs);
 uint64_t tr_row_dot_avx2(const tr_decoder *d, uint64_t b0, uint64_t nblk, uint64_t pos, const float *x,
                          const float *xsum, double *sum);
 

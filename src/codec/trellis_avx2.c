@@ -295,6 +295,63 @@ __attribute__((target("avx2,fma"))) uint64_t tr_row_dot_avx2(const tr_decoder *d
     return k;
 }
 
+/* Whole blocks b0 .. b0 + nblk - 1 decoded to out[64 nblk] (as the
+ * reference: sc * tr_val(s)); stops where tr_row_dot_avx2 stops. */
+__attribute__((target("avx2"))) uint64_t tr_blocks_decode_avx2(const tr_decoder *d, uint64_t b0, uint64_t nblk,
+                                                                uint64_t pos, float *out) {
+    const uint32_t L = d->p.L;
+    const __m128i rs = _mm_cvtsi32_si128((int)(32 - L));
+    const __m256 NV = _mm256_set1_ps(TR_VAL_NORM);
+    uint64_t k = 0;
+    for (; k < nblk; k++) {
+        const uint64_t b = b0 + k;
+        const uint32_t T = tr_block_bits(&d->p, d->q[b]);
+        if (((pos + T - L) >> 3) + 16 > d->stream_len || d->pidx[T] < 0) break;
+        const int64_t P0 = (int64_t)pos - (int64_t)L, bb = P0 >> 3;
+        const tr_pattern *pt = &d->pat[8 * (uint32_t)d->pidx[T] + (uint32_t)(P0 & 7)];
+        const __m256 F = _mm256_set1_ps(d->stab[d->q[b]] * d->gtab[T]);
+        for (uint32_t g = 0; g < 8; g++) {
+            __m256i v = group8(d->stream, bb, pt, g, rs);
+            _mm256_storeu_ps(out + 64 * k + 8 * g, _mm256_mul_ps(F, _mm256_mul_ps(_mm256_cvtepi32_ps(v), NV)));
+        }
+        if ((b + 1) % TR_GROUP_BLOCKS == 0) {
+            if (b + 1 < d->nblocks) pos = d->goff[(b + 1) / TR_GROUP_BLOCKS];
+        } else {
+            pos += T;
+        }
+    }
+    return k;
+}
+
+/* The inverse transform x <- s .* (H x) of tr_rht_inverse, 8 lanes at a
+ * time: every butterfly is the same a + b, a - b, so the floats are the
+ * reference's. lg >= 3. */
+__attribute__((target("avx2"))) void tr_rht_inverse_avx2(float *x, uint32_t lg, const float *signs) {
+    const uint32_t B = 1u << lg;
+    const __m256 m1 = _mm256_castsi256_ps(_mm256_setr_epi32(0, -1, 0, -1, 0, -1, 0, -1));
+    const __m256 m2 = _mm256_castsi256_ps(_mm256_setr_epi32(0, 0, -1, -1, 0, 0, -1, -1));
+    const __m256 m4 = _mm256_castsi256_ps(_mm256_setr_epi32(0, 0, 0, 0, -1, -1, -1, -1));
+    for (uint32_t i = 0; i < B; i += 8) { /* h = 1, 2, 4 inside a vector */
+        __m256 v = _mm256_loadu_ps(x + i), t;
+        t = _mm256_permute_ps(v, 0xb1);
+        v = _mm256_blendv_ps(_mm256_add_ps(v, t), _mm256_sub_ps(t, v), m1);
+        t = _mm256_permute_ps(v, 0x4e);
+        v = _mm256_blendv_ps(_mm256_add_ps(v, t), _mm256_sub_ps(t, v), m2);
+        t = _mm256_permute2f128_ps(v, v, 1);
+        v = _mm256_blendv_ps(_mm256_add_ps(v, t), _mm256_sub_ps(t, v), m4);
+        _mm256_storeu_ps(x + i, v);
+    }
+    for (uint32_t h = 8; h < B; h <<= 1)
+        for (uint32_t i = 0; i < B; i += 2 * h)
+            for (uint32_t j = i; j < i + h; j += 8) {
+                __m256 a = _mm256_loadu_ps(x + j), b = _mm256_loadu_ps(x + j + h);
+                _mm256_storeu_ps(x + j, _mm256_add_ps(a, b));
+                _mm256_storeu_ps(x + j + h, _mm256_sub_ps(a, b));
+            }
+    for (uint32_t i = 0; i < B; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(signs + i)));
+}
+
 /* out[i] = sc v(s_j) for steps [j0, j0 + cnt) (conditions as tr_block_dot_avx2). */
 __attribute__((target("avx2"))) void tr_block_decode_avx2(const uint8_t *stream, uint64_t pos, uint32_t T, uint32_t L,
                                                            uint32_t j0, uint32_t cnt, float sc, float *out) {
@@ -320,6 +377,11 @@ __attribute__((target("avx2"))) void tr_block_decode_avx2(const uint8_t *stream,
     }
 }
 #else
+uint64_t tr_blocks_decode_avx2(const tr_decoder *d, uint64_t b0, uint64_t nblk, uint64_t pos, float *out) {
+    (void)d, (void)b0, (void)nblk, (void)pos, (void)out;
+    return 0;
+}
+void tr_rht_inverse_avx2(float *x, uint32_t lg, const float *signs) { tr_rht_inverse(x, lg, signs); }
 uint64_t tr_row_dot_avx2(const tr_decoder *d, uint64_t b0, uint64_t nblk, uint64_t pos, const float *x,
                          const float *xsum, double *sum) {
     (void)d, (void)b0, (void)nblk, (void)pos, (void)x, (void)xsum;
