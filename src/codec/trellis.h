@@ -176,6 +176,8 @@ typedef struct tr_viterbi {
     int16_t *V16;      /* [2^L] 64 tr_val_int(s)                        */
     int16_t *Mi, *Mn;  /* [2^(L-1) + 16] path costs by predecessor class */
     int16_t *au, *aq;  /* [steps] per-step target and weight            */
+    int16_t *AV;       /* [2^L] tr_av16(V16[s], av_q): the codebook at the step's weight */
+    int32_t av_q;      /* the weight AV holds, -1 if none               */
 } tr_viterbi;
 #define TR_COSTS_INT16 0
 #define TR_COSTS_FLOAT 1
@@ -185,16 +187,23 @@ typedef struct tr_viterbi {
 void tr_step_ref(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp);
 void tr_step_avx2(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp);
 /* One fused int16 step: Mn[q] = min_p sat(Mt[s >> kt] + e(s)), s = q | p << (L - k1),
- * e(s) = the quantised cost of V16[s] against (au, aq) (trellis_viterbi.c);
- * bp[q] = the first argmin; returns min_q Mn[q]. Scalar and AVX2: same bits. */
-int tr_fstep_ref(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au, int16_t aq, uint32_t k1,
-                 int16_t *Mn, uint8_t *bp);
-int tr_fstep_avx2(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au, int16_t aq, uint32_t k1,
-                  int16_t *Mn, uint8_t *bp);
+ * e(s) = tr_cost16(v->AV[s], au), the quantised cost of state s at the
+ * step's weight (trellis_viterbi.c); bp[q] = the first argmin; returns
+ * min_q Mn[q]. Scalar and AVX2: same bits. */
+int tr_fstep_ref(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au, uint32_t k1, int16_t *Mn,
+                 uint8_t *bp);
+int tr_fstep_avx2(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au, uint32_t k1, int16_t *Mn,
+                  uint8_t *bp);
+/* v->AV for weight aq (scalar and AVX2: the same values). */
+void tr_set_weight_ref(tr_viterbi *v, int16_t aq);
+void tr_set_weight_avx2(tr_viterbi *v, int16_t aq);
+/* The codebook value at weight aq: mulhrs(V, aq) (|V| <= 32640). */
+static inline int16_t tr_av16(int16_t V, int16_t aq) {
+    int32_t pr = (int32_t)V * aq + 0x4000;
+    return (int16_t)((int32_t)(((uint32_t)pr + 0x40000000u) >> 15) - 0x8000); /* floor(pr / 2^15), |pr| < 2^30 */
+}
 /* The int16 branch cost (scalar definition; the AVX2 step follows it). */
-static inline int32_t tr_cost16(int16_t V, int16_t au, int16_t aq) {
-    int32_t pr = (int32_t)V * aq + 0x4000;                             /* mulhrs */
-    int32_t av = (int32_t)(((uint32_t)pr + 0x40000000u) >> 15) - 0x8000; /* floor(pr / 2^15), |pr| < 2^30 */
+static inline int32_t tr_cost16(int16_t av, int16_t au) {
     int32_t d = (int32_t)au - av;
     d = d > 32767 ? 32767 : d < -32768 ? -32768 : d;                   /* subs */
     uint32_t ad = (uint32_t)(d < 0 ? -d : d);                          /* abs as u16 */

@@ -88,20 +88,20 @@ __attribute__((target("avx2"))) void tr_step_avx2(const tr_viterbi *v, uint32_t 
 }
 
 /* The fused int16 step, 16 states per vector; follows tr_fstep_ref and
- * tr_cost16 exactly (mulhrs, subs, abs, mulhi_epu16, adds; strict < keeps
+ * tr_cost16 exactly (subs, abs, mulhi_epu16, adds; strict < keeps
  * the first argmin). Rows of fewer than 16 classes: the reference. */
 /* 16 classes q..q+15 over np predecessors each: min in *m, argmin in *bb */
-static inline __attribute__((always_inline, target("avx2"))) void fstep_q(const int16_t *Mt, const int16_t *V16,
+static inline __attribute__((always_inline, target("avx2"))) void fstep_q(const int16_t *Mt, const int16_t *AV,
                                                                             uint32_t q, uint32_t sh, uint32_t kt,
                                                                             uint32_t np, __m256i pat, __m256i AU,
-                                                                            __m256i AQ, __m256i *mo, __m256i *bo) {
+                                                                            __m256i *mo, __m256i *bo) {
     __m256i m = _mm256_setzero_si256(), bb = _mm256_setzero_si256(), pv = _mm256_setzero_si256();
     const __m256i one = _mm256_set1_epi16(1);
     for (uint32_t p = 0; p < np; p++) {
         const uint32_t s0 = q | (p << sh);
         __m256i mv = _mm256_shuffle_epi8(
             _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(Mt + (s0 >> kt)))), pat);
-        __m256i av = _mm256_mulhrs_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(V16 + s0)), AQ);
+        __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(AV + s0));
         __m256i ad = _mm256_abs_epi16(_mm256_subs_epi16(AU, av));
         __m256i c = _mm256_adds_epi16(mv, _mm256_mulhi_epu16(ad, ad));
         if (p == 0) {
@@ -118,13 +118,21 @@ static inline __attribute__((always_inline, target("avx2"))) void fstep_q(const 
 }
 
 /* The fused int16 step, 16 states per vector; follows tr_fstep_ref and
- * tr_cost16 exactly (mulhrs, subs, abs, mulhi_epu16, adds; strict < keeps
+ * tr_cost16 exactly (subs, abs, mulhi_epu16, adds; strict < keeps
  * the first argmin). Rows of fewer than 16 classes: the reference. */
+__attribute__((target("avx2"))) void tr_set_weight_avx2(tr_viterbi *v, int16_t aq) {
+    const __m256i AQ = _mm256_set1_epi16(aq);
+    for (uint32_t s = 0; s < (1u << v->L); s += 16)
+        _mm256_storeu_si256((__m256i *)(void *)(v->AV + s),
+                            _mm256_mulhrs_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(v->V16 + s)), AQ));
+    v->av_q = aq;
+}
+
 __attribute__((target("avx2"))) int tr_fstep_avx2(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au,
-                                                    int16_t aq, uint32_t k1, int16_t *Mn, uint8_t *bp) {
+                                                    uint32_t k1, int16_t *Mn, uint8_t *bp) {
     const uint32_t L = v->L, sh = L - k1, nq = 1u << sh, np = 1u << k1;
-    if (nq < 16) return tr_fstep_ref(v, Mt, kt, au, aq, k1, Mn, bp);
-    const int16_t *V16 = v->V16;
+    if (nq < 16) return tr_fstep_ref(v, Mt, kt, au, k1, Mn, bp);
+    const int16_t *AV = v->AV;
     /* element i of 16 takes class i >> kt of the 8 loaded (both lanes hold them) */
     const uint32_t kk = kt < 4 ? kt : 4;
     uint8_t pb[32];
@@ -133,15 +141,15 @@ __attribute__((target("avx2"))) int tr_fstep_avx2(const tr_viterbi *v, const int
         pb[2 * i + 1] = (uint8_t)(2 * ((uint32_t)i >> kk) + 1);
     }
     const __m256i pat = _mm256_loadu_si256((const __m256i *)(const void *)pb);
-    const __m256i AU = _mm256_set1_epi16(au), AQ = _mm256_set1_epi16(aq);
+    const __m256i AU = _mm256_set1_epi16(au);
     __m256i mnv = _mm256_set1_epi16(32767);
     for (uint32_t q = 0; q < nq; q += 16) {
         __m256i m, bb;
         switch (np) { /* constant trip counts for the short rows: unrolled */
-        case 2: fstep_q(Mt, V16, q, sh, kt, 2, pat, AU, AQ, &m, &bb); break;
-        case 4: fstep_q(Mt, V16, q, sh, kt, 4, pat, AU, AQ, &m, &bb); break;
-        case 8: fstep_q(Mt, V16, q, sh, kt, 8, pat, AU, AQ, &m, &bb); break;
-        default: fstep_q(Mt, V16, q, sh, kt, np, pat, AU, AQ, &m, &bb); break;
+        case 2: fstep_q(Mt, AV, q, sh, kt, 2, pat, AU, &m, &bb); break;
+        case 4: fstep_q(Mt, AV, q, sh, kt, 4, pat, AU, &m, &bb); break;
+        case 8: fstep_q(Mt, AV, q, sh, kt, 8, pat, AU, &m, &bb); break;
+        default: fstep_q(Mt, AV, q, sh, kt, np, pat, AU, &m, &bb); break;
         }
         _mm256_storeu_si256((__m256i *)(void *)(Mn + q), m);
         mnv = _mm256_min_epi16(mnv, m);
@@ -389,10 +397,11 @@ uint64_t tr_row_dot_avx2(const tr_decoder *d, uint64_t b0, uint64_t nblk, uint64
     return 0;
 }
 void tr_step_avx2(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp) { tr_step_ref(v, k, u, wgt, bp); }
-int tr_fstep_avx2(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au, int16_t aq, uint32_t k1,
-                  int16_t *Mn, uint8_t *bp) {
-    return tr_fstep_ref(v, Mt, kt, au, aq, k1, Mn, bp);
+int tr_fstep_avx2(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au, uint32_t k1, int16_t *Mn,
+                  uint8_t *bp) {
+    return tr_fstep_ref(v, Mt, kt, au, k1, Mn, bp);
 }
+void tr_set_weight_avx2(tr_viterbi *v, int16_t aq) { tr_set_weight_ref(v, aq); }
 float tr_dot_avx2(const uint32_t *st, const float *x, uint32_t cnt) {
     float s = 0;
     for (uint32_t i = 0; i < cnt; i++) s += tr_val(st[i]) * x[i];

@@ -12,7 +12,8 @@
  * the add of the branch cost, no 2^L cost array): with c_t = sqrt(w_t /
  * w_max) of the chunk, aq = round(32767 c_t), au = round(u_t 64 /
  * TR_VAL_NORM * aq / 32768) clamped to +-32767, the branch cost of state s is
- *     e(s) = (|sat16(au - mulhrs(64 tr_val_int(s), aq))|^2) >> 16   (<= 16384),
+ *     e(s) = (|sat16(au - mulhrs(64 tr_val_int(s), aq))|^2) >> 16   (<= 16384)
+ * (the mulhrs term, AV, is recomputed only when aq changes: per block),
  * i.e. about 2^-16 (64 c_t / TR_VAL_NORM)^2 (u_t - v(s))^2: 92 units at a
  * typical error of 0.26 at full weight. Costs add with saturation at 32767
  * (a soft infinity); when the smallest cost of a step reaches
@@ -66,17 +67,22 @@ static void step(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *b
     tr_step_ref(v, k, u, wgt, bp);
 }
 
-int tr_fstep_ref(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au, int16_t aq, uint32_t k1,
-                 int16_t *Mn, uint8_t *bp) {
+void tr_set_weight_ref(tr_viterbi *v, int16_t aq) {
+    for (uint32_t s = 0; s < (1u << v->L); s++) v->AV[s] = tr_av16(v->V16[s], aq);
+    v->av_q = aq;
+}
+
+int tr_fstep_ref(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au, uint32_t k1, int16_t *Mn,
+                 uint8_t *bp) {
     const uint32_t L = v->L, sh = L - k1, nq = 1u << sh, np = 1u << k1;
-    const int16_t *V16 = v->V16;
+    const int16_t *AV = v->AV;
     int mn = TR_I16_INF;
     for (uint32_t q = 0; q < nq; q++) {
         int best = 0;
         uint32_t b = 0;
         for (uint32_t p = 0; p < np; p++) {
             uint32_t s = q | (p << sh);
-            int c = Mt[s >> kt] + tr_cost16(V16[s], au, aq);
+            int c = Mt[s >> kt] + tr_cost16(AV[s], au);
             if (c > TR_I16_INF) c = TR_I16_INF;
             if (p == 0 || c < best) {
                 best = c;
@@ -90,12 +96,16 @@ int tr_fstep_ref(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au
     return mn;
 }
 
-static int fstep(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au, int16_t aq, uint32_t k1,
-                 int16_t *Mn, uint8_t *bp) {
+static int fstep(tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au, int16_t aq, uint32_t k1, int16_t *Mn,
+                 uint8_t *bp) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (v->isa == 1) return tr_fstep_avx2(v, Mt, kt, au, aq, k1, Mn, bp);
+    if (v->isa == 1) {
+        if (v->av_q != aq) tr_set_weight_avx2(v, aq);
+        return tr_fstep_avx2(v, Mt, kt, au, k1, Mn, bp);
+    }
 #endif
-    return tr_fstep_ref(v, Mt, kt, au, aq, k1, Mn, bp);
+    if (v->av_q != aq) tr_set_weight_ref(v, aq);
+    return tr_fstep_ref(v, Mt, kt, au, k1, Mn, bp);
 }
 
 /* The int16 search of steps [0, m) of a chunk (u, wg, kbits already offset);
@@ -144,10 +154,11 @@ static int64_t chunk_i16(tr_viterbi *v, const float *u, const float *wg, const u
     }
     /* the last step's costs: the first best state */
     const uint32_t kl = kbits[m - 1];
+    if (v->av_q != v->aq[m - 1]) tr_set_weight_ref(v, v->aq[m - 1]);
     int best = 1 << 30;
     uint32_t bs = 0;
     for (uint32_t s = 0; s < S; s++) {
-        int c = M[s >> kl] + tr_cost16(v->V16[s], v->au[m - 1], v->aq[m - 1]);
+        int c = M[s >> kl] + tr_cost16(v->AV[s], v->au[m - 1]);
         if (c > TR_I16_INF) c = TR_I16_INF;
         if (c < best) {
             best = c;
@@ -227,7 +238,10 @@ int tr_viterbi_init(tr_viterbi *v, uint32_t L, int isa) {
     v->Mn = malloc(sizeof(int16_t) * (S / 2 + 16));
     v->au = malloc(sizeof(int16_t) * v->steps_max);
     v->aq = malloc(sizeof(int16_t) * v->steps_max);
-    if (!v->V || !v->D || !v->Dn || !v->M || !v->bp || !v->V16 || !v->Mi || !v->Mn || !v->au || !v->aq) return 0;
+    v->AV = malloc(sizeof(int16_t) * S);
+    v->av_q = -1;
+    if (!v->V || !v->D || !v->Dn || !v->M || !v->bp || !v->V16 || !v->Mi || !v->Mn || !v->au || !v->aq || !v->AV)
+        return 0;
     for (size_t s = 0; s < S; s++) {
         v->V[s] = tr_val((uint32_t)s);
         v->V16[s] = (int16_t)(64 * tr_val_int((uint32_t)s));
@@ -246,5 +260,6 @@ void tr_viterbi_free(tr_viterbi *v) {
     free(v->Mn);
     free(v->au);
     free(v->aq);
+    free(v->AV);
     memset(v, 0, sizeof *v);
 }
