@@ -174,7 +174,8 @@ typedef struct tr_viterbi {
     /* the int16 search (trellis_viterbi.c, "int16 costs"): */
     int costs;         /* TR_COSTS_INT16 (default) or TR_COSTS_FLOAT    */
     int16_t *V16;      /* [2^L] 64 tr_val_int(s)                        */
-    int16_t *Mi, *Mn;  /* [2^(L-1) + 16] path costs by predecessor class */
+    uint16_t *Mi, *Mn; /* [2^(L-1) + 16] path costs by predecessor class */
+    uint32_t esh;      /* the chunk's cost resolution shift (0..6)       */
     int16_t *au, *aq;  /* [steps] per-step target and weight            */
     int16_t *AV;       /* [2^L] tr_av16(V16[s], av_q): the codebook at the step's weight */
     int32_t av_q;      /* the weight AV holds, -1 if none               */
@@ -190,9 +191,9 @@ void tr_step_avx2(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *
  * e(s) = tr_cost16(v->AV[s], au), the quantised cost of state s at the
  * step's weight (trellis_viterbi.c); bp[q] = the first argmin; returns
  * min_q Mn[q]. Scalar and AVX2: same bits. */
-int tr_fstep_ref(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au, uint32_t k1, int16_t *Mn,
+int tr_fstep_ref(const tr_viterbi *v, const uint16_t *Mt, uint32_t kt, int16_t au, uint32_t k1, uint16_t *Mn,
                  uint8_t *bp);
-int tr_fstep_avx2(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au, uint32_t k1, int16_t *Mn,
+int tr_fstep_avx2(const tr_viterbi *v, const uint16_t *Mt, uint32_t kt, int16_t au, uint32_t k1, uint16_t *Mn,
                   uint8_t *bp);
 /* v->AV for weight aq (scalar and AVX2: the same values). */
 void tr_set_weight_ref(tr_viterbi *v, int16_t aq);
@@ -202,12 +203,14 @@ static inline int16_t tr_av16(int16_t V, int16_t aq) {
     int32_t pr = (int32_t)V * aq + 0x4000;
     return (int16_t)((int32_t)(((uint32_t)pr + 0x40000000u) >> 15) - 0x8000); /* floor(pr / 2^15), |pr| < 2^30 */
 }
-/* The int16 branch cost (scalar definition; the AVX2 step follows it). */
-static inline int32_t tr_cost16(int16_t av, int16_t au) {
+/* The int16 branch cost at resolution shift esh (scalar definition; the
+ * AVX2 step follows it): (min(|sat16(au - av)|, 32767 >> esh) << esh)^2 >> 16 <= 16383. */
+static inline uint32_t tr_cost16(int16_t av, int16_t au, uint32_t esh) {
     int32_t d = (int32_t)au - av;
     d = d > 32767 ? 32767 : d < -32768 ? -32768 : d;                   /* subs */
-    uint32_t ad = (uint32_t)(d < 0 ? -d : d);                          /* abs as u16 */
-    return (int32_t)((ad * ad) >> 16);                                 /* mulhi_epu16 */
+    uint32_t ad = (uint32_t)(d < 0 ? -d : d), lim = 32767u >> esh;     /* abs as u16 */
+    ad = (ad < lim ? ad : lim) << esh;
+    return (ad * ad) >> 16;                                            /* mulhi_epu16 */
 }
 /* Fused row product over the transformed row (AVX2): sum_j w_j x_j for the
  * weights [i0, i0 + cnt) of one row (states already extracted to st). */

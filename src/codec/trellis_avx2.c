@@ -91,10 +91,11 @@ __attribute__((target("avx2"))) void tr_step_avx2(const tr_viterbi *v, uint32_t 
  * tr_cost16 exactly (subs, abs, mulhi_epu16, adds; strict < keeps
  * the first argmin). Rows of fewer than 16 classes: the reference. */
 /* 16 classes q..q+15 over np predecessors each: min in *m, argmin in *bb */
-static inline __attribute__((always_inline, target("avx2"))) void fstep_q(const int16_t *Mt, const int16_t *AV,
+static inline __attribute__((always_inline, target("avx2"))) void fstep_q(const uint16_t *Mt, const int16_t *AV,
                                                                             uint32_t q, uint32_t sh, uint32_t kt,
                                                                             uint32_t np, __m256i pat, __m256i AU,
-                                                                            __m256i *mo, __m256i *bo) {
+                                                                            __m256i LIM, __m128i esh, __m256i *mo,
+                                                                            __m256i *bo) {
     __m256i m = _mm256_setzero_si256(), bb = _mm256_setzero_si256(), pv = _mm256_setzero_si256();
     const __m256i one = _mm256_set1_epi16(1);
     for (uint32_t p = 0; p < np; p++) {
@@ -103,23 +104,22 @@ static inline __attribute__((always_inline, target("avx2"))) void fstep_q(const 
             _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(Mt + (s0 >> kt)))), pat);
         __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(AV + s0));
         __m256i ad = _mm256_abs_epi16(_mm256_subs_epi16(AU, av));
-        __m256i c = _mm256_adds_epi16(mv, _mm256_mulhi_epu16(ad, ad));
+        ad = _mm256_sll_epi16(_mm256_min_epu16(ad, LIM), esh);
+        __m256i c = _mm256_adds_epu16(mv, _mm256_mulhi_epu16(ad, ad));
         if (p == 0) {
             m = c;
         } else {
             pv = _mm256_add_epi16(pv, one);
-            __m256i lt = _mm256_cmpgt_epi16(m, c);
-            m = _mm256_min_epi16(m, c);
-            bb = _mm256_blendv_epi8(bb, pv, lt);
+            __m256i mn = _mm256_min_epu16(m, c);
+            __m256i keep = _mm256_cmpeq_epi16(mn, m); /* m <= c: the earlier p stays */
+            m = mn;
+            bb = _mm256_blendv_epi8(pv, bb, keep);
         }
     }
     *mo = m;
     *bo = bb;
 }
 
-/* The fused int16 step, 16 states per vector; follows tr_fstep_ref and
- * tr_cost16 exactly (subs, abs, mulhi_epu16, adds; strict < keeps
- * the first argmin). Rows of fewer than 16 classes: the reference. */
 __attribute__((target("avx2"))) void tr_set_weight_avx2(tr_viterbi *v, int16_t aq) {
     const __m256i AQ = _mm256_set1_epi16(aq);
     for (uint32_t s = 0; s < (1u << v->L); s += 16)
@@ -128,8 +128,11 @@ __attribute__((target("avx2"))) void tr_set_weight_avx2(tr_viterbi *v, int16_t a
     v->av_q = aq;
 }
 
-__attribute__((target("avx2"))) int tr_fstep_avx2(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au,
-                                                    uint32_t k1, int16_t *Mn, uint8_t *bp) {
+/* The fused int16 step, 16 states per vector; follows tr_fstep_ref and
+ * tr_cost16 exactly (subs, abs, min, shift, mulhi_epu16, adds_epu16; strict
+ * < keeps the first argmin). Rows of fewer than 16 classes: the reference. */
+__attribute__((target("avx2"))) int tr_fstep_avx2(const tr_viterbi *v, const uint16_t *Mt, uint32_t kt, int16_t au,
+                                                    uint32_t k1, uint16_t *Mn, uint8_t *bp) {
     const uint32_t L = v->L, sh = L - k1, nq = 1u << sh, np = 1u << k1;
     if (nq < 16) return tr_fstep_ref(v, Mt, kt, au, k1, Mn, bp);
     const int16_t *AV = v->AV;
@@ -141,26 +144,24 @@ __attribute__((target("avx2"))) int tr_fstep_avx2(const tr_viterbi *v, const int
         pb[2 * i + 1] = (uint8_t)(2 * ((uint32_t)i >> kk) + 1);
     }
     const __m256i pat = _mm256_loadu_si256((const __m256i *)(const void *)pb);
-    const __m256i AU = _mm256_set1_epi16(au);
-    __m256i mnv = _mm256_set1_epi16(32767);
+    const __m256i AU = _mm256_set1_epi16(au), LIM = _mm256_set1_epi16((short)(32767u >> v->esh));
+    const __m128i esh = _mm_cvtsi32_si128((int)v->esh);
+    __m256i mnv = _mm256_set1_epi16(-1);
     for (uint32_t q = 0; q < nq; q += 16) {
         __m256i m, bb;
         switch (np) { /* constant trip counts for the short rows: unrolled */
-        case 2: fstep_q(Mt, AV, q, sh, kt, 2, pat, AU, &m, &bb); break;
-        case 4: fstep_q(Mt, AV, q, sh, kt, 4, pat, AU, &m, &bb); break;
-        case 8: fstep_q(Mt, AV, q, sh, kt, 8, pat, AU, &m, &bb); break;
-        default: fstep_q(Mt, AV, q, sh, kt, np, pat, AU, &m, &bb); break;
+        case 2: fstep_q(Mt, AV, q, sh, kt, 2, pat, AU, LIM, esh, &m, &bb); break;
+        case 4: fstep_q(Mt, AV, q, sh, kt, 4, pat, AU, LIM, esh, &m, &bb); break;
+        case 8: fstep_q(Mt, AV, q, sh, kt, 8, pat, AU, LIM, esh, &m, &bb); break;
+        default: fstep_q(Mt, AV, q, sh, kt, np, pat, AU, LIM, esh, &m, &bb); break;
         }
         _mm256_storeu_si256((__m256i *)(void *)(Mn + q), m);
-        mnv = _mm256_min_epi16(mnv, m);
+        mnv = _mm256_min_epu16(mnv, m);
         __m256i pk = _mm256_permute4x64_epi64(_mm256_packus_epi16(bb, bb), 0x08); /* lanes 0, 2 */
         _mm_storeu_si128((__m128i *)(void *)(bp + q), _mm256_castsi256_si128(pk));
     }
-    __m128i h = _mm_min_epi16(_mm256_castsi256_si128(mnv), _mm256_extracti128_si256(mnv, 1));
-    h = _mm_min_epi16(h, _mm_shuffle_epi32(h, 0x4e));
-    h = _mm_min_epi16(h, _mm_shuffle_epi32(h, 0xb1));
-    h = _mm_min_epi16(h, _mm_shufflelo_epi16(h, 0xb1));
-    return (int16_t)_mm_extract_epi16(h, 0);
+    __m128i h = _mm_minpos_epu16(_mm_min_epu16(_mm256_castsi256_si128(mnv), _mm256_extracti128_si256(mnv, 1)));
+    return (int)(uint16_t)_mm_extract_epi16(h, 0);
 }
 
 __attribute__((target("avx2,fma"))) float tr_dot_avx2(const uint32_t *st, const float *x, uint32_t cnt) {
@@ -397,7 +398,7 @@ uint64_t tr_row_dot_avx2(const tr_decoder *d, uint64_t b0, uint64_t nblk, uint64
     return 0;
 }
 void tr_step_avx2(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp) { tr_step_ref(v, k, u, wgt, bp); }
-int tr_fstep_avx2(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au, uint32_t k1, int16_t *Mn,
+int tr_fstep_avx2(const tr_viterbi *v, const uint16_t *Mt, uint32_t kt, int16_t au, uint32_t k1, uint16_t *Mn,
                   uint8_t *bp) {
     return tr_fstep_ref(v, Mt, kt, au, k1, Mn, bp);
 }

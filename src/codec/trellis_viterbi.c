@@ -12,11 +12,16 @@
  * the add of the branch cost, no 2^L cost array): with c_t = sqrt(w_t /
  * w_max) of the chunk, aq = round(32767 c_t), au = round(u_t 64 /
  * TR_VAL_NORM * aq / 32768) clamped to +-32767, the branch cost of state s is
- *     e(s) = (|sat16(au - mulhrs(64 tr_val_int(s), aq))|^2) >> 16   (<= 16384)
+ *     e(s) = (min(|sat16(au - mulhrs(64 tr_val_int(s), aq))|, 32767 >> h) << h)^2 >> 16
  * (the mulhrs term, AV, is recomputed only when aq changes: per block),
- * i.e. about 2^-16 (64 c_t / TR_VAL_NORM)^2 (u_t - v(s))^2: 92 units at a
- * typical error of 0.26 at full weight. Costs add with saturation at 32767
- * (a soft infinity); when the smallest cost of a step reaches
+ * i.e. about 2^(2h-16) (64 c_t / TR_VAL_NORM)^2 (u_t - v(s))^2, where the
+ * resolution shift h is 1 for chunks of 3 and more bits per step (mean,
+ * rounded), else 0: a typical error (0.26 at 2 bits, halving per bit) is 92
+ * units at 2 bits and full weight. Larger h clip large errors (at h = 2,
+ * |u - v| c >= 0.87) and lost up to 0.7 dB on resnet20 at 4.5 bpw. Costs are unsigned and add with saturation at 65535
+ * (a soft infinity; e <= 16383, so paths from the start state stay below it
+ * for 3 steps at least, and a chunk whose traced path lost its start state
+ * is searched again in float); when the smallest cost of a step reaches
  * TR_I16_RENORM it is subtracted from all. Chunks of more widely spread
  * weights use the float search. The scalar and AVX2 steps compute the same
  * integers, so the payload does not depend on the instruction set. */
@@ -25,8 +30,8 @@
 #include <string.h>
 
 #define TR_I16_WRATIO 16.0f
-#define TR_I16_RENORM 4096
-#define TR_I16_INF 32767
+#define TR_I16_RENORM 8192
+#define TR_I16_INF 65535
 
 #define TR_CHUNK 1024
 #define TR_LOOKAHEAD 128
@@ -72,31 +77,32 @@ void tr_set_weight_ref(tr_viterbi *v, int16_t aq) {
     v->av_q = aq;
 }
 
-int tr_fstep_ref(const tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au, uint32_t k1, int16_t *Mn,
+int tr_fstep_ref(const tr_viterbi *v, const uint16_t *Mt, uint32_t kt, int16_t au, uint32_t k1, uint16_t *Mn,
                  uint8_t *bp) {
     const uint32_t L = v->L, sh = L - k1, nq = 1u << sh, np = 1u << k1;
     const int16_t *AV = v->AV;
+    const uint32_t esh = v->esh;
     int mn = TR_I16_INF;
     for (uint32_t q = 0; q < nq; q++) {
         int best = 0;
         uint32_t b = 0;
         for (uint32_t p = 0; p < np; p++) {
             uint32_t s = q | (p << sh);
-            int c = Mt[s >> kt] + tr_cost16(AV[s], au);
+            int c = (int)(Mt[s >> kt] + tr_cost16(AV[s], au, esh));
             if (c > TR_I16_INF) c = TR_I16_INF;
             if (p == 0 || c < best) {
                 best = c;
                 b = p;
             }
         }
-        Mn[q] = (int16_t)best;
+        Mn[q] = (uint16_t)best;
         bp[q] = (uint8_t)b;
         if (best < mn) mn = best;
     }
     return mn;
 }
 
-static int fstep(tr_viterbi *v, const int16_t *Mt, uint32_t kt, int16_t au, int16_t aq, uint32_t k1, int16_t *Mn,
+static int fstep(tr_viterbi *v, const uint16_t *Mt, uint32_t kt, int16_t au, int16_t aq, uint32_t k1, uint16_t *Mn,
                  uint8_t *bp) {
 #if defined(__x86_64__) || defined(__i386__)
     if (v->isa == 1) {
@@ -131,9 +137,15 @@ static int64_t chunk_i16(tr_viterbi *v, const float *u, const float *wg, const u
         v->aq[t] = (int16_t)(aq > 32767 ? 32767 : aq);
         v->au[t] = (int16_t)lrint(a);
     }
-    int16_t *M = v->Mi, *Mn = v->Mn;
+    /* resolution: errors shrink by 2 per bit per step, so at 3 and more
+     * bits per step (chunk mean) costs are counted 4 times finer */
+    uint64_t ksum = 0;
+    for (uint64_t t = 0; t < m; t++) ksum += kbits[t];
+    uint64_t kr = (ksum + m / 2) / m;
+    v->esh = kr >= 3 ? 1 : 0; /* 2 and more lost up to 0.7 dB on resnet20 at 4.5 bpw (clipped large errors) */
+    uint16_t *M = v->Mi, *Mn = v->Mn;
     if (first) {
-        memset(M, 0, sizeof(int16_t) * (stride + 16));
+        memset(M, 0, sizeof(uint16_t) * (stride + 16));
     } else {
         uint32_t k0 = kbits[0], sh = L - k0;
         for (size_t q = 0; q < stride + 16; q++) M[q] = TR_I16_INF;
@@ -146,9 +158,9 @@ static int64_t chunk_i16(tr_viterbi *v, const float *u, const float *wg, const u
         int mn = fstep(v, M, kbits[t - 1], v->au[t - 1], v->aq[t - 1], kbits[t], Mn, v->bp + t * stride);
         if (mn >= TR_I16_RENORM) {
             uint32_t nq = 1u << (L - kbits[t]);
-            for (uint32_t q = 0; q < nq; q++) Mn[q] = (int16_t)(Mn[q] - mn);
+            for (uint32_t q = 0; q < nq; q++) Mn[q] = (uint16_t)(Mn[q] - mn);
         }
-        int16_t *x = M;
+        uint16_t *x = M;
         M = Mn;
         Mn = x;
     }
@@ -158,12 +170,22 @@ static int64_t chunk_i16(tr_viterbi *v, const float *u, const float *wg, const u
     int best = 1 << 30;
     uint32_t bs = 0;
     for (uint32_t s = 0; s < S; s++) {
-        int c = M[s >> kl] + tr_cost16(v->AV[s], v->au[m - 1]);
+        int c = (int)(M[s >> kl] + tr_cost16(v->AV[s], v->au[m - 1], v->esh));
         if (c > TR_I16_INF) c = TR_I16_INF;
         if (c < best) {
             best = c;
             bs = s;
         }
+    }
+    if (!first) {
+        /* costs saturated on every path (an outlier run right after the
+         * chunk's start) can lose the start state: then the float search */
+        uint32_t x = bs;
+        for (uint64_t t = m; t-- > 0;) {
+            uint32_t k = kbits[t], q = x >> k;
+            x = q | ((uint32_t)v->bp[t * stride + q] << (L - k));
+        }
+        if (x != prev) return -1;
     }
     return bs;
 }
@@ -234,8 +256,8 @@ int tr_viterbi_init(tr_viterbi *v, uint32_t L, int isa) {
     const char *e = getenv("HYPERC_TRELLIS_COSTS");
     v->costs = e && strcmp(e, "float") == 0 ? TR_COSTS_FLOAT : TR_COSTS_INT16;
     v->V16 = malloc(sizeof(int16_t) * S);
-    v->Mi = malloc(sizeof(int16_t) * (S / 2 + 16));
-    v->Mn = malloc(sizeof(int16_t) * (S / 2 + 16));
+    v->Mi = malloc(sizeof(uint16_t) * (S / 2 + 16));
+    v->Mn = malloc(sizeof(uint16_t) * (S / 2 + 16));
     v->au = malloc(sizeof(int16_t) * v->steps_max);
     v->aq = malloc(sizeof(int16_t) * v->steps_max);
     v->AV = malloc(sizeof(int16_t) * S);
