@@ -94,8 +94,8 @@ __attribute__((target("avx2"))) void tr_step_avx2(const tr_viterbi *v, uint32_t 
 static inline __attribute__((always_inline, target("avx2"))) void fstep_q(const uint16_t *Mt, const int16_t *AV,
                                                                             uint32_t q, uint32_t sh, uint32_t kt,
                                                                             uint32_t np, __m256i pat, __m256i AU,
-                                                                            __m256i LIM, __m128i esh, __m256i *mo,
-                                                                            __m256i *bo) {
+                                                                            __m256i LIM, __m128i esh, int shift,
+                                                                            __m256i *mo, __m256i *bo) {
     __m256i m = _mm256_setzero_si256(), bb = _mm256_setzero_si256(), pv = _mm256_setzero_si256();
     const __m256i one = _mm256_set1_epi16(1);
     for (uint32_t p = 0; p < np; p++) {
@@ -104,7 +104,8 @@ static inline __attribute__((always_inline, target("avx2"))) void fstep_q(const 
             _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(Mt + (s0 >> kt)))), pat);
         __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(AV + s0));
         __m256i ad = _mm256_abs_epi16(_mm256_subs_epi16(AU, av));
-        ad = _mm256_sll_epi16(_mm256_min_epu16(ad, LIM), esh);
+        if (shift) ad = _mm256_sll_epi16(_mm256_min_epu16(ad, LIM), esh);
+        else ad = _mm256_min_epu16(ad, LIM);
         __m256i c = _mm256_adds_epu16(mv, _mm256_mulhi_epu16(ad, ad));
         if (p == 0) {
             m = c;
@@ -149,11 +150,15 @@ __attribute__((target("avx2"))) int tr_fstep_avx2(const tr_viterbi *v, const uin
     __m256i mnv = _mm256_set1_epi16(-1);
     for (uint32_t q = 0; q < nq; q += 16) {
         __m256i m, bb;
-        switch (np) { /* constant trip counts for the short rows: unrolled */
-        case 2: fstep_q(Mt, AV, q, sh, kt, 2, pat, AU, LIM, esh, &m, &bb); break;
-        case 4: fstep_q(Mt, AV, q, sh, kt, 4, pat, AU, LIM, esh, &m, &bb); break;
-        case 8: fstep_q(Mt, AV, q, sh, kt, 8, pat, AU, LIM, esh, &m, &bb); break;
-        default: fstep_q(Mt, AV, q, sh, kt, np, pat, AU, LIM, esh, &m, &bb); break;
+        /* constant trip counts for the short rows (unrolled), and no shift at h = 0 */
+        switch (np * 2 + (v->esh != 0)) {
+        case 4: fstep_q(Mt, AV, q, sh, kt, 2, pat, AU, LIM, esh, 0, &m, &bb); break;
+        case 5: fstep_q(Mt, AV, q, sh, kt, 2, pat, AU, LIM, esh, 1, &m, &bb); break;
+        case 8: fstep_q(Mt, AV, q, sh, kt, 4, pat, AU, LIM, esh, 0, &m, &bb); break;
+        case 9: fstep_q(Mt, AV, q, sh, kt, 4, pat, AU, LIM, esh, 1, &m, &bb); break;
+        case 16: fstep_q(Mt, AV, q, sh, kt, 8, pat, AU, LIM, esh, 0, &m, &bb); break;
+        case 17: fstep_q(Mt, AV, q, sh, kt, 8, pat, AU, LIM, esh, 1, &m, &bb); break;
+        default: fstep_q(Mt, AV, q, sh, kt, np, pat, AU, LIM, esh, v->esh != 0, &m, &bb); break;
         }
         _mm256_storeu_si256((__m256i *)(void *)(Mn + q), m);
         mnv = _mm256_min_epu16(mnv, m);
