@@ -204,11 +204,12 @@ static inline int16_t tr_av16(int16_t V, int16_t aq) {
     return (int16_t)((int32_t)(((uint32_t)pr + 0x40000000u) >> 15) - 0x8000); /* floor(pr / 2^15), |pr| < 2^30 */
 }
 /* The int16 branch cost at resolution shift esh (scalar definition; the
- * AVX2 step follows it): (min(|sat16(au - av)|, 32767 >> esh) << esh)^2 >> 16 <= 16383. */
+ * AVX2 step follows it): (min(|sat16(au - av)|, lim) << esh)^2 >> 16, lim = 32768
+ * (no clip) at esh = 0, else 32767 >> esh: at most 16384. */
 static inline uint32_t tr_cost16(int16_t av, int16_t au, uint32_t esh) {
     int32_t d = (int32_t)au - av;
     d = d > 32767 ? 32767 : d < -32768 ? -32768 : d;                   /* subs */
-    uint32_t ad = (uint32_t)(d < 0 ? -d : d), lim = 32767u >> esh;     /* abs as u16 */
+    uint32_t ad = (uint32_t)(d < 0 ? -d : d), lim = esh ? 32767u >> esh : 32768u; /* abs as u16 */
     ad = (ad < lim ? ad : lim) << esh;
     return (ad * ad) >> 16;                                            /* mulhi_epu16 */
 }

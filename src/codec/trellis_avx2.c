@@ -104,8 +104,7 @@ static inline __attribute__((always_inline, target("avx2"))) void fstep_q(const 
             _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(Mt + (s0 >> kt)))), pat);
         __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(AV + s0));
         __m256i ad = _mm256_abs_epi16(_mm256_subs_epi16(AU, av));
-        if (shift) ad = _mm256_sll_epi16(_mm256_min_epu16(ad, LIM), esh);
-        else ad = _mm256_min_epu16(ad, LIM);
+        if (shift) ad = _mm256_sll_epi16(_mm256_min_epu16(ad, LIM), esh); /* at h = 0: no clip */
         __m256i c = _mm256_adds_epu16(mv, _mm256_mulhi_epu16(ad, ad));
         if (p == 0) {
             m = c;
@@ -150,7 +149,7 @@ __attribute__((target("avx2"))) int tr_fstep_avx2(const tr_viterbi *v, const uin
     __m256i mnv = _mm256_set1_epi16(-1);
     for (uint32_t q = 0; q < nq; q += 16) {
         __m256i m, bb;
-        /* constant trip counts for the short rows (unrolled), and no shift at h = 0 */
+        /* constant trip counts for the short rows (unrolled), and no clip or shift at h = 0 */
         switch (np * 2 + (v->esh != 0)) {
         case 4: fstep_q(Mt, AV, q, sh, kt, 2, pat, AU, LIM, esh, 0, &m, &bb); break;
         case 5: fstep_q(Mt, AV, q, sh, kt, 2, pat, AU, LIM, esh, 1, &m, &bb); break;

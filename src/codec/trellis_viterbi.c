@@ -12,14 +12,14 @@
  * the add of the branch cost, no 2^L cost array): with c_t = sqrt(w_t /
  * w_max) of the chunk, aq = round(32767 c_t), au = round(u_t 64 /
  * TR_VAL_NORM * aq / 32768) clamped to +-32767, the branch cost of state s is
- *     e(s) = (min(|sat16(au - mulhrs(64 tr_val_int(s), aq))|, 32767 >> h) << h)^2 >> 16
+ *     e(s) = (min(|sat16(au - mulhrs(64 tr_val_int(s), aq))|, lim_h) << h)^2 >> 16
  * (the mulhrs term, AV, is recomputed only when aq changes: per block),
  * i.e. about 2^(2h-16) (64 c_t / TR_VAL_NORM)^2 (u_t - v(s))^2, where the
  * resolution shift h is 1 for chunks of 3 and more bits per step (mean,
  * rounded), else 0: a typical error (0.26 at 2 bits, halving per bit) is 92
  * units at 2 bits and full weight. Larger h clip large errors (at h = 2,
  * |u - v| c >= 0.87) and lost up to 0.7 dB on resnet20 at 4.5 bpw. Costs are unsigned and add with saturation at 65535
- * (a soft infinity; e <= 16383, so paths from the start state stay below it
+ * (a soft infinity; lim_0 = 32768, lim_1 = 16383: e <= 16384, so paths from the start state stay below it
  * for 3 steps at least, and a chunk whose traced path lost its start state
  * is searched again in float); when the smallest cost of a step reaches
  * TR_I16_RENORM it is subtracted from all. Chunks of more widely spread
