@@ -420,13 +420,22 @@ static inline void block_states(const tr_decoder *d, uint64_t pos, uint32_t T, u
 void tr_decode_raw(const tr_decoder *d, uint64_t start, uint64_t count, float *out) {
     uint64_t i = start, end = start + count;
     uint32_t st[TR_BLOCK];
+    if (d->isa == 1 && d->pat && i % TR_BLOCK == 0 && end - i >= TR_BLOCK) { /* whole blocks: AVX2 */
+        uint64_t b = i / TR_BLOCK;
+        i += TR_BLOCK * tr_blocks_decode_avx2(d, b, (end - i) / TR_BLOCK, block_pos(d, b), out);
+    }
     while (i < end) {
         uint64_t b = i / TR_BLOCK, a = b * TR_BLOCK;
         uint32_t j0 = (uint32_t)(i - a), j1 = (uint32_t)(end - a < TR_BLOCK ? end - a : TR_BLOCK);
         uint32_t T = tr_block_bits(&d->p, d->q[b]);
         float sc = d->stab[d->q[b]] * d->gtab[T];
-        block_states(d, block_pos(d, b), T, j0, j1, st);
-        for (uint32_t j = j0; j < j1; j++) out[i - start + j - j0] = sc * tr_val(st[j - j0]);
+        uint64_t pos = block_pos(d, b);
+        if (d->isa == 1 && ((pos + T - d->p.L) >> 3) + 16 <= d->stream_len) {
+            tr_block_decode_avx2(d->stream, pos, T, d->p.L, j0, j1 - j0, sc, out + (i - start));
+        } else {
+            block_states(d, pos, T, j0, j1, st);
+            for (uint32_t j = j0; j < j1; j++) out[i - start + j - j0] = sc * tr_val(st[j - j0]);
+        }
         i = a + j1;
     }
 }
@@ -444,7 +453,10 @@ static void tr_decode(const hc_decoder *dd, uint64_t start, uint64_t count, floa
         uint64_t len = d->base.n - a < 4096 ? d->base.n - a : 4096; /* n is a multiple of B */
         if (a + len > ((end + B - 1) & ~(B - 1))) len = ((end + B - 1) & ~(B - 1)) - a;
         tr_decode_raw(d, a, len, buf);
-        for (uint64_t x = 0; x < len; x += B) tr_rht_inverse(buf + x, lg, d->signs);
+        for (uint64_t x = 0; x < len; x += B) {
+            if (d->isa == 1 && lg >= 3) tr_rht_inverse_avx2(buf + x, lg, d->signs);
+            else tr_rht_inverse(buf + x, lg, d->signs);
+        }
         uint64_t lo = a > start ? a : start, hi = a + len < end ? a + len : end;
         memcpy(out + (lo - start), buf + (lo - a), sizeof(float) * (hi - lo));
     }
@@ -464,17 +476,29 @@ static void tr_matvec(const hc_decoder *dd, uint64_t cols, uint64_t row0, uint64
     if (d->signs)
         for (uint64_t a = 0; a < cols; a += B) tr_rht_forward(xt + a, d->p.rht_log2, d->signs);
     uint32_t st[TR_BLOCK];
+    /* whole-block rows (cols a multiple of 64) by the AVX2 row kernel */
+    const int rowk = d->isa == 1 && d->pat && cols % TR_BLOCK == 0;
     for (uint64_t r = row0; r < row1; r++) {
         uint64_t i = r * cols, end = i + cols;
         double acc = 0;
         uint64_t b = i / TR_BLOCK, pos = block_pos(d, b);
+        if (rowk) {
+            uint64_t done = tr_row_dot_avx2(d, b, cols / TR_BLOCK, pos, xt, NULL, &acc);
+            if (done == cols / TR_BLOCK) {
+                y[r - row0] = (float)acc;
+                continue;
+            }
+            i += TR_BLOCK * done;
+            b += done;
+            pos = block_pos(d, b);
+        }
         while (i < end) {
             uint64_t a = b * TR_BLOCK;
             uint32_t j0 = (uint32_t)(i - a), j1 = (uint32_t)(end - a < TR_BLOCK ? end - a : TR_BLOCK);
             uint32_t T = tr_block_bits(&d->p, d->q[b]);
             const float *xx = xt + (i - r * cols);
             float part;
-            if (d->isa == 1 && ((pos + T - d->p.L) >> 3) + 8 <= d->stream_len) {
+            if (d->isa == 1 && ((pos + T - d->p.L) >> 3) + 16 <= d->stream_len) {
                 part = tr_block_dot_avx2(d->stream, pos, T, d->p.L, j0, j1 - j0, xx);
             } else if (d->isa == 1) {
                 block_states(d, pos, T, j0, j1, st);
@@ -503,6 +527,7 @@ static void tr_destroy(hc_decoder *dd) {
     free(d->q);
     free(d->goff);
     free(d->signs);
+    free(d->pat);
     free(d);
 }
 
@@ -564,6 +589,10 @@ static hc_status trellis_open(const uint8_t *params, uint32_t params_len, const 
     for (uint32_t T = 0; T <= 64 * TR_K_MAX; T++) d->gtab[T] = tr_gain(T);
     if (d->signs) tr_make_signs(p.seed, p.rht_log2, d->signs);
     trellis_kernels(hc_simd_level(), d);
+    if (d->isa == 1 && !tr_patterns_build(d)) {
+        free(d->pat); /* the per-block kernel instead */
+        d->pat = NULL;
+    }
     *out = &d->base;
     return HC_OK;
 }

@@ -67,6 +67,14 @@ static inline float tr_val(uint32_t s) {
     t = (t & 0xffffu) + (t >> 16);
     return (float)((int32_t)t - 510) * TR_VAL_NORM;
 }
+/* The same codebook as an integer: tr_val(s) = tr_val_int(s) * TR_VAL_NORM
+ * exactly, |tr_val_int| <= 510. */
+static inline int32_t tr_val_int(uint32_t s) {
+    uint32_t x = s * TR_LCG_A + TR_LCG_C;
+    uint32_t t = (x & 0x00ff00ffu) + ((x >> 8) & 0x00ff00ffu);
+    t = (t & 0xffffu) + (t >> 16);
+    return (int32_t)t - 510;
+}
 
 /* Bits block b spends for scale code q. */
 static inline uint32_t tr_block_bits(const tr_params *p, uint32_t q) {
@@ -114,6 +122,16 @@ uint64_t tr_stream_bits(const tr_params *p, const uint8_t *q, uint64_t n);
 static inline uint64_t tr_scale_bytes(uint64_t nblocks) { return (nblocks * TR_SBITS + 7) / 8; }
 
 /* ---- decoder ----------------------------------------------------------- */
+/* Where the 8 windows of each group of 8 steps of a full block lie, for one
+ * block rate T and one bit phase (P0 & 7, P0 = the block's position - L):
+ * the group's 16-byte load at byte g0 from P0 >> 3, then per lane the
+ * shuffle of its 4 big-endian bytes and the left shift (trellis_avx2.c). */
+typedef struct tr_pattern {
+    uint8_t mask[8][32];
+    uint32_t shl[8][8];
+    uint32_t g0[8];
+} tr_pattern;
+
 typedef struct tr_decoder {
     hc_decoder base;
     tr_params p;
@@ -125,7 +143,21 @@ typedef struct tr_decoder {
     float gtab[64 * TR_K_MAX + 1]; /* gain by block bits                  */
     float *signs;         /* [2^rht_log2] RHT signs / sqrt(b), or NULL     */
     int isa;              /* 0 ref, 1 avx2                                 */
+    tr_pattern *pat;      /* [npat][8 phases] for the rates T in use (AVX2), or NULL */
+    int16_t pidx[64 * TR_K_MAX + 1]; /* T -> pattern set, -1 if none       */
 } tr_decoder;
+
+/* Builds d->pat for the rates its blocks use (0 if out of memory: then the
+ * product uses the per-block kernel). */
+int tr_patterns_build(tr_decoder *d);
+/* Row product over whole blocks b0 .. b0 + nblk - 1 of d (each of 64 steps,
+ * x[64 nblk] transformed): sum_b scale_b gain_T sum_j v(s_j) x_j. pos: the
+ * bit position before block b0. Stops before a block whose loads would pass
+ * the stream's end; returns the blocks done and their sum in *sum. */
+uint64_t tr_blocks_decode_avx2(const tr_decoder *d, uint64_t b0, uint64_t nblk, uint64_t pos, float *out);
+void tr_rht_inverse_avx2(float *x, uint32_t lg, const float *signs);
+uint64_t tr_row_dot_avx2(const tr_decoder *d, uint64_t b0, uint64_t nblk, uint64_t pos, const float *x,
+                         const float *xsum, double *sum);
 
 /* Weights [start, start + count) in the transformed domain. */
 void tr_decode_raw(const tr_decoder *d, uint64_t start, uint64_t count, float *out);
@@ -143,17 +175,55 @@ typedef struct tr_viterbi {
     uint8_t *bp;       /* [steps][2^(L-1)] back pointers                */
     uint32_t steps_max;
     int isa;
+    /* the int16 search (trellis_viterbi.c, "int16 costs"): */
+    int costs;         /* TR_COSTS_INT16 (default) or TR_COSTS_FLOAT    */
+    int16_t *V16;      /* [2^L] 64 tr_val_int(s)                        */
+    uint16_t *Mi, *Mn; /* [2^(L-1) + 16] path costs by predecessor class */
+    uint32_t esh;      /* the chunk's cost resolution shift (0..6)       */
+    int16_t *au, *aq;  /* [steps] per-step target and weight            */
+    int16_t *AV;       /* [2^L] tr_av16(V16[s], av_q): the codebook at the step's weight */
+    int32_t av_q;      /* the weight AV holds, -1 if none               */
 } tr_viterbi;
+#define TR_COSTS_INT16 0
+#define TR_COSTS_FLOAT 1
 
 /* One Viterbi step: M[q] = min_p D[q | p << (L-k)], bp[q] = argmin (first);
  * Dn[s] = M[s >> k] + wgt (u - V[s])^2. Scalar and AVX2 give the same bits. */
 void tr_step_ref(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp);
 void tr_step_avx2(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp);
+/* One fused int16 step: Mn[q] = min_p sat(Mt[s >> kt] + e(s)), s = q | p << (L - k1),
+ * e(s) = tr_cost16(v->AV[s], au), the quantised cost of state s at the
+ * step's weight (trellis_viterbi.c); bp[q] = the first argmin; returns
+ * min_q Mn[q]. Scalar and AVX2: same bits. */
+int tr_fstep_ref(const tr_viterbi *v, const uint16_t *Mt, uint32_t kt, int16_t au, uint32_t k1, uint16_t *Mn,
+                 uint8_t *bp);
+int tr_fstep_avx2(const tr_viterbi *v, const uint16_t *Mt, uint32_t kt, int16_t au, uint32_t k1, uint16_t *Mn,
+                  uint8_t *bp);
+/* v->AV for weight aq (scalar and AVX2: the same values). */
+void tr_set_weight_ref(tr_viterbi *v, int16_t aq);
+void tr_set_weight_avx2(tr_viterbi *v, int16_t aq);
+/* The codebook value at weight aq: mulhrs(V, aq) (|V| <= 32640). */
+static inline int16_t tr_av16(int16_t V, int16_t aq) {
+    int32_t pr = (int32_t)V * aq + 0x4000;
+    return (int16_t)((int32_t)(((uint32_t)pr + 0x40000000u) >> 15) - 0x8000); /* floor(pr / 2^15), |pr| < 2^30 */
+}
+/* The int16 branch cost at resolution shift esh (scalar definition; the
+ * AVX2 step follows it): (min(|sat16(au - av)|, lim) << esh)^2 >> 16, lim = 32768
+ * (no clip) at esh = 0, else 32767 >> esh: at most 16384. */
+static inline uint32_t tr_cost16(int16_t av, int16_t au, uint32_t esh) {
+    int32_t d = (int32_t)au - av;
+    d = d > 32767 ? 32767 : d < -32768 ? -32768 : d;                   /* subs */
+    uint32_t ad = (uint32_t)(d < 0 ? -d : d), lim = esh ? 32767u >> esh : 32768u; /* abs as u16 */
+    ad = (ad < lim ? ad : lim) << esh;
+    return (ad * ad) >> 16;                                            /* mulhi_epu16 */
+}
 /* Fused row product over the transformed row (AVX2): sum_j w_j x_j for the
  * weights [i0, i0 + cnt) of one row (states already extracted to st). */
 float tr_dot_avx2(const uint32_t *st, const float *x, uint32_t cnt);
 float tr_block_dot_avx2(const uint8_t *stream, uint64_t pos, uint32_t T, uint32_t L, uint32_t j0, uint32_t cnt,
                         const float *x);
+void tr_block_decode_avx2(const uint8_t *stream, uint64_t pos, uint32_t T, uint32_t L, uint32_t j0, uint32_t cnt,
+                          float sc, float *out);
 
 /* Encodes n weights (the transformed, normalised targets u and per-step
  * weights wg) of one segment into states st (uses v's buffers). */
