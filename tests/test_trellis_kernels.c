@@ -109,6 +109,7 @@ static uint8_t *random_payload(uint32_t L, uint32_t flags, uint64_t n, uint64_t 
     p.kmin = 1;
     p.kmax = L - 1 < 8 ? L - 1 : 8;
     p.seed = 9;
+    p.slope = TR_SLOPE_DEFAULT; /* as tr_params_read gives without TR_FLAG_SLOPE */
     p.top = 0.5f;
     p.offset = 64 * (int32_t)p.kmax - 8 * 63 + 3; /* codes 0..63 span the clamped range */
     hc_rng r = {seed};
