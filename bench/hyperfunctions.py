@@ -38,6 +38,8 @@ FAMILIES = [
      ["hlat:bits=%d,dim=8" % m for m in (20, 24, 28, 32)]),
     ("trellis L=12, no transform", "shift-map trellis, no Hadamard rotation",
      ["trellis:bpw=%s,rht=0" % r for r in ("2.5", "3", "3.5", "4", "4.5")]),
+    ("trellis L=12, one rate per tensor", "shift-map trellis + RHT, no water-filling (--slope 0)",
+     ["trellis:bpw=%s,slope=0" % r for r in ("2.5", "3", "3.5", "4", "4.5")]),
     ("trellis L=12 (default effort)", "shift-map trellis + RHT + water-filling",
      ["trellis:bpw=%s" % r for r in ("2.5", "3", "3.5", "4", "4.5")]),
     ("trellis L=14", "as above, 2^14 states",
