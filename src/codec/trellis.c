@@ -307,8 +307,8 @@ done:
 
 /* The payload: the block scales, then each segment's start state and each
  * weight's step bits. */
-hc_status tr_encode_payload(const tr_params *p, const uint8_t *q, const uint32_t *st, const uint8_t *kb,
-                                   uint64_t n, uint64_t nb, hc_encoded *out, hc_error *err) {
+hc_status tr_encode_payload(const tr_params *p, const uint8_t *q, const uint32_t *st, const uint8_t *kb, uint64_t n,
+                            uint64_t nb, hc_encoded *out, hc_error *err) {
     uint64_t seg = (uint64_t)1 << p->seg_log2;
     uint64_t len = payload_bytes(p, q, n);
     out->payload = calloc(1, (size_t)len);
