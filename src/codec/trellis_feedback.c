@@ -128,8 +128,8 @@ static void fb_segment(void *arg, uint64_t item, int tid) {
         }
         for (uint64_t d = 0; d < g; d++) {
             const float *ud = c->U + (j0 + d) * cols, ed = e[d];
-            float *wr = W + (r * cols - a0);
-            for (uint64_t col = j0 + g; col < fend; col++) wr[col] -= ed * ud[col];
+            float *wr = W + (i + g - a0); /* column j0 + g of row r */
+            for (uint64_t col = j0 + g; col < fend; col++) wr[col - j0 - g] -= ed * ud[col];
         }
         i = gend;
     }
