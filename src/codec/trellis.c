@@ -3,8 +3,8 @@
  * and decoder (decode windows and the fused row product).
  *
  * Params blob, version 1 (little-endian, TR_PARAMS_BYTES = 20):
- *    0 u8 version (1)   1 u8 L (8..20)   2 u8 flags (1: RHT)   3 u8 rht_log2
- *    4 u8 seg_log2 (10..30)   5 u8 kmin   6 u8 kmax   7 u8 0
+ *    0 u8 version (1)   1 u8 L (8..20)   2 u8 flags (1: RHT, 2: slope)   3 u8 rht_log2
+ *    4 u8 seg_log2 (10..30)   5 u8 kmin   6 u8 kmax   7 u8 slope (with flags & 2; else 0 = slope 8)
  *    8 u32 seed (RHT signs)  12 f32 top scale (>= 0)  16 i32 offset O
  * Payload: ceil(nblocks) 6-bit scale codes (MSB-first bit stream), padded
  * to a byte, then the trellis bit stream (MSB-first), padded to a byte.
@@ -307,8 +307,8 @@ done:
 
 /* The payload: the block scales, then each segment's start state and each
  * weight's step bits. */
-hc_status tr_encode_payload(const tr_params *p, const uint8_t *q, const uint32_t *st, const uint8_t *kb,
-                                   uint64_t n, uint64_t nb, hc_encoded *out, hc_error *err) {
+hc_status tr_encode_payload(const tr_params *p, const uint8_t *q, const uint32_t *st, const uint8_t *kb, uint64_t n,
+                            uint64_t nb, hc_encoded *out, hc_error *err) {
     uint64_t seg = (uint64_t)1 << p->seg_log2;
     uint64_t len = payload_bytes(p, q, n);
     out->payload = calloc(1, (size_t)len);

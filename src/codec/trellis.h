@@ -4,9 +4,10 @@
  *
  * A tensor (optionally rotated by a randomized block Walsh–Hadamard
  * transform along its rows) is cut into blocks of 64 weights, each with a
- * 6-bit log scale code q (1/8 octave). Block b spends T_b = clamp(O + 8 q,
- * 64 kmin, 64 kmax) bits (water-filling: one bit per weight per octave of
- * scale, one per-tensor offset O), i.e. k_j = floor((j+1) T/64) - floor(j T/64)
+ * 6-bit log scale code q (1/8 octave). Block b spends T_b = clamp(O + slope q,
+ * 64 kmin, 64 kmax) bits (water-filling: slope 8 = one bit per weight per
+ * octave of scale; flags bit 1 stores another slope in byte 7; one
+ * per-tensor offset O), i.e. k_j = floor((j+1) T/64) - floor(j T/64)
  * bits enter the shift register at step j of the block. The state of weight
  * i is the L-bit window of the bit stream ending at its position; weight i
  * decodes as

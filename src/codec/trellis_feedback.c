@@ -27,19 +27,10 @@
 #define TR_FB_AHEAD 32 /* steps of look-ahead past the group         */
 
 uint32_t tr_encode_slope(const hc_opts *o, uint64_t n) {
+    (void)n; /* one slope per tensor today; the size is there for a choice by tensor */
     uint32_t slope = o->tr_slope ? o->tr_slope - 1 : TR_SLOPE_DEFAULT;
-    const char *e = getenv("HYPERC_TRELLIS_SLOPE"); /* experiments: one slope for every tensor */
+    const char *e = getenv("HYPERC_TRELLIS_SLOPE"); /* ablation knob, like HYPERC_TRELLIS_NO_RHT */
     if (e && *e) slope = (uint32_t)strtoul(e, NULL, 10);
-    const char *f = getenv("HYPERC_TRELLIS_SLOPE_FOR"); /* experiments: n:slope,... by tensor size */
-    while (f && *f) {
-        char *end;
-        unsigned long nn = strtoul(f, &end, 10);
-        if (*end != ':') break;
-        unsigned long sl = strtoul(end + 1, &end, 10);
-        if (nn == n) slope = (uint32_t)sl;
-        if (*end != ',') break;
-        f = end + 1;
-    }
     return slope > TR_SLOPE_MAX ? TR_SLOPE_MAX : slope;
 }
 
@@ -137,8 +128,8 @@ static void fb_segment(void *arg, uint64_t item, int tid) {
         }
         for (uint64_t d = 0; d < g; d++) {
             const float *ud = c->U + (j0 + d) * cols, ed = e[d];
-            float *wr = W + (r * cols - a0);
-            for (uint64_t col = j0 + g; col < fend; col++) wr[col] -= ed * ud[col];
+            float *wr = W + (i + g - a0); /* column j0 + g of row r */
+            for (uint64_t col = j0 + g; col < fend; col++) wr[col - j0 - g] -= ed * ud[col];
         }
         i = gend;
     }
