@@ -329,6 +329,16 @@ hc_status tr_encode_payload(const tr_params *p, const uint8_t *q, const uint32_t
     return HC_OK;
 }
 
+hc_status tr_encode_finish(tr_params *p, const float *w, uint64_t n, int ex, float amax, hc_encoded *out,
+                           hc_error *err) {
+    p->top = (float)ldexp((double)p->top, ex);
+    if (!isfinite(p->top))
+        return hc_encode_lossless(w, n, out, err, "|w| up to %.3g: trellis scales exceed float32", (double)amax);
+    out->codec = HC_CODEC_TRELLIS;
+    out->params_len = tr_params_write(p, out->params);
+    return hc_encoded_measure(w, n, out, err);
+}
+
 void tr_encode_params_init(tr_params *p, uint32_t L, const hc_opts *o, uint64_t n) {
     memset(p, 0, sizeof *p);
     p->L = L;
@@ -376,14 +386,7 @@ static hc_status trellis_encode_with(const float *w, uint64_t n, const hc_opts *
     tr_encode_targets(&p, q, t, n, nb, kb, u, wg);
     if ((s = tr_encode_search(&p, o, u, wg, kb, n, st, err)) != HC_OK) goto done;
     if ((s = tr_encode_payload(&p, q, st, kb, n, nb, out, err)) != HC_OK) goto done;
-    p.top = (float)ldexp((double)p.top, ex);
-    if (!isfinite(p.top)) {
-        s = hc_encode_lossless(w, n, out, err, "|w| up to %.3g: trellis scales exceed float32", (double)amax);
-        goto done;
-    }
-    out->codec = HC_CODEC_TRELLIS;
-    out->params_len = tr_params_write(&p, out->params);
-    s = hc_encoded_measure(w, n, out, err);
+    s = tr_encode_finish(&p, w, n, ex, amax, out, err);
 done:
     free(t);
     free(u);

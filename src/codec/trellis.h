@@ -192,6 +192,8 @@ typedef struct tr_viterbi {
  * Dn[s] = M[s >> k] + wgt (u - V[s])^2. Scalar and AVX2 give the same bits. */
 void tr_step_ref(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp);
 void tr_step_avx2(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp);
+/* The float step on the kernel set v was opened with (AVX2 or the reference). */
+void tr_step(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp);
 /* One fused int16 step: Mn[q] = min_p sat(Mt[s >> kt] + e(s)), s = q | p << (L - k1),
  * e(s) = tr_cost16(v->AV[s], au), the quantised cost of state s at the
  * step's weight (trellis_viterbi.c); bp[q] = the first argmin; returns

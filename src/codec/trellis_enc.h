@@ -17,6 +17,10 @@ void tr_encode_offset(tr_params *p, const uint8_t *q, uint64_t n, double R);
 /* The payload: scale codes, then each segment's start state and each step's bits. */
 hc_status tr_encode_payload(const tr_params *p, const uint8_t *q, const uint32_t *st, const uint8_t *kb, uint64_t n,
                             uint64_t nb, hc_encoded *out, hc_error *err);
+/* The last step: the top scale back to w's exponent ex (lossless with a note
+ * when it leaves float32), the params written and the error measured. */
+hc_status tr_encode_finish(tr_params *p, const float *w, uint64_t n, int ex, float amax, hc_encoded *out,
+                           hc_error *err);
 /* The encoder with error feedback through U (codec.h, encode_matrix). */
 hc_status tr_encode_matrix(const float *w, uint64_t rows, uint64_t cols, const float *U, const hc_opts *o,
                            hc_encoded *out, hc_error *err);

@@ -55,16 +55,6 @@ typedef struct fb_ctx {
     float **work;       /* [threads] seg + 2 (group + ahead) + group floats */
 } fb_ctx;
 
-static void fb_step(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp) {
-#if defined(__x86_64__) || defined(__i386__)
-    if (v->isa == 1) {
-        tr_step_avx2(v, k, u, wgt, bp);
-        return;
-    }
-#endif
-    tr_step_ref(v, k, u, wgt, bp);
-}
-
 static void fb_segment(void *arg, uint64_t item, int tid) {
     const fb_ctx *c = (const fb_ctx *)arg;
     const tr_params *p = c->p;
@@ -102,7 +92,7 @@ static void fb_segment(void *arg, uint64_t item, int tid) {
             t0 = 0;
         }
         for (uint64_t x = t0; x < m; x++) {
-            fb_step(v, c->kb[i + x], u[x], wg[x], v->bp + x * stride);
+            tr_step(v, c->kb[i + x], u[x], wg[x], v->bp + x * stride);
             float *tmp = v->D;
             v->D = v->Dn;
             v->Dn = tmp;
@@ -287,15 +277,7 @@ hc_status tr_encode_matrix(const float *w, uint64_t rows, uint64_t cols, const f
     fb_ctx fc = {&p, t, U, cw, q, kb, st, n, cols, seg, G, A, vit, work};
     hc_parallel_for(threads, nseg, fb_segment, &fc);
     if ((s = tr_encode_payload(&p, q, st, kb, n, nb, out, err)) != HC_OK) goto done;
-    p.top = (float)ldexp((double)p.top, ex);
-    if (!isfinite(p.top)) {
-        hc_encoded_free(out);
-        s = hc_encode_lossless(w, n, out, err, "|w| up to %.3g: trellis scales exceed float32", (double)amax);
-        goto done;
-    }
-    out->codec = HC_CODEC_TRELLIS;
-    out->params_len = tr_params_write(&p, out->params);
-    s = hc_encoded_measure(w, n, out, err);
+    s = tr_encode_finish(&p, w, n, ex, amax, out, err);
 done:
     for (int i = 0; vit && work && i < threads; i++) {
         tr_viterbi_free(&vit[i]);

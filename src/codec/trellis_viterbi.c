@@ -62,7 +62,7 @@ void tr_step_ref(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *b
     }
 }
 
-static void step(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp) {
+void tr_step(const tr_viterbi *v, uint32_t k, float u, float wgt, uint8_t *bp) {
 #if defined(__x86_64__) || defined(__i386__)
     if (v->isa == 1) {
         tr_step_avx2(v, k, u, wgt, bp);
@@ -225,7 +225,7 @@ void tr_viterbi_segment(tr_viterbi *v, const float *u, const float *wg, const ui
             s = (uint32_t)best;
         } else {
             for (uint64_t t = t0; t < m; t++) {
-                step(v, kbits[a + t], u[a + t], wg[a + t], v->bp + t * stride);
+                tr_step(v, kbits[a + t], u[a + t], wg[a + t], v->bp + t * stride);
                 swap_costs(v);
             }
             for (uint32_t i = 1; i < S; i++)
