@@ -362,7 +362,10 @@ TEST(cli_files_signals_remove_temporary) {
     snprintf(err, sizeof err, "%s/err", d);
     const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
     for (int i = 0; i < 3; i++) {
-        char *argv[] = {"compress", (char *)m, "-o", out, "-q", "--threads", "1", NULL};
+        /* the trellis codec at its top effort encodes at ~0.05 M weights/s: seconds
+         * for this model, so the signal arrives while it runs, even on a loaded machine */
+        char *argv[] = {"compress", (char *)m, "-o", out, "-q", "--threads", "1",
+                        "--codec", "trellis", "--effort", "max", NULL};
         pid_t pid = spawn(argv, -1, err);
         CHECK(pid > 0);
         int started = wait_for_temp(d, pid);
@@ -386,7 +389,10 @@ TEST(cli_files_sigkill_leftover_cleaned) {
     char out[600], err[600], left[700], args[2000];
     snprintf(out, sizeof out, "%s/out.hyc", d);
     snprintf(err, sizeof err, "%s/err", d);
-    char *argv[] = {"compress", (char *)m, "-o", out, "-q", "--threads", "1", NULL};
+    /* the trellis codec at its top effort encodes at ~0.05 M weights/s: seconds
+     * for this model, so the signal arrives while it runs, even on a loaded machine */
+    char *argv[] = {"compress", (char *)m, "-o", out, "-q", "--threads", "1",
+                    "--codec", "trellis", "--effort", "max", NULL};
     pid_t pid = spawn(argv, -1, err);
     CHECK(pid > 0);
     int started = wait_for_temp(d, pid);
