@@ -144,6 +144,11 @@ static pid_t spawn(char *const argv[], int out_fd, const char *errf) {
     dup2(o, 1);
     dup2(e, 2);
     signal(SIGPIPE, SIG_DFL);
+    /* the signals under test act as in a terminal even when the test runs
+     * under nohup (an inherited SIG_IGN is kept by hyperc, as it should be) */
+    signal(SIGHUP, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     char *args[16];
     int k = 0;
     args[k++] = (char *)getenv("HYPERC_BIN");
