@@ -81,5 +81,9 @@ static inline uint64_t hc_rng_next(hc_rng *r) {
 }
 static inline double hc_rng_uniform(hc_rng *r) { return (double)(hc_rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
 double hc_rng_normal(hc_rng *r);
+/* A d x d input second-moment matrix H = mean x x^T over N samples of
+ * correlated inputs (a few shared directions, four louder ones), for the
+ * error-feedback tests; malloc'd. */
+float *hc_test_correlated_hessian(uint32_t d, uint32_t N, uint64_t seed);
 
 #endif

@@ -12,28 +12,6 @@
 
 /* H = mean x x^T of N correlated inputs x = A z (d x d, A random with a
  * few strong directions), the situation feedback is built for. */
-static float *correlated_h(uint32_t d, uint32_t N, uint64_t seed) {
-    hc_rng r = {seed};
-    float *A = malloc(sizeof(float) * d * d), *H = calloc((size_t)d * d, sizeof(float));
-    float *x = malloc(sizeof(float) * d), *z = malloc(sizeof(float) * d);
-    for (uint32_t i = 0; i < d * d; i++) A[i] = (float)hc_rng_normal(&r);
-    for (uint32_t i = 0; i < d; i++) A[i * d + i % 3] += 4.0f; /* shared directions */
-    for (uint32_t s = 0; s < N; s++) {
-        for (uint32_t i = 0; i < d; i++) z[i] = (float)hc_rng_normal(&r) * (i < 4 ? 3.0f : 1.0f);
-        for (uint32_t i = 0; i < d; i++) {
-            float v = 0;
-            for (uint32_t j = 0; j < d; j++) v += A[i * d + j] * z[j];
-            x[i] = v;
-        }
-        for (uint32_t i = 0; i < d; i++)
-            for (uint32_t j = 0; j < d; j++) H[i * d + j] += x[i] * x[j] / (float)N;
-    }
-    free(A);
-    free(x);
-    free(z);
-    return H;
-}
-
 static float *heavy_weights(uint64_t n, uint64_t seed, double zero_share) {
     hc_rng r = {seed};
     float *w = malloc(sizeof(float) * n);
@@ -57,7 +35,7 @@ static hc_opts hlat_opts(uint32_t bits) {
 
 TEST(feedback_factor_inverts_damped_h) {
     const uint32_t d = 24;
-    float *H = correlated_h(d, 300, 11), *U = malloc(sizeof(float) * d * d);
+    float *H = hc_test_correlated_hessian(d, 300, 11), *U = malloc(sizeof(float) * d * d);
     hc_error err;
     hc_error_clear(&err);
     H[5 * d + 5] = 0; /* a dead input: row and column 5 zero */
@@ -93,7 +71,7 @@ TEST(feedback_factor_inverts_damped_h) {
 /* Plain and feedback encodings of one matrix (a failed check marks the
  * test failed: callers test hc_test_failed()). */
 static void compare_feedback(uint64_t rows, uint64_t cols, uint32_t bits, double zero_share, uint64_t seed) {
-    float *w = heavy_weights(rows * cols, seed, zero_share), *H = correlated_h((uint32_t)cols, 400, seed + 1);
+    float *w = heavy_weights(rows * cols, seed, zero_share), *H = hc_test_correlated_hessian((uint32_t)cols, 400, seed + 1);
     hc_opts o = hlat_opts(bits);
     hc_error err;
     hc_error_clear(&err);
@@ -141,7 +119,7 @@ TEST(feedback_lowers_output_error) {
 
 TEST(feedback_same_bytes_any_thread_count) {
     const uint64_t rows = 4096, cols = 256; /* 1 M weights: the encoder uses threads */
-    float *w = heavy_weights(rows * cols, 31, 0), *H = correlated_h((uint32_t)cols, 300, 32);
+    float *w = heavy_weights(rows * cols, 31, 0), *H = hc_test_correlated_hessian((uint32_t)cols, 300, 32);
     hc_opts o = hlat_opts(13);
     hc_error err;
     hc_error_clear(&err);
@@ -160,7 +138,7 @@ TEST(feedback_same_bytes_any_thread_count) {
 }
 
 TEST(feedback_falls_back_where_it_cannot_apply) {
-    float *w = heavy_weights(64 * 30, 41, 0), *H = correlated_h(30, 100, 42);
+    float *w = heavy_weights(64 * 30, 41, 0), *H = hc_test_correlated_hessian(30, 100, 42);
     hc_opts o = hlat_opts(13);
     hc_error err;
     hc_error_clear(&err);

@@ -38,6 +38,28 @@ double hc_rng_normal(hc_rng *r) {
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+float *hc_test_correlated_hessian(uint32_t d, uint32_t N, uint64_t seed) {
+    hc_rng r = {seed};
+    float *A = malloc(sizeof(float) * d * d), *H = calloc((size_t)d * d, sizeof(float));
+    float *x = malloc(sizeof(float) * d), *z = malloc(sizeof(float) * d);
+    for (uint32_t i = 0; i < d * d; i++) A[i] = (float)hc_rng_normal(&r);
+    for (uint32_t i = 0; i < d; i++) A[i * d + i % 3] += 4.0f; /* shared directions */
+    for (uint32_t s = 0; s < N; s++) {
+        for (uint32_t i = 0; i < d; i++) z[i] = (float)hc_rng_normal(&r) * (i < 4 ? 3.0f : 1.0f);
+        for (uint32_t i = 0; i < d; i++) {
+            float v = 0;
+            for (uint32_t j = 0; j < d; j++) v += A[i * d + j] * z[j];
+            x[i] = v;
+        }
+        for (uint32_t i = 0; i < d; i++)
+            for (uint32_t j = 0; j < d; j++) H[i * d + j] += x[i] * x[j] / (float)N;
+    }
+    free(A);
+    free(x);
+    free(z);
+    return H;
+}
+
 const char *hc_test_shared(const char *rel) {
     static char buf[8][4096];
     static int slot;

@@ -20,28 +20,6 @@ static float *tf_weights(uint64_t n, uint64_t seed) {
     return w;
 }
 
-static float *tf_hessian(uint32_t d, uint32_t N, uint64_t seed) {
-    hc_rng r = {seed};
-    float *A = malloc(sizeof(float) * d * d), *H = calloc((size_t)d * d, sizeof(float));
-    float *x = malloc(sizeof(float) * d), *z = malloc(sizeof(float) * d);
-    for (uint32_t i = 0; i < d * d; i++) A[i] = (float)hc_rng_normal(&r);
-    for (uint32_t i = 0; i < d; i++) A[i * d + i % 3] += 4.0f; /* shared directions: correlated inputs */
-    for (uint32_t s = 0; s < N; s++) {
-        for (uint32_t i = 0; i < d; i++) z[i] = (float)hc_rng_normal(&r) * (i < 4 ? 3.0f : 1.0f);
-        for (uint32_t i = 0; i < d; i++) {
-            float v = 0;
-            for (uint32_t j = 0; j < d; j++) v += A[i * d + j] * z[j];
-            x[i] = v;
-        }
-        for (uint32_t i = 0; i < d; i++)
-            for (uint32_t j = 0; j < d; j++) H[i * d + j] += x[i] * x[j] / (float)N;
-    }
-    free(A);
-    free(x);
-    free(z);
-    return H;
-}
-
 static hc_opts tf_opts(double bpw, uint32_t L) {
     hc_opts o;
     hc_opts_default(&o);
@@ -120,7 +98,7 @@ TEST(trellis_slope_flag_and_old_layout) {
 
 static void fb_case(uint64_t rows, uint64_t cols, double bpw, uint64_t seed) {
     const uint64_t n = rows * cols;
-    float *w = tf_weights(n, seed), *H = tf_hessian((uint32_t)cols, 400, seed + 1);
+    float *w = tf_weights(n, seed), *H = hc_test_correlated_hessian((uint32_t)cols, 400, seed + 1);
     hc_opts o = tf_opts(bpw, 10);
     o.cols = cols;
     o.no_transform = 1; /* the plain coding compared is the same codec without the transform */
@@ -157,7 +135,7 @@ TEST(trellis_feedback_lowers_output_error) {
 
 TEST(trellis_feedback_same_bytes_any_thread_count) {
     const uint64_t rows = 300, cols = 320; /* 96000 weights: two segments, one row across the boundary */
-    float *w = tf_weights(rows * cols, 51), *H = tf_hessian((uint32_t)cols, 200, 52);
+    float *w = tf_weights(rows * cols, 51), *H = hc_test_correlated_hessian((uint32_t)cols, 200, 52);
     hc_opts o = tf_opts(2, 8);
     hc_error err;
     hc_error_clear(&err);
